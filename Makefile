@@ -1,0 +1,99 @@
+# tfmc: one non-recursive Makefile.  Objects go to build/, dependencies are
+# tracked with -MMD -MP, and V=1 shows full command lines.
+#
+#   make             build ./tfmc
+#   make test        build and run the CUnit suites
+#   make check-asan  the suites under AddressSanitizer and UBSan
+#   make fuzz        build the fuzz targets (clang, libFuzzer)
+#   make regen       regenerate golden files (needs Debian's python3-numpy)
+#   make clean
+
+CC      ?= cc
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=c11 -Wall -Wextra -Wno-unused-parameter -D_GNU_SOURCE
+CPPFLAGS += -Icompiler -Iruntime -Ibuild -MMD -MP
+LDLIBS  = -lcjson -lpthread -lm
+B       ?= build
+
+ifeq ($(V),1)
+Q =
+else
+Q = @
+endif
+
+COMPILER_SRC = $(wildcard compiler/*.c)
+RUNTIME_SRC  = $(wildcard runtime/*.c)
+TEST_SRC     = $(wildcard tests/*.c)
+GEN_SRC      = $(B)/lex.c $(B)/parse.c
+
+COMPILER_OBJ = $(COMPILER_SRC:%.c=$(B)/%.o) $(B)/lex.o $(B)/parse.o
+LIB_OBJ      = $(filter-out $(B)/compiler/main.o,$(COMPILER_OBJ))
+RUNTIME_OBJ  = $(RUNTIME_SRC:%.c=$(B)/%.o)
+TEST_OBJ     = $(TEST_SRC:%.c=$(B)/%.o)
+
+all: tfmc
+
+$(B)/.deps: tools/deps.sh
+	$(Q)sh tools/deps.sh
+	$(Q)mkdir -p $(B) && touch $@
+
+tfmc: $(COMPILER_OBJ) $(B)/libtfmrt.a
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(COMPILER_OBJ) $(B)/libtfmrt.a $(LDLIBS)
+
+$(B)/libtfmrt.a: $(RUNTIME_OBJ)
+	@echo "  AR      $@"
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(B)/%.o: %.c | $(B)/.deps
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(B)/lex.o: $(B)/lex.c
+	@echo "  CC      $<"
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(B)/parse.o: $(B)/parse.c
+	@echo "  CC      $<"
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -Wno-unused-variable -c -o $@ $<
+
+# re2c without dates or versions, so the output is reproducible.
+$(B)/lex.c: compiler/lex.re $(B)/parse.c | $(B)/.deps
+	@echo "  RE2C    $<"
+	$(Q)re2c -W --no-generation-date --no-version -o $@ $<
+
+$(B)/parse.c: compiler/parse.y | $(B)/.deps
+	@echo "  LEMON   $<"
+	$(Q)mkdir -p $(B) && cp compiler/parse.y $(B)/parse.y
+	$(Q)lemon -q -T/usr/share/lemon/lempar.c -d$(B) $(B)/parse.y
+
+$(COMPILER_OBJ): $(B)/parse.c
+
+$(B)/tfmc-test: $(TEST_OBJ) $(LIB_OBJ) $(B)/libtfmrt.a
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(TEST_OBJ) $(LIB_OBJ) $(B)/libtfmrt.a -lcunit $(LDLIBS)
+
+test: tfmc $(B)/tfmc-test
+	$(Q)$(B)/tfmc-test
+
+check-asan:
+	$(MAKE) B=build-asan CC=gcc CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" LDFLAGS="-fsanitize=address,undefined" TFMC=build-asan/tfmc test
+
+fuzz: | $(B)/.deps
+	$(MAKE) B=build-fuzz CC=clang CFLAGS="-O1 -g -fsanitize=fuzzer-no-link,address,undefined" build-fuzz/fuzz-spec build-fuzz/fuzz-safetensors
+
+build-fuzz/fuzz-spec: fuzz/fuzz_spec.c $(LIB_OBJ) $(B)/libtfmrt.a
+	$(CC) $(CPPFLAGS) $(CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LDLIBS)
+
+build-fuzz/fuzz-safetensors: fuzz/fuzz_safetensors.c $(B)/libtfmrt.a
+	$(CC) $(CPPFLAGS) $(CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LDLIBS)
+
+regen:
+	/usr/bin/python3 tests/reference/make_golden.py
+
+clean:
+	rm -rf build build-asan build-fuzz tfmc
+
+.PHONY: all test check-asan fuzz regen clean
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -1,0 +1,305 @@
+/* main.c: the tfmc command line.  The only file that prints diagnostics and
+ * chooses exit codes: 0 clean (warnings allowed), 1 errors (or warnings
+ * under -Werror), 2 bad usage or unreadable input. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "check.h"
+#include "tensors.h"
+#include "tfm.h"
+
+enum { EXIT_OK = 0, EXIT_ERRORS = 1, EXIT_USAGE = 2 };
+
+typedef struct Options {
+	const char *command;
+	const char *files[64];
+	int n_files;
+	const char *model;	/* --model */
+	const char *output;	/* -o */
+	int json;		/* --diagnostics-format=json */
+	Diags diags;
+} Options;
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"usage: tfmc COMMAND [options] FILE...\n"
+"\n"
+"commands:\n"
+"  check FILE...          check specs against the design rules\n"
+"  show FILE              the resolved model, its cost and its tensors\n"
+"  explain NAME           the rationale of a warning, or the meaning of a key\n"
+"\n"
+"options:\n"
+"  --model NAME           the model to use (default: the first in FILE)\n"
+"  -Wall                  also the style warnings (post-norm, layernorm, ...)\n"
+"  -WNAME, -Wno-NAME      turn one warning on or off\n"
+"  -Werror                make warnings errors\n"
+"  --diagnostics-format=json|text\n"
+"                         print diagnostics as JSON (for editors) or as text\n"
+"  --help, --version\n"
+"\n"
+"warnings:\n");
+	for (int i = 0; i < WARNING__COUNT; i++)
+		fprintf(f, "  -W%-20s %s%s\n", warning_info[i].name, warning_info[i].summary,
+		        warning_info[i].on ? "" : "");
+	fprintf(f, "\nkeys (tfmc explain KEY for more):\n");
+	for (int i = 0; i < KEY__COUNT; i++)
+		fprintf(f, "  %-16s %s\n", key_info[i].name, key_info[i].meaning);
+	fprintf(f, "\nExit status: 0 clean, 1 errors, 2 bad usage or unreadable input.\n");
+}
+
+static int usage_error(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "tfmc: error: ");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, "\n(see tfmc --help)\n");
+	return EXIT_USAGE;
+}
+
+static int parse_args(Options *o, int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "--model") == 0 || strcmp(a, "-o") == 0) {
+			if (i + 1 >= argc)
+				return usage_error("%s needs an argument", a);
+			*(a[1] == 'o' ? &o->output : &o->model) = argv[++i];
+		} else if (strncmp(a, "--diagnostics-format=", 21) == 0) {
+			if (strcmp(a + 21, "json") == 0)
+				o->json = 1;
+			else if (strcmp(a + 21, "text") == 0)
+				o->json = 0;
+			else
+				return usage_error("unknown diagnostics format '%s' (json or text)", a + 21);
+		} else if (strncmp(a, "-W", 2) == 0) {
+			if (diag_option(&o->diags, a)) {
+				const char *near = warning_nearest(a + 2, (int)strlen(a + 2));
+				fprintf(stderr, "tfmc: error: unknown warning option '%s'", a);
+				if (near)
+					fprintf(stderr, "; did you mean '-W%s'?", near);
+				fprintf(stderr, "\n");
+				return EXIT_USAGE;
+			}
+		} else if (a[0] == '-' && a[1]) {
+			return usage_error("unknown option '%s'", a);
+		} else if (!o->command) {
+			o->command = a;
+		} else if (o->n_files < (int)(sizeof o->files / sizeof o->files[0])) {
+			o->files[o->n_files++] = a;
+		} else {
+			return usage_error("too many files (the limit is %s)", "64");
+		}
+	}
+	return 0;
+}
+
+/* Prints what the run found; returns the exit status it calls for. */
+static int report(Options *o, int unreadable)
+{
+	Diags *d = &o->diags;
+
+	if (o->json)
+		diag_print_json(d, stderr);
+	else
+		diag_print_text(d, stderr, isatty(2) && !getenv("NO_COLOR"));
+	return unreadable ? EXIT_USAGE : d->n_errors ? EXIT_ERRORS : EXIT_OK;
+}
+
+static int load_all(Options *o, Front *fe)
+{
+	Loc none = { 0 };
+	int unreadable = 0;
+
+	for (int i = 0; i < o->n_files; i++)
+		if (front_load(fe, o->files[i], none))
+			unreadable = 1;
+	return unreadable;
+}
+
+static int cmd_check(Options *o)
+{
+	Front fe;
+	int unreadable, rc;
+
+	if (o->n_files == 0)
+		return usage_error("%s: no input files", "check");
+	front_init(&fe, &o->diags);
+	unreadable = load_all(o, &fe);
+	/* Syntax errors stop here: checking a half-parsed model only adds noise. */
+	if (!unreadable && o->diags.n_errors == 0)
+		check_all(&fe);
+	rc = report(o, unreadable);
+	front_free(&fe);
+	return rc;
+}
+
+/* 1234567 -> "1,234,567" */
+static const char *commas(long long v, char *buf)
+{
+	char tmp[32];
+	int n = snprintf(tmp, sizeof tmp, "%lld", v < 0 ? -v : v), j = 0;
+
+	if (v < 0)
+		buf[j++] = '-';
+	for (int i = 0; i < n; i++) {
+		if (i && (n - i) % 3 == 0)
+			buf[j++] = ',';
+		buf[j++] = tmp[i];
+	}
+	buf[j] = 0;
+	return buf;
+}
+
+static void print_value(FILE *f, const Model *m, int k)
+{
+	const KeyInfo *ki = &key_info[k];
+	Model *mm = (Model *)m;
+
+	switch (ki->type) {
+	case T_INT: fprintf(f, "%lld", *model_int(mm, k)); break;
+	case T_FLOAT: fprintf(f, "%g", *model_float(mm, k)); break;
+	case T_BOOL: fprintf(f, "%s", *model_enum(mm, k) ? "true" : "false"); break;
+	case T_ENUM: fprintf(f, "%s", choice_word(*model_enum(mm, k))); break;
+	}
+}
+
+static void show_model(FILE *f, const Resolved *r)
+{
+	const Model *m = &r->m;
+	Cost c;
+	char a[32], b[32], e[32];
+	int n = model_tensors(m, NULL, 0);
+	Tensor *t = malloc(sizeof *t * (size_t)n);
+	long long sum = 0;
+
+	if (!t)
+		abort();
+	model_tensors(m, t, n);
+	model_cost(m, &c);
+	fprintf(f, "model %s    # %s:%d\n", m->name, r->loc.src->path, r->loc.line);
+	for (int k = 0; k < KEY__COUNT; k++) {
+		fprintf(f, "    %-16s = ", key_info[k].name);
+		print_value(f, m, k);
+		if (!r->key_loc[k].line)
+			fprintf(f, "    # default: %s", key_info[k].deftext);
+		else if (r->key_from[k] != r->decl)
+			fprintf(f, "    # from %s", r->key_from[k]->name);
+		fprintf(f, "\n");
+	}
+	fprintf(f, "\ncost\n");
+	fprintf(f, "    parameters        %s (embedding %s, non-embedding %s)\n", commas(c.params, a),
+	        commas(c.params_embedding, b), commas(c.params_other, e));
+	fprintf(f, "    FLOPs per token   %s + %s per cached position (forward; %s at max_seq)\n",
+	        commas(c.flops_linear, a), commas(c.flops_attn_per_ctx, b),
+	        commas(c.flops_linear + c.flops_attn_per_ctx * m->max_seq, e));
+	fprintf(f, "    KV cache          %s bytes per token, %s bytes at max_seq (f32)\n",
+	        commas(c.kv_bytes_per_token, a), commas(c.kv_bytes_per_token * m->max_seq, b));
+	fprintf(f, "    weights           %s bytes in f32, %s bytes in bf16\n", commas(c.params * 4, a),
+	        commas(c.params * 2, b));
+	fprintf(f, "\ntensors (%d)\n", n);
+	for (int i = 0; i < n; i++) {
+		long long size = t[i].shape[0] * (t[i].ndim == 2 ? t[i].shape[1] : 1);
+		char shape[48];
+		if (t[i].ndim == 2)
+			snprintf(shape, sizeof shape, "[%lld, %lld]", t[i].shape[0], t[i].shape[1]);
+		else
+			snprintf(shape, sizeof shape, "[%lld]", t[i].shape[0]);
+		fprintf(f, "    %-40s %-14s %15s\n", t[i].name, shape, commas(size, a));
+		sum += size;
+	}
+	fprintf(f, "    %-40s %-14s %15s\n", "total", "", commas(sum, a));
+	free(t);
+}
+
+static int cmd_show(Options *o)
+{
+	Front fe;
+	Resolved r;
+	int unreadable, rc;
+
+	if (o->n_files != 1)
+		return usage_error("%s takes one spec file", "show");
+	front_init(&fe, &o->diags);
+	unreadable = load_all(o, &fe);
+	if (!unreadable && o->diags.n_errors == 0 &&
+	    check_select(&fe, o->files[0], o->model, &r) == 0 && o->diags.n_errors == 0)
+		show_model(stdout, &r);
+	rc = report(o, unreadable);
+	front_free(&fe);
+	return rc;
+}
+
+static int cmd_explain(Options *o)
+{
+	const char *name;
+	int w, k;
+
+	if (o->n_files != 1)
+		return usage_error("%s takes one name: a warning or a key", "explain");
+	name = o->files[0];
+	if (strncmp(name, "-W", 2) == 0)
+		name += 2;
+	if ((w = warning_lookup(name, (int)strlen(name))) >= 0) {
+		const WarningInfo *wi = &warning_info[w];
+		printf("-W%s: %s\n\n%s.\n\n%s; silence it in a spec with 'allow %s', or with -Wno-%s.\n",
+		       wi->name, wi->summary, wi->rule,
+		       wi->on ? "On by default" : "A style warning, off by default and on with -Wall",
+		       wi->name, wi->name);
+		return EXIT_OK;
+	}
+	if ((k = key_lookup(name, (int)strlen(name))) >= 0) {
+		const KeyInfo *ki = &key_info[k];
+		static const char *types[] = { "integer", "number", "true or false", "one of" };
+		printf("%s: %s\n\ntype: %s", ki->name, ki->meaning, types[ki->type]);
+		for (int i = 0; i < CHOICE__COUNT; i++)
+			if (choice_info[i].key == k)
+				printf(" %s", choice_info[i].word);
+		printf("\ndefault: %s\n", ki->deftext);
+		return EXIT_OK;
+	}
+	const char *near = warning_nearest(name, (int)strlen(name));
+	if (!near)
+		near = key_nearest(name, (int)strlen(name));
+	fprintf(stderr, "tfmc: error: no warning or key named '%s'", name);
+	if (near)
+		fprintf(stderr, "; did you mean '%s'?", near);
+	fprintf(stderr, "\n");
+	return EXIT_USAGE;
+}
+
+int main(int argc, char **argv)
+{
+	Options o;
+	int rc;
+
+	memset(&o, 0, sizeof o);
+	diag_init(&o.diags);
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			usage(stdout);
+			return EXIT_OK;
+		}
+		if (strcmp(argv[i], "--version") == 0) {
+			printf("tfmc %s\n", TFM_VERSION);
+			return EXIT_OK;
+		}
+	}
+	if ((rc = parse_args(&o, argc, argv)) != 0)
+		return rc;
+	if (!o.command) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (strcmp(o.command, "check") == 0)
+		rc = cmd_check(&o);
+	else if (strcmp(o.command, "show") == 0)
+		rc = cmd_show(&o);
+	else if (strcmp(o.command, "explain") == 0)
+		rc = cmd_explain(&o);
+	else
+		rc = usage_error("unknown command '%s'", o.command);
+	diag_free(&o.diags);
+	return rc;
+}

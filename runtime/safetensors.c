@@ -1,0 +1,700 @@
+/* safetensors.c: reads and writes safetensors weight files.
+ *
+ * A safetensors file is an 8-byte little-endian header length N, N bytes of
+ * JSON mapping each tensor name to {"dtype", "shape", "data_offsets"} (plus an
+ * optional "__metadata__" object, ignored here), then the data section: raw
+ * little-endian tensor data, data_offsets [begin, end) counting from its first
+ * byte.  See MODEL_REFERENCE.md section 4.
+ *
+ * Reading maps the file and checks every header field before any data is
+ * touched, so a truncated or malformed file is an error naming the problem,
+ * never a crash.  Binding then matches the tensors against the model's
+ * declarations: F32 data that is 4-byte aligned is used where it lies; F16,
+ * BF16 and unaligned F32 data are converted into f32 memory owned by the file.
+ *
+ * Writing puts every tensor (F32 only) at a multiple of 64 bytes of the file,
+ * so that SIMD loads of a mapped tensor are aligned: the header is padded with
+ * spaces and the gaps between tensors with zeros.  Note that the reference
+ * Rust/Python safetensors library rejects such gaps ("InvalidOffset"); files
+ * written here are meant for tfmc runtimes and for simple readers.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "tfm.h"
+
+#define TFM_MAX_HEADER  ((uint64_t)100 << 20) /* larger headers are refused */
+#define TFM_MAX_NDIM    8
+#define TFM_WRITE_ALIGN 64                     /* tensor alignment in written files */
+#define TFM_MAX_EXACT   9007199254740992.0     /* 2^53: JSON numbers are doubles */
+
+enum { TFM_F32, TFM_F16, TFM_BF16 };
+
+static const struct {
+	const char *name;
+	size_t size; /* bytes per element */
+} tfm_dtypes[] = {
+	{ "F32", 4 },
+	{ "F16", 2 },
+	{ "BF16", 2 },
+};
+
+typedef struct tfm_tensor {
+	char *name;
+	int dtype;                  /* TFM_F32, TFM_F16 or TFM_BF16 */
+	int ndim;                   /* 0..TFM_MAX_NDIM */
+	size_t shape[TFM_MAX_NDIM]; /* [ndim] */
+	size_t nelem;               /* product of shape */
+	size_t begin, end;          /* byte range in the data section */
+	float *conv;                /* [nelem] converted data, owned, or NULL */
+} tfm_tensor;
+
+struct tfm_file {
+	char *label;                /* path or caller's label, for messages */
+	const unsigned char *base;  /* [size] the whole file */
+	size_t size;
+	int mapped;                 /* base is an mmap of size bytes */
+	const unsigned char *data;  /* [data_size] the data section */
+	size_t data_size;
+	int n;                      /* number of tensors */
+	tfm_tensor *tensors;        /* [n] in header order */
+	tfm_tensor **sorted;        /* [n] the same, sorted by name */
+};
+
+/* ---- Helpers ------------------------------------------------------------ */
+
+static int tfm_host_is_le(void)
+{
+	const uint16_t one = 1;
+	return *(const unsigned char *)&one == 1;
+}
+
+/* *r = a * b; returns -1 on overflow. */
+static int tfm_mul(size_t a, size_t b, size_t *r)
+{
+	if (a != 0 && b > SIZE_MAX / a)
+		return -1;
+	*r = a * b;
+	return 0;
+}
+
+/* Formats a shape as "[32, 16]" ("[]" for a scalar) into buf[cap]. */
+static const char *tfm_shape_str(char *buf, size_t cap, const size_t *shape, int ndim)
+{
+	size_t len = 0;
+	int i, k;
+
+	buf[0] = '\0';
+	k = snprintf(buf, cap, "[");
+	for (i = 0; i < ndim && k >= 0 && (len += (size_t)k) < cap; i++)
+		k = snprintf(buf + len, cap - len, i ? ", %zu" : "%zu", shape[i]);
+	if (k >= 0 && (len += (size_t)k) < cap)
+		snprintf(buf + len, cap - len, "]");
+	return buf;
+}
+
+/* A JSON number that is an integer in [0, 2^53], as a size_t. */
+static int tfm_json_size(const cJSON *j, size_t *out)
+{
+	double d;
+
+	if (!cJSON_IsNumber(j))
+		return -1;
+	d = j->valuedouble;
+	if (!(d >= 0 && d <= TFM_MAX_EXACT) || (double)(uint64_t)d != d)
+		return -1;
+	if ((uint64_t)d > SIZE_MAX)
+		return -1;
+	*out = (size_t)(uint64_t)d;
+	return 0;
+}
+
+static float tfm_bits_f32(uint32_t u)
+{
+	float x;
+	memcpy(&x, &u, sizeof x);
+	return x;
+}
+
+/* IEEE half -> single, exact for every value (subnormals, inf, nan payload). */
+static float tfm_f16_to_f32(uint16_t h)
+{
+	uint32_t sign = (uint32_t)(h & 0x8000) << 16;
+	uint32_t exp = (h >> 10) & 0x1f;
+	uint32_t man = h & 0x3ff;
+
+	if (exp == 0x1f)                /* inf or nan */
+		return tfm_bits_f32(sign | 0x7f800000u | man << 13);
+	if (exp != 0)                   /* normal: rebias 15 -> 127 */
+		return tfm_bits_f32(sign | (exp + 112) << 23 | man << 13);
+	if (man == 0)                   /* signed zero */
+		return tfm_bits_f32(sign);
+	exp = 113;                      /* subnormal: man * 2^-24, normalise */
+	while (!(man & 0x400)) {
+		man <<= 1;
+		exp--;
+	}
+	return tfm_bits_f32(sign | exp << 23 | (man & 0x3ff) << 13);
+}
+
+static int tfm_cmp_tensor(const void *a, const void *b)
+{
+	const tfm_tensor *x = *(const tfm_tensor *const *)a;
+	const tfm_tensor *y = *(const tfm_tensor *const *)b;
+	return strcmp(x->name, y->name);
+}
+
+static int tfm_cmp_key(const void *key, const void *elem)
+{
+	return strcmp((const char *)key, (*(const tfm_tensor *const *)elem)->name);
+}
+
+static tfm_tensor *tfm_find(const tfm_file *f, const char *name)
+{
+	tfm_tensor **t;
+
+	if (f->n == 0)
+		return NULL;
+	t = bsearch(name, f->sorted, (size_t)f->n, sizeof *f->sorted, tfm_cmp_key);
+	return t ? *t : NULL;
+}
+
+/* ---- Reading ------------------------------------------------------------ */
+
+void tfm_file_close(tfm_file *f)
+{
+	int i;
+
+	if (f == NULL)
+		return;
+	for (i = 0; i < f->n; i++) {
+		free(f->tensors[i].name);
+		free(f->tensors[i].conv);
+	}
+	free(f->tensors);
+	free(f->sorted);
+	free(f->label);
+	if (f->mapped)
+		munmap((void *)f->base, f->size);
+	free(f);
+}
+
+/* Checks one header entry "name": {...} and fills t. */
+static int tfm_parse_entry(tfm_file *f, const cJSON *item, tfm_tensor *t, tfm_error *e)
+{
+	const char *L = f->label, *name = item->string;
+	const cJSON *dtype, *shape, *offs, *d;
+	char sbuf[256];
+	size_t esize, nbytes;
+	int i;
+
+	if (!cJSON_IsObject(item))
+		return tfm_fail(e, "%s: tensor '%.200s': entry is not an object", L, name);
+
+	dtype = cJSON_GetObjectItemCaseSensitive(item, "dtype");
+	if (!cJSON_IsString(dtype))
+		return tfm_fail(e, "%s: tensor '%.200s': \"dtype\" is missing or not a string",
+		                L, name);
+	for (i = 0; i < (int)(sizeof tfm_dtypes / sizeof tfm_dtypes[0]); i++)
+		if (strcmp(dtype->valuestring, tfm_dtypes[i].name) == 0)
+			break;
+	if (i == (int)(sizeof tfm_dtypes / sizeof tfm_dtypes[0]))
+		return tfm_fail(e, "%s: tensor '%.200s' has dtype %.40s: only F32, F16 and BF16 are supported",
+		                L, name, dtype->valuestring);
+	t->dtype = i;
+	esize = tfm_dtypes[i].size;
+
+	shape = cJSON_GetObjectItemCaseSensitive(item, "shape");
+	if (!cJSON_IsArray(shape))
+		return tfm_fail(e, "%s: tensor '%.200s': \"shape\" is missing or not an array",
+		                L, name);
+	t->ndim = 0;
+	cJSON_ArrayForEach(d, shape) {
+		if (t->ndim == TFM_MAX_NDIM)
+			return tfm_fail(e, "%s: tensor '%.200s': shape has %d dimensions, at most %d are supported",
+			                L, name, cJSON_GetArraySize(shape), TFM_MAX_NDIM);
+		if (tfm_json_size(d, &t->shape[t->ndim]) != 0)
+			return tfm_fail(e, "%s: tensor '%.200s': shape must be an array of non-negative integers",
+			                L, name);
+		t->ndim++;
+	}
+	t->nelem = 1;
+	for (i = 0; i < t->ndim; i++)
+		if (t->shape[i] == 0)
+			t->nelem = 0;
+	for (i = 0; i < t->ndim && t->nelem != 0; i++)
+		if (tfm_mul(t->nelem, t->shape[i], &t->nelem) != 0)
+			return tfm_fail(e, "%s: tensor '%.200s': shape %s has too many elements",
+			                L, name, tfm_shape_str(sbuf, sizeof sbuf, t->shape, t->ndim));
+	if (tfm_mul(t->nelem, esize, &nbytes) != 0)
+		return tfm_fail(e, "%s: tensor '%.200s': shape %s has too many elements",
+		                L, name, tfm_shape_str(sbuf, sizeof sbuf, t->shape, t->ndim));
+
+	offs = cJSON_GetObjectItemCaseSensitive(item, "data_offsets");
+	if (!cJSON_IsArray(offs) || cJSON_GetArraySize(offs) != 2
+	    || tfm_json_size(cJSON_GetArrayItem(offs, 0), &t->begin) != 0
+	    || tfm_json_size(cJSON_GetArrayItem(offs, 1), &t->end) != 0)
+		return tfm_fail(e, "%s: tensor '%.200s': \"data_offsets\" must be [begin, end], two non-negative integers",
+		                L, name);
+	if (t->begin > t->end)
+		return tfm_fail(e, "%s: tensor '%.200s': data_offsets [%zu, %zu] end before they begin",
+		                L, name, t->begin, t->end);
+	if (t->end > f->data_size)
+		return tfm_fail(e, "%s: tensor '%.200s': data_offsets [%zu, %zu] run past the end of the data (%zu bytes): truncated file?",
+		                L, name, t->begin, t->end, f->data_size);
+	if (t->end - t->begin != nbytes)
+		return tfm_fail(e, "%s: tensor '%.200s': data_offsets [%zu, %zu] hold %zu bytes, but %s %s needs %zu",
+		                L, name, t->begin, t->end, t->end - t->begin,
+		                tfm_dtypes[t->dtype].name,
+		                tfm_shape_str(sbuf, sizeof sbuf, t->shape, t->ndim), nbytes);
+	t->name = strdup(name);
+	if (t->name == NULL)
+		return tfm_fail(e, "%s: out of memory", L);
+	return 0;
+}
+
+/* Parses the header of the size bytes at base into a new file. */
+static int tfm_file_parse(tfm_file **out, const unsigned char *base, size_t size,
+                          const char *label, tfm_error *e)
+{
+	const char *hdr, *end = NULL;
+	const cJSON *item;
+	cJSON *root = NULL;
+	tfm_file *f;
+	uint64_t hlen = 0;
+	size_t k;
+	int i, n;
+
+	f = calloc(1, sizeof *f);
+	if (f == NULL || (f->label = strdup(label)) == NULL) {
+		free(f);
+		return tfm_fail(e, "%s: out of memory", label);
+	}
+	f->base = base;
+	f->size = size;
+
+	if (size < 8) {
+		tfm_fail(e, "%s: file is %zu bytes long, too short for a safetensors file (at least 8)",
+		         label, size);
+		goto fail;
+	}
+	for (i = 7; i >= 0; i--)
+		hlen = hlen << 8 | base[i];
+	if (hlen > TFM_MAX_HEADER) {
+		tfm_fail(e, "%s: header length %llu is absurd (more than %llu bytes): not a safetensors file?",
+		         label, (unsigned long long)hlen, (unsigned long long)TFM_MAX_HEADER);
+		goto fail;
+	}
+	if (hlen > size - 8) {
+		tfm_fail(e, "%s: header length %llu runs past the end of the file (%zu bytes): truncated file?",
+		         label, (unsigned long long)hlen, size);
+		goto fail;
+	}
+	hdr = (const char *)base + 8;
+	f->data = base + 8 + hlen;
+	f->data_size = size - 8 - (size_t)hlen;
+
+	root = cJSON_ParseWithLengthOpts(hdr, (size_t)hlen, &end, 0);
+	if (root == NULL) {
+		k = end != NULL && end >= hdr && end <= hdr + hlen ? (size_t)(end - hdr) : 0;
+		tfm_fail(e, "%s: header is not valid JSON (error at byte %zu of %llu)",
+		         label, k, (unsigned long long)hlen);
+		goto fail;
+	}
+	for (k = (size_t)(end - hdr); k < hlen; k++)
+		if (!strchr(" \t\r\n", hdr[k]) || hdr[k] == '\0') {
+			tfm_fail(e, "%s: header has text after the JSON object (at byte %zu of %llu)",
+			         label, k, (unsigned long long)hlen);
+			goto fail;
+		}
+	if (!cJSON_IsObject(root)) {
+		tfm_fail(e, "%s: header is not a JSON object", label);
+		goto fail;
+	}
+
+	n = 0;
+	cJSON_ArrayForEach(item, root)
+		if (strcmp(item->string, "__metadata__") != 0)
+			n++;
+	f->tensors = calloc(n ? (size_t)n : 1, sizeof *f->tensors);
+	f->sorted = calloc(n ? (size_t)n : 1, sizeof *f->sorted);
+	if (f->tensors == NULL || f->sorted == NULL) {
+		tfm_fail(e, "%s: out of memory", label);
+		goto fail;
+	}
+	cJSON_ArrayForEach(item, root) {
+		if (strcmp(item->string, "__metadata__") == 0)
+			continue;
+		if (tfm_parse_entry(f, item, &f->tensors[f->n], e) != 0)
+			goto fail;
+		f->sorted[f->n] = &f->tensors[f->n];
+		f->n++;
+	}
+	cJSON_Delete(root);
+	root = NULL;
+
+	/* cJSON keeps duplicate keys as separate items: find them by sorting. */
+	qsort(f->sorted, (size_t)f->n, sizeof *f->sorted, tfm_cmp_tensor);
+	for (i = 1; i < f->n; i++)
+		if (strcmp(f->sorted[i - 1]->name, f->sorted[i]->name) == 0) {
+			tfm_fail(e, "%s: tensor '%.200s' appears more than once in the header",
+			         label, f->sorted[i]->name);
+			goto fail;
+		}
+	*out = f;
+	return 0;
+
+fail:
+	cJSON_Delete(root);
+	tfm_file_close(f);
+	return -1;
+}
+
+int tfm_file_from_memory(tfm_file **f, const void *data, size_t size,
+                         const char *label, tfm_error *e)
+{
+	*f = NULL;
+	if (label == NULL)
+		label = "<memory>";
+	if (data == NULL && size != 0)
+		return tfm_fail(e, "%s: no data", label);
+	return tfm_file_parse(f, data, size, label, e);
+}
+
+int tfm_file_open(tfm_file **f, const char *path, tfm_error *e)
+{
+	struct stat st;
+	void *map;
+	size_t size;
+	int fd;
+
+	*f = NULL;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return tfm_fail(e, "%s: cannot open: %s", path, strerror(errno));
+	if (fstat(fd, &st) != 0) {
+		int err = errno;
+		close(fd);
+		return tfm_fail(e, "%s: cannot stat: %s", path, strerror(err));
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		return tfm_fail(e, "%s: not a regular file", path);
+	}
+	if (st.st_size < 8) {
+		close(fd);
+		if (st.st_size == 0)
+			return tfm_fail(e, "%s: file is empty, not a safetensors file", path);
+		return tfm_fail(e, "%s: file is %lld bytes long, too short for a safetensors file (at least 8)",
+		                path, (long long)st.st_size);
+	}
+	if ((uint64_t)st.st_size > SIZE_MAX) {
+		close(fd);
+		return tfm_fail(e, "%s: file is too large to map", path);
+	}
+	size = (size_t)st.st_size;
+	map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (map == MAP_FAILED) {
+		int err = errno;
+		close(fd);
+		return tfm_fail(e, "%s: cannot map: %s", path, strerror(err));
+	}
+	close(fd);
+	if (tfm_file_parse(f, map, size, path, e) != 0) {
+		munmap(map, size);
+		return -1;
+	}
+	(*f)->mapped = 1;
+	return 0;
+}
+
+/* Returns t's data as f32: in place, or converted into t->conv. */
+static float *tfm_tensor_f32(tfm_file *f, tfm_tensor *t, tfm_error *e)
+{
+	const unsigned char *src = f->data + t->begin; /* [end - begin] */
+	size_t i, nbytes;
+	uint32_t u;
+
+	if (t->dtype == TFM_F32 && tfm_host_is_le()
+	    && (uintptr_t)src % _Alignof(float) == 0)
+		return (float *)(uintptr_t)src; /* read-only: the map is PROT_READ */
+	if (t->conv != NULL)
+		return t->conv;
+	if (tfm_mul(t->nelem ? t->nelem : 1, sizeof(float), &nbytes) != 0
+	    || (t->conv = malloc(nbytes)) == NULL) {
+		tfm_fail(e, "%s: out of memory converting tensor '%.200s'", f->label, t->name);
+		return NULL;
+	}
+	switch (t->dtype) {
+	case TFM_F32:
+		for (i = 0; i < t->nelem; i++) {
+			u = (uint32_t)src[4 * i] | (uint32_t)src[4 * i + 1] << 8
+			    | (uint32_t)src[4 * i + 2] << 16 | (uint32_t)src[4 * i + 3] << 24;
+			t->conv[i] = tfm_bits_f32(u);
+		}
+		break;
+	case TFM_F16:
+		for (i = 0; i < t->nelem; i++)
+			t->conv[i] = tfm_f16_to_f32((uint16_t)(src[2 * i] | src[2 * i + 1] << 8));
+		break;
+	case TFM_BF16:
+		for (i = 0; i < t->nelem; i++)
+			t->conv[i] = tfm_bits_f32((uint32_t)src[2 * i] << 16
+			                          | (uint32_t)src[2 * i + 1] << 24);
+		break;
+	}
+	return t->conv;
+}
+
+int tfm_file_bind(tfm_file *f, const tfm_tensor_decl *decl, int n,
+                  float **out, tfm_error *e)
+{
+	tfm_tensor **found = NULL; /* [n] the tensor each decl names */
+	unsigned char *used = NULL; /* [f->n] 1 if a decl names it */
+	char want[64], have[256];
+	size_t shape[2];
+	tfm_tensor *t;
+	int i, j, rc = -1;
+
+	if (n < 0 || (n > 0 && (decl == NULL || out == NULL)))
+		return tfm_fail(e, "%s: bad arguments to tfm_file_bind", f->label);
+	found = calloc(n ? (size_t)n : 1, sizeof *found);
+	used = calloc(f->n ? (size_t)f->n : 1, 1);
+	if (found == NULL || used == NULL) {
+		tfm_fail(e, "%s: out of memory", f->label);
+		goto done;
+	}
+	for (i = 0; i < n; i++) {
+		const tfm_tensor_decl *d = &decl[i];
+		if (d->name == NULL || d->ndim < 0 || d->ndim > 2
+		    || (d->ndim > 0 && d->shape[0] < 0) || (d->ndim > 1 && d->shape[1] < 0)) {
+			tfm_fail(e, "%s: declaration %d is malformed (name, ndim 0..2, non-negative shape)",
+			         f->label, i);
+			goto done;
+		}
+		for (j = 0; j < d->ndim; j++)
+			shape[j] = (size_t)d->shape[j];
+		tfm_shape_str(want, sizeof want, shape, d->ndim);
+		t = tfm_find(f, d->name);
+		if (t == NULL) {
+			tfm_fail(e, "%s: missing tensor '%.200s' (expected shape %s)",
+			         f->label, d->name, want);
+			goto done;
+		}
+		for (j = 0; j < d->ndim && t->ndim == d->ndim; j++)
+			if (t->shape[j] != shape[j])
+				break;
+		if (t->ndim != d->ndim || j < d->ndim) {
+			tfm_fail(e, "%s: tensor '%.200s' has shape %s, expected %s", f->label,
+			         t->name, tfm_shape_str(have, sizeof have, t->shape, t->ndim), want);
+			goto done;
+		}
+		found[i] = t;
+		used[t - f->tensors] = 1;
+	}
+	for (j = 0; j < f->n; j++)
+		if (!used[j]) {
+			t = &f->tensors[j];
+			tfm_fail(e, "%s: unexpected tensor '%.200s' %s: the model does not use it",
+			         f->label, t->name, tfm_shape_str(have, sizeof have, t->shape, t->ndim));
+			goto done;
+		}
+	for (i = 0; i < n; i++)
+		if ((out[i] = tfm_tensor_f32(f, found[i], e)) == NULL)
+			goto done;
+	rc = 0;
+done:
+	free(found);
+	free(used);
+	return rc;
+}
+
+/* ---- Writing ------------------------------------------------------------ */
+
+/* Appends the number x to the JSON array arr. */
+static int tfm_json_push(cJSON *arr, double x)
+{
+	cJSON *num = cJSON_CreateNumber(x);
+
+	if (num == NULL || !cJSON_AddItemToArray(arr, num)) {
+		cJSON_Delete(num);
+		return -1;
+	}
+	return 0;
+}
+
+/* Adds "name": {"dtype": "F32", "shape": [...], "data_offsets": [b, e]}. */
+static int tfm_json_entry(cJSON *root, const tfm_tensor_decl *d, size_t begin, size_t end)
+{
+	cJSON *obj, *shape, *offs;
+	int j;
+
+	obj = cJSON_CreateObject();
+	if (obj == NULL || !cJSON_AddItemToObject(root, d->name, obj)) {
+		cJSON_Delete(obj);
+		return -1;
+	}
+	/* From here obj belongs to root, and each Add* attaches or fails cleanly. */
+	if (cJSON_AddStringToObject(obj, "dtype", "F32") == NULL
+	    || (shape = cJSON_AddArrayToObject(obj, "shape")) == NULL
+	    || (offs = cJSON_AddArrayToObject(obj, "data_offsets")) == NULL)
+		return -1;
+	for (j = 0; j < d->ndim; j++)
+		if (tfm_json_push(shape, (double)d->shape[j]) != 0)
+			return -1;
+	if (tfm_json_push(offs, (double)begin) != 0 || tfm_json_push(offs, (double)end) != 0)
+		return -1;
+	return 0;
+}
+
+static int tfm_write_zeros(FILE *fp, size_t n)
+{
+	static const unsigned char zeros[TFM_WRITE_ALIGN];
+	return n <= sizeof zeros && fwrite(zeros, 1, n, fp) == n ? 0 : -1;
+}
+
+static int tfm_write_f32le(FILE *fp, const float *x, size_t n)
+{
+	unsigned char buf[4096]; /* [1024 floats * 4 bytes] */
+	size_t i, j, m;
+	uint32_t u;
+
+	if (n == 0)
+		return 0; /* x may be NULL */
+	if (tfm_host_is_le())
+		return fwrite(x, sizeof *x, n, fp) == n ? 0 : -1;
+	for (i = 0; i < n; i += m) {
+		m = n - i < sizeof buf / 4 ? n - i : sizeof buf / 4;
+		for (j = 0; j < m; j++) {
+			memcpy(&u, &x[i + j], 4);
+			buf[4 * j + 0] = (unsigned char)(u);
+			buf[4 * j + 1] = (unsigned char)(u >> 8);
+			buf[4 * j + 2] = (unsigned char)(u >> 16);
+			buf[4 * j + 3] = (unsigned char)(u >> 24);
+		}
+		if (fwrite(buf, 4, m, fp) != m)
+			return -1;
+	}
+	return 0;
+}
+
+int tfm_file_write(const char *path, const tfm_tensor_decl *decl, int n,
+                   const float *const *data, tfm_error *e)
+{
+	size_t *begin = NULL; /* [n + 1] data offset of each tensor, then the end */
+	size_t *nelem = NULL; /* [n] */
+	size_t hlen, pad, off, nbytes;
+	unsigned char len8[8];
+	cJSON *root = NULL;
+	char *text = NULL;
+	FILE *fp = NULL;
+	int i, j, rc = -1, err;
+
+	if (n < 0 || (n > 0 && (decl == NULL || data == NULL)))
+		return tfm_fail(e, "%s: bad arguments to tfm_file_write", path);
+	begin = calloc((size_t)n + 1, sizeof *begin);
+	nelem = calloc(n ? (size_t)n : 1, sizeof *nelem);
+	root = cJSON_CreateObject();
+	if (begin == NULL || nelem == NULL || root == NULL) {
+		tfm_fail(e, "%s: out of memory", path);
+		goto done;
+	}
+
+	/* Lay the tensors out, each at a multiple of TFM_WRITE_ALIGN. */
+	off = 0;
+	for (i = 0; i < n; i++) {
+		const tfm_tensor_decl *d = &decl[i];
+		if (d->name == NULL || strcmp(d->name, "__metadata__") == 0
+		    || d->ndim < 0 || d->ndim > 2) {
+			tfm_fail(e, "%s: declaration %d is malformed (name, ndim 0..2)", path, i);
+			goto done;
+		}
+		for (j = 0; j < i; j++)
+			if (strcmp(decl[j].name, d->name) == 0) {
+				tfm_fail(e, "%s: tensor '%.200s' is given twice", path, d->name);
+				goto done;
+			}
+		nelem[i] = 1;
+		for (j = 0; j < d->ndim; j++)
+			if (d->shape[j] < 0 || tfm_mul(nelem[i], (size_t)d->shape[j], &nelem[i]) != 0) {
+				tfm_fail(e, "%s: tensor '%.200s' has a bad shape", path, d->name);
+				goto done;
+			}
+		if (nelem[i] != 0 && data[i] == NULL) {
+			tfm_fail(e, "%s: tensor '%.200s' has no data", path, d->name);
+			goto done;
+		}
+		if (off > SIZE_MAX - (TFM_WRITE_ALIGN - 1)
+		    || tfm_mul(nelem[i], sizeof(float), &nbytes) != 0) {
+			tfm_fail(e, "%s: tensors too large", path);
+			goto done;
+		}
+		begin[i] = (off + TFM_WRITE_ALIGN - 1) / TFM_WRITE_ALIGN * TFM_WRITE_ALIGN;
+		if (nbytes > SIZE_MAX - begin[i] || (double)(begin[i] + nbytes) > TFM_MAX_EXACT) {
+			tfm_fail(e, "%s: tensors too large", path);
+			goto done;
+		}
+		off = begin[i] + nbytes;
+		if (tfm_json_entry(root, d, begin[i], off) != 0) {
+			tfm_fail(e, "%s: out of memory", path);
+			goto done;
+		}
+	}
+	begin[n] = off;
+
+	text = cJSON_PrintUnformatted(root);
+	if (text == NULL) {
+		tfm_fail(e, "%s: out of memory", path);
+		goto done;
+	}
+	hlen = strlen(text);
+	pad = (TFM_WRITE_ALIGN - (8 + hlen) % TFM_WRITE_ALIGN) % TFM_WRITE_ALIGN;
+	for (i = 0; i < 8; i++)
+		len8[i] = (unsigned char)((uint64_t)(hlen + pad) >> (8 * i));
+
+	fp = fopen(path, "wb");
+	if (fp == NULL) {
+		tfm_fail(e, "%s: cannot create: %s", path, strerror(errno));
+		goto done;
+	}
+	if (fwrite(len8, 1, 8, fp) != 8 || fwrite(text, 1, hlen, fp) != hlen)
+		goto write_error;
+	for (off = 0; off < pad; off++)
+		if (fputc(' ', fp) == EOF)
+			goto write_error;
+	off = 0;
+	for (i = 0; i < n; i++) {
+		if (tfm_write_zeros(fp, begin[i] - off) != 0
+		    || tfm_write_f32le(fp, data[i], nelem[i]) != 0)
+			goto write_error;
+		off = begin[i] + nelem[i] * sizeof(float);
+	}
+	err = fclose(fp);
+	fp = NULL;
+	if (err != 0)
+		goto write_error;
+	rc = 0;
+	goto done;
+
+write_error:
+	err = errno;
+	if (fp != NULL)
+		fclose(fp);
+	remove(path);
+	tfm_fail(e, "%s: write failed: %s", path, strerror(err));
+done:
+	cJSON_free(text);
+	cJSON_Delete(root);
+	free(begin);
+	free(nelem);
+	return rc;
+}

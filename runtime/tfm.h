@@ -1,0 +1,101 @@
+/* tfm.h: the tfmc runtime, the one header that generated code includes.
+ *
+ * The runtime is what every compiled model shares: reading weights from a
+ * safetensors file, sampling, a thread pool, timing and .npy output.  It knows
+ * nothing of the compiler.  Library code here never prints and never exits:
+ * a function that can fail returns 0 on success or -1 with a message in its
+ * tfm_error, and the caller decides what to do with it.
+ */
+#ifndef TFM_H
+#define TFM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define TFM_VERSION "0.1.0"
+
+typedef struct tfm_error {
+	char msg[512];
+} tfm_error;
+
+/* Formats a message into e (if e is not NULL) and returns -1. */
+int tfm_fail(tfm_error *e, const char *fmt, ...)
+#if defined(__GNUC__)
+	__attribute__((format(printf, 2, 3)))
+#endif
+	;
+
+/* ---- Weights: safetensors files --------------------------------------- */
+
+/* One tensor a model expects: its name and shape (ndim 1 or 2). */
+typedef struct tfm_tensor_decl {
+	const char *name;
+	int ndim;
+	long shape[2];
+} tfm_tensor_decl;
+
+typedef struct tfm_file tfm_file;
+
+/* Opens a safetensors file (mmap) and parses its header.  Fails with a
+ * message naming the problem on a missing, truncated or malformed file. */
+int tfm_file_open(tfm_file **f, const char *path, tfm_error *e);
+
+/* The same over bytes already in memory; the bytes must outlive the file. */
+int tfm_file_from_memory(tfm_file **f, const void *data, size_t size,
+                         const char *label, tfm_error *e);
+
+void tfm_file_close(tfm_file *f);
+
+/* Binds the n tensors of decl to f32 data: out[i] points to decl[i]'s data
+ * (row-major, shape as declared).  Checks that every declared tensor is
+ * present with its shape and that the file holds no other tensor; errors name
+ * the tensor and both shapes.  F32 data that is 4-byte aligned is used in
+ * place (zero-copy); F16 and BF16 are converted into memory owned by f.
+ * The pointers stay valid until tfm_file_close. */
+int tfm_file_bind(tfm_file *f, const tfm_tensor_decl *decl, int n,
+                  float **out, tfm_error *e);
+
+/* Writes a safetensors file of n F32 tensors. */
+int tfm_file_write(const char *path, const tfm_tensor_decl *decl, int n,
+                   const float *const *data, tfm_error *e);
+
+/* ---- Sampling ---------------------------------------------------------- */
+
+typedef struct tfm_sampler {
+	int vocab;
+	float temperature; /* 0: greedy (argmax) */
+	int top_k;         /* 0: off */
+	float top_p;       /* 1 (or >= 1): off */
+	uint64_t rng;      /* state of the random generator; seed it with tfm_sampler_init */
+	void *scratch;     /* [vocab] working space, owned */
+} tfm_sampler;
+
+int tfm_sampler_init(tfm_sampler *s, int vocab, float temperature, int top_k,
+                     float top_p, uint64_t seed, tfm_error *e);
+void tfm_sampler_free(tfm_sampler *s);
+/* Picks the next token from logits [vocab]; may modify logits. */
+int tfm_sample(tfm_sampler *s, float *logits);
+
+/* ---- Threads ----------------------------------------------------------- */
+
+typedef struct tfm_pool tfm_pool;
+
+/* A persistent pool of n_threads workers (the caller counts as one). */
+int tfm_pool_open(tfm_pool **p, int n_threads, tfm_error *e);
+void tfm_pool_close(tfm_pool *p);
+int tfm_pool_threads(const tfm_pool *p);
+/* Runs fn(ctx, i, n) for i = 0..n-1, n = tfm_pool_threads(p), one call per
+ * thread, and returns when all have finished.  p may be NULL: then fn runs
+ * once with i = 0, n = 1. */
+void tfm_pool_run(tfm_pool *p, void (*fn)(void *ctx, int i, int n), void *ctx);
+
+/* ---- Output and timing -------------------------------------------------- */
+
+/* Writes a float32 NumPy .npy file of shape [rows, cols]. */
+int tfm_npy_write(const char *path, const float *data, long rows, long cols,
+                  tfm_error *e);
+
+/* Seconds from an arbitrary fixed point (monotonic clock). */
+double tfm_now(void);
+
+#endif

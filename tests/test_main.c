@@ -1,0 +1,23 @@
+/* test_main.c: the CUnit runner.  Each tests/test_*.c registers its suites
+ * through an add_*_suites function; this runs them all and prints CUnit's
+ * summary.  Run from the top of the tree (make test does). */
+#include <stdio.h>
+#include <CUnit/Basic.h>
+#include "testutil.h"
+
+int main(void)
+{
+	if (CU_initialize_registry() != CUE_SUCCESS)
+		return 2;
+	if (add_front_suites() || add_runtime_suites()) {
+		fprintf(stderr, "cannot register suites: %s\n", CU_get_error_msg());
+		CU_cleanup_registry();
+		return 2;
+	}
+	CU_basic_set_mode(CU_BRM_NORMAL);
+	CU_basic_run_tests();
+	unsigned failed = CU_get_number_of_failures();
+	unsigned asserts_failed = CU_get_number_of_tests_failed();
+	CU_cleanup_registry();
+	return failed || asserts_failed ? 1 : 0;
+}

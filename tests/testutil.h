@@ -1,0 +1,8 @@
+/* testutil.h: what the test files share. */
+#ifndef TESTUTIL_H
+#define TESTUTIL_H
+
+int add_front_suites(void);
+int add_runtime_suites(void);
+
+#endif
