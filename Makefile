@@ -10,7 +10,7 @@
 
 CC      ?= cc
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=c11 -Wall -Wextra -Wno-unused-parameter -D_GNU_SOURCE
+override CFLAGS += -std=c11 -Wall -Wextra -Wno-unused-parameter -D_GNU_SOURCE
 CPPFLAGS += -Icompiler -Iruntime -Ibuild -MMD -MP
 LDLIBS  = -lcjson -lpthread -lm
 B       ?= build

@@ -241,8 +241,8 @@ void ast_model_begin(ParseCtx *c, const Token *name, const Token *parent)
 		m->parent = fe_strndup(c->fe, parent->text, parent->len);
 		m->parent_loc = parent->loc;
 	}
-	if (name->len > 48) {
-		diag_error(c->fe->diags, name->loc, "model name is %d characters long; the limit is 48",
+	if (name->len > 63) {
+		diag_error(c->fe->diags, name->loc, "model name is %d characters long; the limit is 63",
 		           name->len);
 	} else if (old) {
 		Diag *g = diag_error(c->fe->diags, name->loc, "redefinition of model '%s'", s);

@@ -1,11 +1,13 @@
 /* main.c: the tfmc command line.  The only file that prints diagnostics and
  * chooses exit codes: 0 clean (warnings allowed), 1 errors (or warnings
  * under -Werror), 2 bad usage or unreadable input. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include "check.h"
+#include "emit.h"
 #include "tensors.h"
 #include "tfm.h"
 
@@ -17,6 +19,7 @@ typedef struct Options {
 	int n_files;
 	const char *model;	/* --model */
 	const char *output;	/* -o */
+	const char *target;	/* --target */
 	int json;		/* --diagnostics-format=json */
 	Diags diags;
 } Options;
@@ -30,9 +33,11 @@ static void usage(FILE *f)
 "  check FILE...          check specs against the design rules\n"
 "  show FILE              the resolved model, its cost and its tensors\n"
 "  explain NAME           the rationale of a warning, or the meaning of a key\n"
+"  FILE -o MODEL.c        emit the model as C (MODEL.c and MODEL.h)\n"
 "\n"
 "options:\n"
 "  --model NAME           the model to use (default: the first in FILE)\n"
+"  --target T             native (default), scalar, avx2 or avx512\n"
 "  -Wall                  also the style warnings (post-norm, layernorm, ...)\n"
 "  -WNAME, -Wno-NAME      turn one warning on or off\n"
 "  -Werror                make warnings errors\n"
@@ -62,10 +67,10 @@ static int parse_args(Options *o, int argc, char **argv)
 {
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
-		if (strcmp(a, "--model") == 0 || strcmp(a, "-o") == 0) {
+		if (strcmp(a, "--model") == 0 || strcmp(a, "-o") == 0 || strcmp(a, "--target") == 0) {
 			if (i + 1 >= argc)
 				return usage_error("%s needs an argument", a);
-			*(a[1] == 'o' ? &o->output : &o->model) = argv[++i];
+			*(a[1] == 'o' ? &o->output : a[2] == 'm' ? &o->model : &o->target) = argv[++i];
 		} else if (strncmp(a, "--diagnostics-format=", 21) == 0) {
 			if (strcmp(a + 21, "json") == 0)
 				o->json = 1;
@@ -231,6 +236,84 @@ static int cmd_show(Options *o)
 	return rc;
 }
 
+/* Loads, checks and selects the model of a one-file command; 0 or an exit status. */
+static int load_one(Options *o, Front *fe, Resolved *r, const char *what)
+{
+	if (o->n_files != 1)
+		return usage_error("%s takes one spec file", what);
+	front_init(fe, &o->diags);
+	if (load_all(o, fe)) {
+		report(o, 1);
+		return EXIT_USAGE;
+	}
+	if (o->diags.n_errors || check_select(fe, o->files[0], o->model, r) || o->diags.n_errors) {
+		int rc = report(o, 0);
+		return rc ? rc : EXIT_ERRORS;
+	}
+	return 0;
+}
+
+static const Target *pick_target(const Options *o)
+{
+	const Target *t = target_find(o->target ? o->target : "native");
+	if (!t) {
+		fprintf(stderr, "tfmc: error: unknown target '%s'; the targets are native", o->target);
+		for (int i = 0; i < n_targets; i++)
+			fprintf(stderr, ", %s", targets[i].name);
+		fprintf(stderr, "\n");
+	}
+	return t;
+}
+
+/* tfmc SPEC -o model.c: writes model.c and model.h. */
+static int cmd_emit(Options *o)
+{
+	Front fe;
+	Resolved r;
+	Program prog;
+	const Target *t;
+	char hpath[4096], *hname;
+	int rc;
+
+	if (!o->output)
+		return usage_error("%s", "no -o FILE.c: where should the C go?");
+	size_t len = strlen(o->output);
+	if (len < 3 || strcmp(o->output + len - 2, ".c") != 0 || len >= sizeof hpath)
+		return usage_error("-o %s: the output must be a .c file", o->output);
+	if (!(t = pick_target(o)))
+		return EXIT_USAGE;
+	if ((rc = load_one(o, &fe, &r, "emitting C")) != 0) {
+		front_free(&fe);
+		return rc;
+	}
+	memcpy(hpath, o->output, len + 1);
+	hpath[len - 1] = 'h';
+	hname = strrchr(hpath, '/') ? strrchr(hpath, '/') + 1 : hpath;
+	if (ir_build(&r.m, &prog)) {
+		front_free(&fe);
+		return EXIT_ERRORS;
+	}
+	FILE *c = fopen(o->output, "w"), *h = fopen(hpath, "w");
+	if (!c || !h) {
+		fprintf(stderr, "tfmc: error: cannot write '%s': %s\n", !c ? o->output : hpath, strerror(errno));
+		rc = EXIT_USAGE;
+	} else {
+		EmitInfo info = { o->files[0], hname };
+		emit_c(&prog, t, &info, c, h);
+		rc = ferror(c) || ferror(h) ? EXIT_ERRORS : 0;
+		if (rc)
+			fprintf(stderr, "tfmc: error: writing '%s' failed\n", o->output);
+	}
+	if (c)
+		fclose(c);
+	if (h)
+		fclose(h);
+	ir_free(&prog);
+	report(o, 0);
+	front_free(&fe);
+	return rc;
+}
+
 static int cmd_explain(Options *o)
 {
 	const char *name;
@@ -298,7 +381,13 @@ int main(int argc, char **argv)
 		rc = cmd_show(&o);
 	else if (strcmp(o.command, "explain") == 0)
 		rc = cmd_explain(&o);
-	else
+	else if (o.output || strstr(o.command, ".tfm")) {
+		/* tfmc SPEC -o model.c */
+		memmove(o.files + 1, o.files, sizeof o.files[0] * (size_t)o.n_files);
+		o.files[0] = o.command;
+		o.n_files++;
+		rc = cmd_emit(&o);
+	} else
 		rc = usage_error("unknown command '%s'", o.command);
 	diag_free(&o.diags);
 	return rc;

@@ -1,5 +1,7 @@
 /* model.c: the tables generated from keys.h and warnings.h, and lookups. */
 #include <stddef.h>
+#include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 #include "model.h"
 
@@ -127,4 +129,36 @@ double *model_float(Model *m, int key)
 int *model_enum(Model *m, int key)
 {
 	return (int *)((char *)m + key_info[key].offset);
+}
+
+const char *model_float_text(double v, char buf[32])
+{
+	for (int prec = 1; prec <= 17; prec++) {
+		snprintf(buf, 32, "%.*g", prec, v);
+		if (strtod(buf, NULL) == v)
+			break;
+	}
+	/* Keep it a float literal: 10000 -> 10000.0 */
+	if (!strpbrk(buf, ".eEn"))
+		strcat(buf, ".0");
+	return buf;
+}
+
+void model_write_tfm(const Model *m, FILE *f, const char *indent)
+{
+	Model *mm = (Model *)m;
+	char num[32];
+
+	fprintf(f, "%smodel %s {\n", indent, m->name);
+	for (int k = 0; k < KEY__COUNT; k++) {
+		fprintf(f, "%s    %-16s = ", indent, key_info[k].name);
+		switch (key_info[k].type) {
+		case T_INT: fprintf(f, "%lld", *model_int(mm, k)); break;
+		case T_FLOAT: fprintf(f, "%s", model_float_text(*model_float(mm, k), num)); break;
+		case T_BOOL: fprintf(f, "%s", *model_enum(mm, k) ? "true" : "false"); break;
+		case T_ENUM: fprintf(f, "%s", choice_word(*model_enum(mm, k))); break;
+		}
+		fprintf(f, "\n");
+	}
+	fprintf(f, "%s}\n", indent);
 }

@@ -7,6 +7,7 @@
 #ifndef MODEL_H
 #define MODEL_H
 
+#include <stdio.h>
 #include "keys.h"
 #include "warnings.h"
 
@@ -86,6 +87,12 @@ const char *warning_nearest(const char *s, int len);
 long long *model_int(Model *m, int key);
 double *model_float(Model *m, int key);
 int *model_enum(Model *m, int key);	/* ENUM and BOOL */
+
+/* The shortest text that reads back as v, always with a '.' or exponent. */
+const char *model_float_text(double v, char buf[32]);
+/* Writes m as a .tfm model block with every key spelled out (floats in
+ * full precision, so the text reads back to the same model). */
+void model_write_tfm(const Model *m, FILE *f, const char *indent);
 
 /* Derived facts every later stage asks about. */
 static inline int model_is_glu(const Model *m)

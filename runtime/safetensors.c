@@ -12,11 +12,11 @@
  * declarations: F32 data that is 4-byte aligned is used where it lies; F16,
  * BF16 and unaligned F32 data are converted into f32 memory owned by the file.
  *
- * Writing puts every tensor (F32 only) at a multiple of 64 bytes of the file,
- * so that SIMD loads of a mapped tensor are aligned: the header is padded with
- * spaces and the gaps between tensors with zeros.  Note that the reference
- * Rust/Python safetensors library rejects such gaps ("InvalidOffset"); files
- * written here are meant for tfmc runtimes and for simple readers.
+ * Writing (F32 only) pads the header with spaces so the data section starts
+ * at a multiple of 64 bytes, then lays the tensors back to back: the format
+ * forbids holes in the data section, and the reference safetensors library
+ * rejects them ("InvalidOffset").  Tensors whose byte size is a multiple of
+ * 64 (most, with real model shapes) then stay 64-byte aligned.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -34,7 +34,7 @@
 
 #define TFM_MAX_HEADER  ((uint64_t)100 << 20) /* larger headers are refused */
 #define TFM_MAX_NDIM    8
-#define TFM_WRITE_ALIGN 64                     /* tensor alignment in written files */
+#define TFM_WRITE_ALIGN 64                     /* data section alignment in written files */
 #define TFM_MAX_EXACT   9007199254740992.0     /* 2^53: JSON numbers are doubles */
 
 enum { TFM_F32, TFM_F16, TFM_BF16 };
@@ -609,7 +609,7 @@ int tfm_file_write(const char *path, const tfm_tensor_decl *decl, int n,
 		goto done;
 	}
 
-	/* Lay the tensors out, each at a multiple of TFM_WRITE_ALIGN. */
+	/* Lay the tensors out back to back. */
 	off = 0;
 	for (i = 0; i < n; i++) {
 		const tfm_tensor_decl *d = &decl[i];
@@ -633,12 +633,11 @@ int tfm_file_write(const char *path, const tfm_tensor_decl *decl, int n,
 			tfm_fail(e, "%s: tensor '%.200s' has no data", path, d->name);
 			goto done;
 		}
-		if (off > SIZE_MAX - (TFM_WRITE_ALIGN - 1)
-		    || tfm_mul(nelem[i], sizeof(float), &nbytes) != 0) {
+		if (tfm_mul(nelem[i], sizeof(float), &nbytes) != 0) {
 			tfm_fail(e, "%s: tensors too large", path);
 			goto done;
 		}
-		begin[i] = (off + TFM_WRITE_ALIGN - 1) / TFM_WRITE_ALIGN * TFM_WRITE_ALIGN;
+		begin[i] = off;
 		if (nbytes > SIZE_MAX - begin[i] || (double)(begin[i] + nbytes) > TFM_MAX_EXACT) {
 			tfm_fail(e, "%s: tensors too large", path);
 			goto done;

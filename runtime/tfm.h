@@ -89,6 +89,14 @@ int tfm_pool_threads(const tfm_pool *p);
  * once with i = 0, n = 1. */
 void tfm_pool_run(tfm_pool *p, void (*fn)(void *ctx, int i, int n), void *ctx);
 
+/* ---- Memory ---------------------------------------------------------------- */
+
+/* size bytes aligned to 64 (a cache line, an AVX-512 vector), contents
+ * undefined; NULL when out of memory.  Large blocks are mapped lazily by the
+ * system, so the unused tail of a KV cache costs no memory. */
+void *tfm_alloc(size_t size);
+void tfm_free(void *p);
+
 /* ---- Output and timing -------------------------------------------------- */
 
 /* Writes a float32 NumPy .npy file of shape [rows, cols]. */
@@ -97,5 +105,53 @@ int tfm_npy_write(const char *path, const float *data, long rows, long cols,
 
 /* Seconds from an arbitrary fixed point (monotonic clock). */
 double tfm_now(void);
+
+/* ---- Models -------------------------------------------------------------- */
+
+/* What a generated model exports, so that code which knows no model (the
+ * model program's command line, tfmc run, the JIT) can drive it.  Generated
+ * code defines one `const tfm_model_api NAME_api`. */
+typedef struct tfm_model_api {
+	const char *name;
+	int vocab, max_seq;
+	const tfm_tensor_decl *tensors;	/* in MODEL_REFERENCE.md section 3 order */
+	int n_tensors;
+	const char *target;		/* the instruction set it was compiled for */
+	/* Creates an instance over n_tensors f32 arrays in the order of tensors
+	 * (used in place: they must outlive the instance). */
+	int (*open)(void **inst, float *const *weights, int n_threads, tfm_error *e);
+	void (*close)(void *inst);
+	/* Forgets the cached keys and values: the next forward starts at pos 0. */
+	void (*reset)(void *inst);
+	/* Runs tokens[0..n-1] at positions pos..pos+n-1 (all ids checked, and
+	 * pos + n <= max_seq) and returns logits: [n, vocab] when all is set,
+	 * else [1, vocab] for the last token.  The pointer stays valid until the
+	 * next call.  NULL with a message in e on bad input. */
+	const float *(*forward)(void *inst, const int *tokens, int n, int pos, int all,
+	                        tfm_error *e);
+} tfm_model_api;
+
+/* The weights of a model instance, whichever way they came. */
+typedef struct tfm_weights {
+	tfm_file *file;		/* when read from a file, else NULL */
+	float **data;		/* [n_tensors] */
+	float *owned;		/* random weights, else NULL */
+	int n;
+} tfm_weights;
+
+/* Opens path and binds it to api's tensor list. */
+int tfm_weights_load(tfm_weights *w, const tfm_model_api *api, const char *path,
+                     tfm_error *e);
+/* Random weights as `tfmc init` makes them: N(0, 0.02) for matrices and
+ * embeddings, 1 for norm weights, 0 for biases; the same seed gives the
+ * same weights on every machine. */
+int tfm_weights_random(tfm_weights *w, const tfm_tensor_decl *decl, int n,
+                       uint64_t seed, tfm_error *e);
+void tfm_weights_free(tfm_weights *w);
+
+/* The command line of a model program (see tfm_main's usage text):
+ * --weights, --tokens, --logits, -n, sampling, --threads.  Returns the
+ * process exit status. */
+int tfm_main(int argc, char **argv, const tfm_model_api *api);
 
 #endif

@@ -1,0 +1,89 @@
+/* ir.h: the model as a list of operations.
+ *
+ * ir_build turns a checked Model into a Program: the forward pass of
+ * MODEL_REFERENCE.md section 2 as a flat list of operations over named
+ * activation buffers and the model's tensors, each with its shapes.  Every
+ * target prints this list; nothing after the IR looks at the model's keys
+ * to decide what to compute. */
+#ifndef IR_H
+#define IR_H
+
+#include <stdio.h>
+#include "model.h"
+#include "tensors.h"
+
+/* OP(kind, name): the operations.  Every buffer holds one row per token of
+ * the batch; "n" below is the number of tokens, positions pos..pos+n-1. */
+#define OPS(X) \
+X(EMBED,      "embed")      /* out[t] = tok_embeddings[token t] * scale */ \
+X(POS_ADD,    "pos_add")    /* out[t] += pos_embeddings[pos+t]  or  S(pos+t) */ \
+X(NORM,       "norm")       /* out[r] = norm(a[r]) * w (+ bias), r over n*heads rows of width cols */ \
+X(MATMUL,     "matmul")     /* out[t] = w . a[t] (+ bias); w is [rows, cols] */ \
+X(ROPE,       "rope")       /* rotate each of `heads` heads of out[t] by position pos+t */ \
+X(KV_STORE,   "kv_store")   /* k_cache[layer][pos+t] = a[t]; v_cache[layer][pos+t] = b[t] */ \
+X(ATTENTION,  "attention")  /* out[t] = causal attention of a[t] over the layer's cache */ \
+X(GLU,        "glu")        /* out = act(a) * out, elementwise (act: silu or gelu) */ \
+X(ACT,        "act")        /* out = act(out), elementwise (relu or gelu) */ \
+X(ADD,        "add")        /* out += a */ \
+X(SOFTCAP,    "softcap")    /* out = f * tanh(out / f) */
+
+enum {
+#define X(kind, name) OP_##kind,
+	OPS(X)
+#undef X
+	OP__COUNT
+};
+
+/* BUFFER(id, name, width): the activation buffers, [max_seq, width]. */
+#define BUFFERS(X) \
+X(X_,     "x",      m->d_model)                 /* the residual stream */ \
+X(XN,     "xn",     m->d_model)                 /* a normalised copy of x */ \
+X(Q,      "q",      m->n_head * m->head_dim)    /* queries */ \
+X(K,      "k",      m->n_kv_head * m->head_dim) /* keys of this batch */ \
+X(V,      "v",      m->n_kv_head * m->head_dim) /* values of this batch */ \
+X(ATT,    "att",    m->n_head * m->head_dim)    /* attention heads, concatenated */ \
+X(AO,     "ao",     m->d_model)                 /* attention output */ \
+X(FO,     "fo",     m->d_model)                 /* feed-forward output */ \
+X(HG,     "hg",     m->d_ff)                    /* feed-forward gate */ \
+X(HU,     "hu",     m->d_ff)                    /* feed-forward hidden */ \
+X(LOGITS, "logits", m->vocab)                   /* output */
+
+enum {
+#define X(id, name, width) B_##id,
+	BUFFERS(X)
+#undef X
+	BUF__COUNT
+};
+
+typedef struct Op {
+	int kind;		/* OP_ */
+	int layer;		/* -1 outside the layer stack */
+	int out, a, b;		/* buffers (B_), -1 when unused */
+	int w, bias;		/* tensor indices, -1 when unused */
+	long long rows, cols;	/* MATMUL: w is [rows, cols]; NORM, ACT, GLU, ADD...: cols = width */
+	int heads;		/* NORM: rows per token; ROPE: heads per token */
+	int fn;			/* NORM: NORM_ choice; ACT, GLU: ACT_ choice; POS_ADD: POS_ choice */
+	double f;		/* NORM: eps; SOFTCAP: cap; EMBED: scale; ROPE: theta */
+	int head_only;		/* runs on the rows whose logits are wanted only */
+	char label[80];		/* what it computes, for comments and traces */
+} Op;
+
+typedef struct Program {
+	Model m;
+	Tensor *tensors;
+	int n_tensors;
+	Op *ops;
+	int n_ops, cap_ops;
+	long long width[BUF__COUNT];
+} Program;
+
+extern const char *const op_name[OP__COUNT];
+extern const char *const buffer_name[BUF__COUNT];
+
+/* Builds the forward pass of m; returns 0, or -1 when out of memory. */
+int ir_build(const Model *m, Program *p);
+void ir_free(Program *p);
+/* Prints the operation list, one per line (tfmc show --ir, tests). */
+void ir_print(const Program *p, FILE *f);
+
+#endif

@@ -1,0 +1,431 @@
+/* main.c: the command line of a model program, tfm_main.
+ *
+ * `tfmc build` makes a program whose main() is one call to tfm_main with the
+ * model's tfm_model_api, and `tfmc run` executes the same code: load or make
+ * up the weights, forward a prompt in one call (the prefill), then generate
+ * tokens one at a time (the decode), printing their ids to stdout as they
+ * come and the timings to stderr.  Unlike the rest of the runtime this is a
+ * command line: it prints, and it returns the process exit status: 0 on
+ * success, 1 when running fails (weights, model, output files), 2 on a bad
+ * command line.  Every message is one line "NAME: error: ..." on stderr.
+ *
+ * Every option takes a value, given as the next argument or, for the long
+ * ones, after '=' (--seed=7); the last of a repeated option wins.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tfm.h"
+
+#define TFM_MAIN_DEFAULT_N       16
+#define TFM_MAIN_MAX_AUTO_THREADS 64
+/* The thread pool's limit (TFM_MAX_THREADS in pool.c). */
+#define TFM_MAIN_MAX_THREADS     256
+
+/* The command line, parsed. */
+typedef struct tfm_opts {
+	const char *weights;    /* --weights, or NULL: random weights */
+	const char *tokens;     /* --tokens, as given */
+	const char *logits;     /* --logits, or NULL */
+	long n_gen;             /* -n; -1 when not given */
+	double temperature;
+	long top_k;
+	double top_p;
+	uint64_t seed;
+	long threads;           /* 0 when not given */
+	int help;
+} tfm_opts;
+
+static void tfm_print_usage(FILE *fp, const char *prog, const tfm_model_api *api)
+{
+	fprintf(fp,
+"usage: %s [options]\n"
+"\n"
+"Runs the model %s (vocab %d, max_seq %d, compiled for %s): forwards a prompt,\n"
+"then generates tokens and prints their ids.\n"
+"\n"
+"  --weights FILE     the weights, a .safetensors file (default: random weights\n"
+"                     from --seed, as `tfmc init` makes them)\n"
+"  --tokens IDS       the prompt, comma-separated token ids (default: 1)\n"
+"  --logits FILE      write the logits after every prompt token to FILE, a\n"
+"                     float32 .npy of shape [n_tokens, vocab]\n"
+"  -n N               generate N tokens after the prompt (default: %d, or as many\n"
+"                     as fit); the prompt and all generated tokens but the last\n"
+"                     must fit in max_seq\n"
+"  --temperature T    sampling temperature; 0 is greedy (default: 0)\n"
+"  --top-k K          sample from the K most likely tokens only; 0 is off\n"
+"                     (default: 0)\n"
+"  --top-p P          sample from the smallest set of most likely tokens whose\n"
+"                     probability reaches P, in (0, 1]; 1 is off (default: 1)\n"
+"  --seed S           seed for sampling and for random weights (default: 42)\n"
+"  --threads N        threads to run on, 1..%d (default: the online CPUs, at\n"
+"                     most %d)\n"
+"  -h, --help         print this help and exit\n"
+"\n"
+"The generated ids go to stdout, separated by spaces; timings go to stderr.\n"
+"Exit status: 0 on success, 1 if running fails, 2 on a bad command line.\n",
+	        prog, api->name ? api->name : "?", api->vocab, api->max_seq,
+	        api->target ? api->target : "?", TFM_MAIN_DEFAULT_N,
+	        TFM_MAIN_MAX_THREADS, TFM_MAIN_MAX_AUTO_THREADS);
+}
+
+/* ---- Values ------------------------------------------------------------- */
+
+/* An integer in [min, max], the whole of s; what names the expected value. */
+static int tfm_parse_long(const char *opt, const char *s, long min, long max,
+                          const char *what, long *out, tfm_error *e)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (*s == '\0' || *s == ' ' || *s == '\t' || end == s || *end != '\0'
+	    || errno == ERANGE || v < min || v > max)
+		return tfm_fail(e, "%s: expected %s, got '%.100s'", opt, what, s);
+	*out = v;
+	return 0;
+}
+
+/* A finite number, the whole of s; range checks are the caller's. */
+static int tfm_parse_double(const char *opt, const char *s, const char *what,
+                            double *out, tfm_error *e)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (*s == '\0' || *s == ' ' || *s == '\t' || end == s || *end != '\0'
+	    || !isfinite(v))
+		return tfm_fail(e, "%s: expected %s, got '%.100s'", opt, what, s);
+	*out = v;
+	return 0;
+}
+
+static int tfm_parse_seed(const char *opt, const char *s, uint64_t *out, tfm_error *e)
+{
+	unsigned long long v;
+	char *end;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (*s < '0' || *s > '9' || *end != '\0' || errno == ERANGE)
+		return tfm_fail(e, "%s: expected an integer from 0 to %llu, got '%.100s'",
+		                opt, (unsigned long long)UINT64_MAX, s);
+	*out = (uint64_t)v;
+	return 0;
+}
+
+static int tfm_is_space(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+/* Parses the comma-separated token ids of s into a new array *out[*n],
+ * each checked against api's vocab, the whole against max_seq. */
+static int tfm_parse_tokens(const char *s, const tfm_model_api *api, int **out,
+                            int *n, tfm_error *e)
+{
+	const char *p, *a, *b, *end;
+	char *stop;
+	size_t count = 1;
+	int i = 0;
+	long v;
+	int *t;
+
+	*out = NULL;
+	*n = 0;
+	for (p = s; *p && tfm_is_space(*p); p++)
+		;
+	if (*p == '\0')
+		return tfm_fail(e, "--tokens: the list is empty: give at least one token id, as in --tokens 1,5,9");
+	for (p = s; *p; p++)
+		count += *p == ',';
+	if (count > (size_t)api->max_seq)
+		return tfm_fail(e, "--tokens: the prompt has %zu tokens, more than max_seq (%d)",
+		                count, api->max_seq);
+	t = malloc(count * sizeof *t);
+	if (t == NULL)
+		return tfm_fail(e, "--tokens: out of memory");
+
+	for (p = s;; p = end + 1, i++) {
+		end = strchr(p, ',');
+		if (end == NULL)
+			end = p + strlen(p);
+		for (a = p; a < end && tfm_is_space(*a); a++)
+			;
+		for (b = end; b > a && tfm_is_space(b[-1]); b--)
+			;
+		if (a == b) {
+			tfm_fail(e, "--tokens: the item at position %d of '%.100s' is empty", i, s);
+			goto fail;
+		}
+		errno = 0;
+		v = strtol(a, &stop, 10);
+		if (stop != b) {
+			tfm_fail(e, "--tokens: '%.*s' at position %d is not a token id (an integer)",
+			         (int)(b - a < 100 ? b - a : 100), a, i);
+			goto fail;
+		}
+		if (errno == ERANGE || v < 0 || v >= api->vocab) {
+			tfm_fail(e, "--tokens: token id %.*s at position %d is out of range [0, %d)",
+			         (int)(b - a < 100 ? b - a : 100), a, i, api->vocab);
+			goto fail;
+		}
+		t[i] = (int)v;
+		if (*end == '\0')
+			break;
+	}
+	*out = t;
+	*n = i + 1;
+	return 0;
+fail:
+	free(t);
+	return -1;
+}
+
+/* ---- The command line -------------------------------------------------- */
+
+/* 1 if arg is the option name, alone (value in the next argument) or as
+ * name=value (*inline_value set). */
+static int tfm_is_opt(const char *arg, const char *name, const char **inline_value)
+{
+	size_t k = strlen(name);
+
+	if (strncmp(arg, name, k) != 0)
+		return 0;
+	if (arg[k] == '\0') {
+		*inline_value = NULL;
+		return 1;
+	}
+	if (arg[k] == '=' && name[1] == '-') {
+		*inline_value = arg + k + 1;
+		return 1;
+	}
+	return 0;
+}
+
+static int tfm_parse_args(int argc, char **argv, tfm_opts *o, tfm_error *e)
+{
+	static const char *const names[] = {
+		"--weights", "--tokens", "--logits", "-n", "--temperature",
+		"--top-k", "--top-p", "--seed", "--threads",
+	};
+	const char *arg, *val;
+	char what[64];
+	size_t k;
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		arg = argv[i];
+		if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+			o->help = 1;
+			return 0;
+		}
+		for (k = 0; k < sizeof names / sizeof names[0]; k++)
+			if (tfm_is_opt(arg, names[k], &val))
+				break;
+		if (k == sizeof names / sizeof names[0]) {
+			if (arg[0] == '-')
+				return tfm_fail(e, "unknown option '%.100s' (see --help)", arg);
+			return tfm_fail(e, "unexpected argument '%.100s': the prompt goes in --tokens (see --help)",
+			                arg);
+		}
+		if (val == NULL) {
+			if (i + 1 == argc)
+				return tfm_fail(e, "%s: missing value (see --help)", names[k]);
+			val = argv[++i];
+		}
+		switch (k) {
+		case 0:
+			if (*val == '\0')
+				return tfm_fail(e, "--weights: empty file name");
+			o->weights = val;
+			break;
+		case 1:
+			o->tokens = val;
+			break;
+		case 2:
+			if (*val == '\0')
+				return tfm_fail(e, "--logits: empty file name");
+			o->logits = val;
+			break;
+		case 3:
+			if (tfm_parse_long("-n", val, 0, INT_MAX, "a count of tokens (0 or more)",
+			                   &o->n_gen, e) != 0)
+				return -1;
+			break;
+		case 4:
+			if (tfm_parse_double("--temperature", val, "a number >= 0 (0 is greedy)",
+			                     &o->temperature, e) != 0)
+				return -1;
+			if (o->temperature < 0)
+				return tfm_fail(e, "--temperature: expected a number >= 0 (0 is greedy), got '%.100s'",
+				                val);
+			break;
+		case 5:
+			if (tfm_parse_long("--top-k", val, 0, INT_MAX, "a count of tokens (0 is off)",
+			                   &o->top_k, e) != 0)
+				return -1;
+			break;
+		case 6:
+			if (tfm_parse_double("--top-p", val, "a number in (0, 1] (1 is off)",
+			                     &o->top_p, e) != 0)
+				return -1;
+			if (!(o->top_p > 0 && o->top_p <= 1))
+				return tfm_fail(e, "--top-p: expected a number in (0, 1] (1 is off), got '%.100s'",
+				                val);
+			break;
+		case 7:
+			if (tfm_parse_seed("--seed", val, &o->seed, e) != 0)
+				return -1;
+			break;
+		case 8:
+			snprintf(what, sizeof what, "a count of threads from 1 to %d",
+			         TFM_MAIN_MAX_THREADS);
+			if (tfm_parse_long("--threads", val, 1, TFM_MAIN_MAX_THREADS, what,
+			                   &o->threads, e) != 0)
+				return -1;
+			break;
+		}
+	}
+	return 0;
+}
+
+static int tfm_default_threads(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (n < 1)
+		return 1;
+	return n > TFM_MAIN_MAX_AUTO_THREADS ? TFM_MAIN_MAX_AUTO_THREADS : (int)n;
+}
+
+static double tfm_rate(long n, double seconds)
+{
+	return seconds > 0 ? (double)n / seconds : 0.0;
+}
+
+int tfm_main(int argc, char **argv, const tfm_model_api *api)
+{
+	tfm_opts o = { .tokens = "1", .n_gen = -1, .top_p = 1, .seed = 42 };
+	tfm_weights w = { 0 };
+	tfm_sampler sampler = { 0 };
+	tfm_error e = { { 0 } };
+	const char *prog = api->name ? api->name : "model", *slash;
+	const float *logits;
+	float *last = NULL; /* [vocab] the logits tfm_sample may change */
+	void *inst = NULL;
+	int *tokens = NULL; /* [n_tokens] the prompt */
+	int n_tokens = 0, tok, rc = 2, threads;
+	long i, fit;
+	double t0, t_prefill, t_decode;
+
+	if (argc > 0 && argv[0] != NULL && argv[0][0] != '\0') {
+		slash = strrchr(argv[0], '/');
+		prog = slash ? slash + 1 : argv[0];
+	}
+
+	/* The command line: exit status 2 for anything wrong with it. */
+	if (tfm_parse_args(argc, argv, &o, &e) != 0)
+		goto error;
+	if (o.help) {
+		tfm_print_usage(stdout, prog, api);
+		fflush(stdout);
+		return 0;
+	}
+	if (tfm_parse_tokens(o.tokens, api, &tokens, &n_tokens, &e) != 0)
+		goto error;
+	fit = (long)api->max_seq - n_tokens + 1; /* the last token is never forwarded */
+	if (o.n_gen < 0)
+		o.n_gen = fit < TFM_MAIN_DEFAULT_N ? fit : TFM_MAIN_DEFAULT_N;
+	else if (o.n_gen > fit) {
+		tfm_fail(&e, "-n: %ld tokens do not fit after a prompt of %d: max_seq is %d, so at most %ld can be generated",
+		         o.n_gen, n_tokens, api->max_seq, fit);
+		goto error;
+	}
+	threads = o.threads > 0 ? (int)o.threads : tfm_default_threads();
+
+	/* Running it: exit status 1 for anything that fails from here. */
+	rc = 1;
+	if (tfm_sampler_init(&sampler, api->vocab, (float)o.temperature, (int)o.top_k,
+	                     (float)o.top_p, o.seed, &e) != 0)
+		goto error;
+	last = malloc((size_t)api->vocab * sizeof *last);
+	if (last == NULL) {
+		tfm_fail(&e, "out of memory");
+		goto error;
+	}
+	if (o.weights != NULL) {
+		if (tfm_weights_load(&w, api, o.weights, &e) != 0)
+			goto error;
+	} else {
+		fprintf(stderr, "%s: note: no --weights given: running on random weights (seed %llu)\n",
+		        prog, (unsigned long long)o.seed);
+		if (tfm_weights_random(&w, api->tensors, api->n_tensors, o.seed, &e) != 0)
+			goto error;
+	}
+	if (api->open(&inst, w.data, threads, &e) != 0) {
+		inst = NULL;
+		goto error;
+	}
+
+	t0 = tfm_now();
+	logits = api->forward(inst, tokens, n_tokens, 0, o.logits != NULL, &e);
+	t_prefill = tfm_now() - t0;
+	if (logits == NULL)
+		goto error;
+	if (o.logits != NULL) {
+		if (tfm_npy_write(o.logits, logits, n_tokens, api->vocab, &e) != 0)
+			goto error;
+		logits += (size_t)(n_tokens - 1) * (size_t)api->vocab;
+	}
+
+	t0 = tfm_now();
+	for (i = 0; i < o.n_gen; i++) {
+		memcpy(last, logits, (size_t)api->vocab * sizeof *last);
+		tok = tfm_sample(&sampler, last);
+		printf(i ? " %d" : "%d", tok);
+		fflush(stdout);
+		if (i + 1 < o.n_gen) {
+			logits = api->forward(inst, &tok, 1, n_tokens + (int)i, 0, &e);
+			if (logits == NULL) {
+				putchar('\n');
+				goto error;
+			}
+		}
+	}
+	t_decode = tfm_now() - t0;
+	if (o.n_gen > 0)
+		putchar('\n');
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		tfm_fail(&e, "cannot write to standard output: %s", strerror(errno));
+		goto error;
+	}
+	fprintf(stderr, "prefill: %d tokens in %.2f ms (%.1f tok/s); "
+	        "decode: %ld tokens in %.2f ms (%.1f tok/s); %d threads, %s\n",
+	        n_tokens, t_prefill * 1e3, tfm_rate(n_tokens, t_prefill),
+	        o.n_gen, t_decode * 1e3, tfm_rate(o.n_gen, t_decode),
+	        threads, api->target ? api->target : "?");
+	rc = 0;
+	goto done;
+
+error:
+	fflush(stdout);
+	fprintf(stderr, "%s: error: %s\n", prog, e.msg);
+done:
+	if (inst != NULL)
+		api->close(inst);
+	tfm_weights_free(&w);
+	tfm_sampler_free(&sampler);
+	free(last);
+	free(tokens);
+	return rc;
+}

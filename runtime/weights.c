@@ -1,0 +1,200 @@
+/* weights.c: the weights of a model instance, read from a safetensors file or
+ * made up at random.
+ *
+ * Loading maps the file and binds it to the model's tensor list; every check
+ * (missing, extra or misshapen tensors, bad headers) is tfm_file_*'s, whose
+ * messages start with the path and name the tensor and both shapes.
+ *
+ * Random weights are what `tfmc init` writes and what a model program runs
+ * on without --weights: N(0, 0.02) for 2-D tensors (linear weights and
+ * embeddings), 1 for 1-D tensors whose name ends in "norm.weight", 0 for
+ * other 1-D tensors (biases).  They must be the same on every machine, so:
+ *
+ *   - each 2-D tensor draws from its own splitmix64 stream, started from
+ *     splitmix64(seed) XOR the FNV-1a hash of the tensor's name, so that a
+ *     tensor's values depend only on the seed, its name and its size, not on
+ *     which other tensors the model has (splitmix64's k-th output depends on
+ *     the start and k alone, so a tensor could also be filled in parallel
+ *     pieces, with the same values);
+ *   - two 64-bit draws a, b give u1 = ((a >> 11) + 1) / 2^53 in (0, 1] and
+ *     u2 = (b >> 11) / 2^53 in [0, 1) exactly, and one normal value
+ *     sqrt(-2 log u1) cos(2 pi u2) (Box-Muller, the cosine half only);
+ *   - everything is double arithmetic with products only (no a * b + c that
+ *     a compiler could fuse), and the only libm calls are log, sqrt and cos,
+ *     which glibc and musl round correctly in practice; the value times 0.02
+ *     is rounded to float once.
+ *
+ * All tensors share one block, each starting at a multiple of 64 bytes so
+ * that SIMD loads are aligned, as they are in files tfm_file_write makes.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <math.h>
+
+#include "tfm.h"
+
+#define TFM_WEIGHTS_ALIGN 64                    /* bytes; each tensor starts here */
+#define TFM_WEIGHTS_MAX   ((uint64_t)64 << 30) /* 64 GiB in all: more is surely a mistake */
+#define TFM_INIT_STD      0.02
+
+static const double tfm_two_pi = 6.283185307179586476925286766559;
+
+void tfm_weights_free(tfm_weights *w)
+{
+	if (w == NULL)
+		return;
+	tfm_file_close(w->file);
+	free(w->data);
+	tfm_free(w->owned);
+	memset(w, 0, sizeof *w);
+}
+
+int tfm_weights_load(tfm_weights *w, const tfm_model_api *api, const char *path,
+                     tfm_error *e)
+{
+	int n = api->n_tensors;
+
+	memset(w, 0, sizeof *w);
+	if (n < 0)
+		return tfm_fail(e, "%s: model %s declares %d tensors", path,
+		                api->name ? api->name : "?", n);
+	w->data = calloc(n ? (size_t)n : 1, sizeof *w->data);
+	if (w->data == NULL)
+		return tfm_fail(e, "%s: out of memory", path);
+	/* tfm_file_* messages already start with the path. */
+	if (tfm_file_open(&w->file, path, e) != 0
+	    || tfm_file_bind(w->file, api->tensors, n, w->data, e) != 0) {
+		tfm_weights_free(w);
+		return -1;
+	}
+	w->n = n;
+	return 0;
+}
+
+/* ---- Random weights ---------------------------------------------------- */
+
+static uint64_t tfm_splitmix_next(uint64_t *s)
+{
+	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+static uint64_t tfm_fnv1a(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
+	return h;
+}
+
+/* One N(0, 1) value from the stream s. */
+static double tfm_normal(uint64_t *s)
+{
+	const double ulp = 1.0 / 9007199254740992.0; /* 2^-53 */
+	double u1 = (double)((tfm_splitmix_next(s) >> 11) + 1) * ulp; /* (0, 1] */
+	double u2 = (double)(tfm_splitmix_next(s) >> 11) * ulp;       /* [0, 1) */
+	double r = sqrt(-2.0 * log(u1));
+	double c = cos(tfm_two_pi * u2);
+
+	return r * c;
+}
+
+/* 1 if name ends in "norm.weight". */
+static int tfm_is_norm_weight(const char *name)
+{
+	static const char suffix[] = "norm.weight";
+	size_t n = strlen(name), k = sizeof suffix - 1;
+
+	return n >= k && strcmp(name + n - k, suffix) == 0;
+}
+
+int tfm_weights_random(tfm_weights *w, const tfm_tensor_decl *decl, int n,
+                       uint64_t seed, tfm_error *e)
+{
+	size_t *begin = NULL; /* [n] offset of each tensor in floats */
+	size_t *nelem = NULL; /* [n] */
+	uint64_t off = 0, bytes, base, s;
+	size_t j;
+	float *x;
+	int i, k;
+
+	memset(w, 0, sizeof *w);
+	if (n < 0 || (n > 0 && decl == NULL))
+		return tfm_fail(e, "random weights: bad arguments (%d tensors)", n);
+	begin = calloc(n ? (size_t)n : 1, sizeof *begin);
+	nelem = calloc(n ? (size_t)n : 1, sizeof *nelem);
+	w->data = calloc(n ? (size_t)n : 1, sizeof *w->data);
+	if (begin == NULL || nelem == NULL || w->data == NULL) {
+		tfm_fail(e, "random weights: out of memory");
+		goto fail;
+	}
+
+	/* Lay out, in bytes, checked against TFM_WEIGHTS_MAX at every step:
+	 * that keeps every sum and product far from overflowing. */
+	for (i = 0; i < n; i++) {
+		const tfm_tensor_decl *d = &decl[i];
+		if (d->name == NULL || d->ndim < 0 || d->ndim > 2) {
+			tfm_fail(e, "random weights: declaration %d is malformed (name, ndim 0..2)", i);
+			goto fail;
+		}
+		bytes = sizeof(float);
+		for (k = 0; k < d->ndim; k++) {
+			if (d->shape[k] < 0) {
+				tfm_fail(e, "random weights: tensor '%.200s' has a negative dimension (%ld)",
+				         d->name, d->shape[k]);
+				goto fail;
+			}
+			if (d->shape[k] != 0 && bytes > TFM_WEIGHTS_MAX / (uint64_t)d->shape[k])
+				goto too_large;
+			bytes *= (uint64_t)d->shape[k];
+		}
+		off = (off + TFM_WEIGHTS_ALIGN - 1) / TFM_WEIGHTS_ALIGN * TFM_WEIGHTS_ALIGN;
+		if (bytes > TFM_WEIGHTS_MAX - off)
+			goto too_large;
+		nelem[i] = (size_t)(bytes / sizeof(float));
+		begin[i] = (size_t)(off / sizeof(float));
+		off += bytes;
+	}
+	off = (off + TFM_WEIGHTS_ALIGN - 1) / TFM_WEIGHTS_ALIGN * TFM_WEIGHTS_ALIGN;
+	/* tfm_alloc aligns to 64 bytes, TFM_WEIGHTS_ALIGN. */
+	if (off > SIZE_MAX || (w->owned = tfm_alloc((size_t)off)) == NULL) {
+		tfm_fail(e, "random weights: out of memory for %llu bytes",
+		         (unsigned long long)off);
+		goto fail;
+	}
+
+	base = seed;
+	base = tfm_splitmix_next(&base);
+	for (i = 0; i < n; i++) {
+		x = w->owned + begin[i];
+		w->data[i] = x;
+		if (decl[i].ndim == 2) {
+			s = base ^ tfm_fnv1a(decl[i].name);
+			for (j = 0; j < nelem[i]; j++)
+				x[j] = (float)(tfm_normal(&s) * TFM_INIT_STD);
+		} else {
+			float v = tfm_is_norm_weight(decl[i].name) ? 1.0f : 0.0f;
+			for (j = 0; j < nelem[i]; j++)
+				x[j] = v;
+		}
+	}
+	w->n = n;
+	free(begin);
+	free(nelem);
+	return 0;
+
+too_large:
+	tfm_fail(e, "random weights: more than %llu GiB in all, reached at tensor '%.200s': "
+	         "is a dimension wrong?", (unsigned long long)(TFM_WEIGHTS_MAX >> 30),
+	         decl[i].name);
+fail:
+	free(begin);
+	free(nelem);
+	tfm_weights_free(w);
+	return -1;
+}
