@@ -72,7 +72,8 @@ $(COMPILER_OBJ): $(B)/parse.c
 
 $(B)/tfmc-test: $(TEST_OBJ) $(LIB_OBJ) $(B)/libtfmrt.a
 	@echo "  LD      $@"
-	$(Q)$(CC) $(LDFLAGS) -o $@ $(TEST_OBJ) $(LIB_OBJ) $(B)/libtfmrt.a -lcunit $(LDLIBS)
+	$(Q)$(CC) $(LDFLAGS) -rdynamic -o $@ $(TEST_OBJ) $(LIB_OBJ) -Wl,--whole-archive $(B)/libtfmrt.a \
+		-Wl,--no-whole-archive -lcunit -ldl $(LDLIBS)
 
 test: tfmc $(B)/tfmc-test
 	$(Q)$(B)/tfmc-test

@@ -25,8 +25,7 @@
 
 #define TFM_MAIN_DEFAULT_N       16
 #define TFM_MAIN_MAX_AUTO_THREADS 64
-/* The thread pool's limit (TFM_MAX_THREADS in pool.c). */
-#define TFM_MAIN_MAX_THREADS     256
+
 
 /* The command line, parsed. */
 typedef struct tfm_opts {
@@ -72,7 +71,7 @@ static void tfm_print_usage(FILE *fp, const char *prog, const tfm_model_api *api
 "Exit status: 0 on success, 1 if running fails, 2 on a bad command line.\n",
 	        prog, api->name ? api->name : "?", api->vocab, api->max_seq,
 	        api->target ? api->target : "?", TFM_MAIN_DEFAULT_N,
-	        TFM_MAIN_MAX_THREADS, TFM_MAIN_MAX_AUTO_THREADS);
+	        TFM_MAX_THREADS, TFM_MAIN_MAX_AUTO_THREADS);
 }
 
 /* ---- Values ------------------------------------------------------------- */
@@ -289,8 +288,8 @@ static int tfm_parse_args(int argc, char **argv, tfm_opts *o, tfm_error *e)
 			break;
 		case 8:
 			snprintf(what, sizeof what, "a count of threads from 1 to %d",
-			         TFM_MAIN_MAX_THREADS);
-			if (tfm_parse_long("--threads", val, 1, TFM_MAIN_MAX_THREADS, what,
+			         TFM_MAX_THREADS);
+			if (tfm_parse_long("--threads", val, 1, TFM_MAX_THREADS, what,
 			                   &o->threads, e) != 0)
 				return -1;
 			break;

@@ -25,7 +25,6 @@
 
 #include "tfm.h"
 
-#define TFM_MAX_THREADS 256
 #define TFM_SPIN        2000  /* polls before sleeping: some tens of µs */
 
 typedef struct tfm_worker {

@@ -27,7 +27,7 @@ int tfm_fail(tfm_error *e, const char *fmt, ...)
 
 /* ---- Weights: safetensors files --------------------------------------- */
 
-/* One tensor a model expects: its name and shape (ndim 1 or 2). */
+/* One tensor a model expects: its name and shape (ndim 0..2). */
 typedef struct tfm_tensor_decl {
 	const char *name;
 	int ndim;
@@ -77,6 +77,8 @@ void tfm_sampler_free(tfm_sampler *s);
 int tfm_sample(tfm_sampler *s, float *logits);
 
 /* ---- Threads ----------------------------------------------------------- */
+
+#define TFM_MAX_THREADS 256
 
 typedef struct tfm_pool tfm_pool;
 

@@ -4,5 +4,7 @@
 
 int add_front_suites(void);
 int add_runtime_suites(void);
+int add_model_main_suites(void);
+int add_codegen_suites(void);
 
 #endif

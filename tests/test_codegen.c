@@ -1,0 +1,271 @@
+/* test_codegen.c: the generated C, run against the NumPy goldens.
+ *
+ * For every golden spec and every target, tfmc emits the model, the system
+ * compiler builds it as a shared object, and the test loads it with dlopen
+ * and drives it through its tfm_model_api: the logits of a whole prompt
+ * must match the golden ones within 1e-4 * max(1, max |ref|), at 1 and 2
+ * threads, and so must the logits of the same prompt fed one token at a
+ * time.  A target this machine cannot run is still compiled. */
+#include <dlfcn.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <CUnit/CUnit.h>
+#include "target.h"
+#include "testutil.h"
+#include "tfm.h"
+
+#define GOLDEN "tests/golden"
+
+static char dir[64];
+
+static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int sh(const char *fmt, ...)
+{
+	char cmd[4096];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof cmd, fmt, ap);
+	va_end(ap);
+	int st = system(cmd);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* Reads a float32 .npy of two dimensions. */
+float *npy_read(const char *path, long *rows, long *cols)
+{
+	FILE *f = fopen(path, "rb");
+	unsigned char pre[10];
+	char hdr[1024];
+	float *data = NULL;
+
+	if (!f)
+		return NULL;
+	if (fread(pre, 1, 10, f) == 10 && memcmp(pre, "\x93NUMPY", 6) == 0) {
+		size_t hlen = pre[8] | pre[9] << 8;
+		if (hlen < sizeof hdr && fread(hdr, 1, hlen, f) == hlen) {
+			hdr[hlen] = 0;
+			char *s = strstr(hdr, "'shape': (");
+			if (strstr(hdr, "'<f4'") && s && sscanf(s, "'shape': (%ld, %ld)", rows, cols) == 2) {
+				data = malloc(sizeof *data * (size_t)(*rows * *cols));
+				if (fread(data, sizeof *data, (size_t)(*rows * *cols), f) != (size_t)(*rows * *cols)) {
+					free(data);
+					data = NULL;
+				}
+			}
+		}
+	}
+	fclose(f);
+	return data;
+}
+
+static int read_tokens(const char *path, int *tok, int max)
+{
+	FILE *f = fopen(path, "r");
+	int n = 0;
+	if (!f)
+		return 0;
+	while (n < max && fscanf(f, "%d", &tok[n]) == 1) {
+		n++;
+		if (fgetc(f) != ',')
+			break;
+	}
+	fclose(f);
+	return n;
+}
+
+static double max_abs(const float *a, long n)
+{
+	double m = 0;
+	for (long i = 0; i < n; i++)
+		m = fmax(m, fabs(a[i]));
+	return m;
+}
+
+static double max_diff(const float *a, const float *b, long n)
+{
+	double m = 0;
+	for (long i = 0; i < n; i++)
+		m = fmax(m, fabs((double)a[i] - b[i]));
+	return isnan(m) ? INFINITY : m;
+}
+
+/* Emits spec for target t and builds it as a shared object; returns its handle. */
+static void *build(const char *spec, const char *name, const Target *t, const char *cc)
+{
+	char so[256];
+
+	snprintf(so, sizeof so, "%s/%s_%s_%s.so", dir, name, t->name, cc);
+	if (sh("./tfmc %s -o %s/%s_%s.c --target %s 2>/dev/null", spec, dir, name, t->name, t->name))
+		return NULL;
+	if (sh("%s -std=%s -O1 -fPIC -shared -Wall -Wextra -pedantic -Werror %s -Iruntime %s/%s_%s.c -o %s",
+	       cc, t->std, t->cflags, dir, name, t->name, so))
+		return NULL;
+	return dlopen(so, RTLD_NOW | RTLD_LOCAL);
+}
+
+typedef struct Golden {
+	char name[128];
+	int tok[64], n;
+	float *logits;
+	long rows, cols;
+} Golden;
+
+static int golden_load(Golden *g, const char *name)
+{
+	char path[512];
+	snprintf(g->name, sizeof g->name, "%s", name);
+	snprintf(path, sizeof path, GOLDEN "/%s.tokens", name);
+	g->n = read_tokens(path, g->tok, 64);
+	snprintf(path, sizeof path, GOLDEN "/%s.logits.npy", name);
+	g->logits = npy_read(path, &g->rows, &g->cols);
+	return g->logits && g->n == g->rows ? 0 : -1;
+}
+
+/* Checks one built model against its golden: prefill and token by token. */
+static void check_model(const tfm_model_api *api, const Golden *g, const char *target, int threads)
+{
+	char path[512];
+	tfm_weights w;
+	tfm_error e;
+	void *inst;
+	double tol = 1e-4 * fmax(1.0, max_abs(g->logits, g->rows * g->cols));
+
+	snprintf(path, sizeof path, GOLDEN "/%s.safetensors", g->name);
+	CU_ASSERT_EQUAL_FATAL(tfm_weights_load(&w, api, path, &e), 0);
+	CU_ASSERT_EQUAL_FATAL(api->open(&inst, w.data, threads, &e), 0);
+	CU_ASSERT_EQUAL(api->vocab, g->cols);
+
+	const float *l = api->forward(inst, g->tok, g->n, 0, 1, &e);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(l);
+	double d = max_diff(l, g->logits, g->rows * g->cols);
+	printf("\n    %-56s %-7s %d thread%s  prefill max |diff| %.2e", g->name, target, threads,
+	       threads > 1 ? "s" : " ", d);
+	CU_ASSERT(d <= tol);
+
+	/* The last row alone. */
+	l = api->forward(inst, g->tok, g->n, 0, 0, &e);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(l);
+	CU_ASSERT(max_diff(l, g->logits + (g->n - 1) * g->cols, g->cols) <= tol);
+
+	/* One token at a time. */
+	api->reset(inst);
+	double dd = 0;
+	for (int t = 0; t < g->n; t++) {
+		l = api->forward(inst, &g->tok[t], 1, t, 0, &e);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(l);
+		dd = fmax(dd, max_diff(l, g->logits + t * g->cols, g->cols));
+	}
+	printf(", decode %.2e", dd);
+	CU_ASSERT(dd <= tol);
+
+	/* Bad input: a clear error, no crash. */
+	int bad[2] = { 0, (int)api->vocab };
+	CU_ASSERT_PTR_NULL(api->forward(inst, bad, 2, 0, 0, &e));
+	CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "is out of range"));
+	bad[1] = -1;
+	CU_ASSERT_PTR_NULL(api->forward(inst, bad, 2, 0, 0, &e));
+	CU_ASSERT_PTR_NULL(api->forward(inst, bad, 1, api->max_seq, 0, &e));
+	CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "max_seq"));
+	CU_ASSERT_PTR_NULL(api->forward(inst, bad, 0, 0, 0, &e));
+	api->close(inst);
+	tfm_weights_free(&w);
+}
+
+static void test_goldens(void)
+{
+	FILE *f = fopen(GOLDEN "/INDEX", "r");
+	char name[128];
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	while (fscanf(f, "%127s", name) == 1) {
+		Golden g;
+		char spec[256];
+		CU_ASSERT_EQUAL_FATAL(golden_load(&g, name), 0);
+		snprintf(spec, sizeof spec, GOLDEN "/%s.tfm", name);
+		for (int i = 0; i < n_targets; i++) {
+			const Target *t = &targets[i];
+			void *so = build(spec, name, t, "gcc");
+			CU_ASSERT_PTR_NOT_NULL(so);
+			if (!so) {
+				printf("\n    %s %s: build failed: %s", name, t->name, dlerror());
+				continue;
+			}
+			char sym[160];
+			snprintf(sym, sizeof sym, "%s_api", name);
+			const tfm_model_api *api = dlsym(so, sym);
+			CU_ASSERT_PTR_NOT_NULL(api);
+			if (api && t->supported()) {
+				check_model(api, &g, t->name, 1);
+				check_model(api, &g, t->name, 2);
+			} else if (api) {
+				printf("\n    %-56s %-7s compiled; not run (this CPU lacks it)", name, t->name);
+			}
+			dlclose(so);
+		}
+		free(g.logits);
+	}
+	fclose(f);
+	printf("\n");
+}
+
+/* The output is warning-free with gcc and clang (-Wall -Wextra -pedantic
+ * -Werror), and the scalar target compiles with tcc as C99. */
+static void test_compilers(void)
+{
+	static const char *specs[] = { "specs/llama_small.tfm", "specs/gpt2_small.tfm",
+	                               "specs/gemma2_2b.tfm", "specs/transformer_base.tfm" };
+	for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++)
+		for (int j = 0; j < n_targets; j++) {
+			const Target *t = &targets[j];
+			CU_ASSERT_EQUAL(sh("./tfmc %s -o %s/c.c --target %s", specs[i], dir, t->name), 0);
+			CU_ASSERT_EQUAL(sh("gcc -std=%s -O2 -Wall -Wextra -pedantic -Werror %s -Iruntime -c %s/c.c -o %s/c.o",
+			                   t->std, t->cflags, dir, dir), 0);
+			CU_ASSERT_EQUAL(sh("clang -std=%s -O2 -Wall -Wextra -pedantic -Werror %s -Iruntime -c %s/c.c -o %s/c.o",
+			                   t->std, t->cflags, dir, dir), 0);
+			if (t->lanes == 1)
+				CU_ASSERT_EQUAL(sh("tcc -std=c99 -Wall -Werror -Iruntime -c %s/c.c -o %s/c.o", dir, dir), 0);
+		}
+}
+
+/* The same input gives the same bytes, and generated/ holds the current
+ * output for llama_small (a snapshot: review every change to it). */
+static void test_snapshot(void)
+{
+	CU_ASSERT_EQUAL(sh("./tfmc specs/llama_small.tfm -o %s/llama_small.c --target avx2", dir), 0);
+	CU_ASSERT_EQUAL(sh("./tfmc specs/llama_small.tfm -o %s/again.c --target avx2", dir), 0);
+	CU_ASSERT_EQUAL(sh("sed 's/again\\.h/llama_small.h/' %s/again.c | cmp -s - %s/llama_small.c", dir, dir), 0);
+	int c = sh("cmp -s generated/llama_small.c %s/llama_small.c", dir);
+	int h = sh("cmp -s generated/llama_small.h %s/llama_small.h", dir);
+	if (c || h)
+		printf("\n    generated/llama_small.[ch] differ from what tfmc emits now: review the change, then\n"
+		       "    ./tfmc specs/llama_small.tfm -o generated/llama_small.c --target avx2\n");
+	CU_ASSERT_EQUAL(c, 0);
+	CU_ASSERT_EQUAL(h, 0);
+}
+
+static int setup(void)
+{
+	snprintf(dir, sizeof dir, "/tmp/tfmc-codegen-XXXXXX");
+	return mkdtemp(dir) ? 0 : -1;
+}
+
+static int teardown(void)
+{
+	return sh("rm -rf %s", dir);
+}
+
+int add_codegen_suites(void)
+{
+	CU_pSuite s = CU_add_suite("codegen", setup, teardown);
+	if (!s ||
+	    !CU_add_test(s, "goldens, every target, prefill and decode", test_goldens) ||
+	    !CU_add_test(s, "gcc, clang and tcc compile the output cleanly", test_compilers) ||
+	    !CU_add_test(s, "snapshot of generated/llama_small", test_snapshot))
+		return -1;
+	return 0;
+}
