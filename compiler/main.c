@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "check.h"
+#include "build.h"
 #include "emit.h"
 #include "tensors.h"
 #include "tfm.h"
@@ -21,6 +22,9 @@ typedef struct Options {
 	const char *output;	/* -o */
 	const char *target;	/* --target */
 	int json;		/* --diagnostics-format=json */
+	long long seed;		/* init --seed */
+	char *pass[128];	/* run: the model program's own options */
+	int n_pass;
 	Diags diags;
 } Options;
 
@@ -34,6 +38,10 @@ static void usage(FILE *f)
 "  show FILE              the resolved model, its cost and its tensors\n"
 "  explain NAME           the rationale of a warning, or the meaning of a key\n"
 "  FILE -o MODEL.c        emit the model as C (MODEL.c and MODEL.h)\n"
+"  build FILE -o PROGRAM  emit, compile with the system C compiler, link a program\n"
+"  run FILE [options]     run the model at once (program options below)\n"
+"  init FILE -o W.safetensors [--seed S]\n"
+"                         random weights with exactly the model's tensors\n"
 "\n"
 "options:\n"
 "  --model NAME           the model to use (default: the first in FILE)\n"
@@ -44,6 +52,12 @@ static void usage(FILE *f)
 "  --diagnostics-format=json|text\n"
 "                         print diagnostics as JSON (for editors) or as text\n"
 "  --help, --version\n"
+"\n"
+"run options (also those of a built program; PROGRAM --help):\n"
+"  --weights W.safetensors  (default: random weights, as tfmc init makes them)\n"
+"  --tokens 1,5,9         the prompt            --logits OUT.npy  its logits\n"
+"  -n N                   tokens to generate    --threads N\n"
+"  --temperature T, --top-k K, --top-p P, --seed S\n"
 "\n"
 "warnings:\n");
 	for (int i = 0; i < WARNING__COUNT; i++)
@@ -67,7 +81,23 @@ static int parse_args(Options *o, int argc, char **argv)
 {
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
-		if (strcmp(a, "--model") == 0 || strcmp(a, "-o") == 0 || strcmp(a, "--target") == 0) {
+		int take = o->command && strcmp(o->command, "run") == 0 ? tfm_main_option(a) : 0;
+		if (take) {
+			if (take == 2 && i + 1 >= argc)
+				return usage_error("%s needs an argument", a);
+			if (o->n_pass + 2 >= (int)(sizeof o->pass / sizeof o->pass[0]))
+				return usage_error("%s", "too many options");
+			o->pass[o->n_pass++] = argv[i];
+			if (take == 2)
+				o->pass[o->n_pass++] = argv[++i];
+		} else if (strcmp(a, "--seed") == 0 && o->command && strcmp(o->command, "init") == 0) {
+			char *end;
+			if (i + 1 >= argc)
+				return usage_error("%s needs an argument", a);
+			o->seed = strtoll(argv[++i], &end, 10);
+			if (*argv[i] == 0 || *end || o->seed < 0)
+				return usage_error("--seed: expected a non-negative integer, got '%s'", argv[i]);
+		} else if (strcmp(a, "--model") == 0 || strcmp(a, "-o") == 0 || strcmp(a, "--target") == 0) {
 			if (i + 1 >= argc)
 				return usage_error("%s needs an argument", a);
 			*(a[1] == 'o' ? &o->output : a[2] == 'm' ? &o->model : &o->target) = argv[++i];
@@ -314,6 +344,116 @@ static int cmd_emit(Options *o)
 	return rc;
 }
 
+/* tfmc build SPEC -o PROGRAM */
+static int cmd_build(Options *o)
+{
+	Front fe;
+	Resolved r;
+	Program prog;
+	const Target *t;
+	tfm_error e;
+	double secs;
+	int rc;
+
+	if (!o->output)
+		return usage_error("%s", "build: no -o PROGRAM");
+	if (!(t = pick_target(o)))
+		return EXIT_USAGE;
+	if ((rc = load_one(o, &fe, &r, "build")) != 0) {
+		front_free(&fe);
+		return rc;
+	}
+	if (ir_build(&r.m, &prog) == 0) {
+		if (build_program(&prog, t, o->files[0], o->output, &secs, &e)) {
+			fprintf(stderr, "tfmc: error: %s\n", e.msg);
+			rc = EXIT_ERRORS;
+		} else {
+			fprintf(stderr, "tfmc: built %s (model %s, target %s) in %.2f s\n", o->output,
+			        r.m.name, t->name, secs);
+		}
+		ir_free(&prog);
+	}
+	report(o, 0);
+	front_free(&fe);
+	return rc;
+}
+
+/* tfmc run SPEC [program options]: build into the cache, then run. */
+static int cmd_run(Options *o)
+{
+	Front fe;
+	Resolved r;
+	Program prog;
+	const Target *t;
+	tfm_error e;
+	char path[4096];
+	int rc, built;
+
+	if (!(t = pick_target(o)))
+		return EXIT_USAGE;
+	if ((rc = load_one(o, &fe, &r, "run")) != 0) {
+		front_free(&fe);
+		return rc;
+	}
+	report(o, 0);
+	if (ir_build(&r.m, &prog) == 0) {
+		double t0 = tfm_now();
+		if (build_cached(&prog, t, o->files[0], path, sizeof path, &built, &e)) {
+			fprintf(stderr, "tfmc: error: %s\n", e.msg);
+			rc = EXIT_ERRORS;
+		} else {
+			char *argv[132];
+			if (built)
+				fprintf(stderr, "tfmc: compiled %s for %s with the system compiler in %.2f s (cached)\n",
+				        r.m.name, t->name, tfm_now() - t0);
+			argv[0] = path;
+			memcpy(argv + 1, o->pass, sizeof o->pass[0] * (size_t)o->n_pass);
+			argv[o->n_pass + 1] = NULL;
+			fflush(stdout);
+			rc = build_exec(argv);
+		}
+		ir_free(&prog);
+	}
+	front_free(&fe);
+	return rc;
+}
+
+/* tfmc init SPEC -o FILE.safetensors [--seed S] */
+static int cmd_init(Options *o)
+{
+	Front fe;
+	Resolved r;
+	Program prog;
+	tfm_weights w;
+	tfm_error e;
+	int rc;
+
+	if (!o->output)
+		return usage_error("%s", "init: no -o FILE.safetensors");
+	if ((rc = load_one(o, &fe, &r, "init")) != 0) {
+		front_free(&fe);
+		return rc;
+	}
+	report(o, 0);
+	if (ir_build(&r.m, &prog) == 0) {
+		tfm_tensor_decl *d = build_decls(&prog);
+		if (!d || tfm_weights_random(&w, d, prog.n_tensors, (uint64_t)o->seed, &e) ||
+		    tfm_file_write(o->output, d, prog.n_tensors, (const float *const *)w.data, &e)) {
+			fprintf(stderr, "tfmc: error: %s\n", d ? e.msg : "out of memory");
+			rc = EXIT_ERRORS;
+		} else {
+			fprintf(stderr, "tfmc: wrote %s: %d tensors of model %s (seed %lld)\n", o->output,
+			        prog.n_tensors, r.m.name, o->seed);
+		}
+		if (d)
+			tfm_weights_free(&w);
+		free(d);
+		ir_free(&prog);
+	}
+	front_free(&fe);
+	return rc;
+}
+
 static int cmd_explain(Options *o)
 {
 	const char *name;
@@ -381,6 +521,12 @@ int main(int argc, char **argv)
 		rc = cmd_show(&o);
 	else if (strcmp(o.command, "explain") == 0)
 		rc = cmd_explain(&o);
+	else if (strcmp(o.command, "build") == 0)
+		rc = cmd_build(&o);
+	else if (strcmp(o.command, "run") == 0)
+		rc = cmd_run(&o);
+	else if (strcmp(o.command, "init") == 0)
+		rc = cmd_init(&o);
 	else if (o.output || strstr(o.command, ".tfm")) {
 		/* tfmc SPEC -o model.c */
 		memmove(o.files + 1, o.files, sizeof o.files[0] * (size_t)o.n_files);

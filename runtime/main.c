@@ -211,12 +211,26 @@ static int tfm_is_opt(const char *arg, const char *name, const char **inline_val
 	return 0;
 }
 
+/* The options of a model program; each takes a value. */
+static const char *const names[] = {
+	"--weights", "--tokens", "--logits", "-n", "--temperature",
+	"--top-k", "--top-p", "--seed", "--threads",
+};
+
+int tfm_main_option(const char *arg)
+{
+	const char *val;
+
+	if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0)
+		return 1;
+	for (size_t k = 0; k < sizeof names / sizeof names[0]; k++)
+		if (tfm_is_opt(arg, names[k], &val))
+			return val ? 1 : 2;
+	return 0;
+}
+
 static int tfm_parse_args(int argc, char **argv, tfm_opts *o, tfm_error *e)
 {
-	static const char *const names[] = {
-		"--weights", "--tokens", "--logits", "-n", "--temperature",
-		"--top-k", "--top-p", "--seed", "--threads",
-	};
 	const char *arg, *val;
 	char what[64];
 	size_t k;

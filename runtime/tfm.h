@@ -156,4 +156,9 @@ void tfm_weights_free(tfm_weights *w);
  * process exit status. */
 int tfm_main(int argc, char **argv, const tfm_model_api *api);
 
+/* How many arguments a model-program option takes up: 2 for "--seed 7", 1
+ * for "--seed=7" or "--help", 0 when arg is not one of its options.  What
+ * `tfmc run` uses to pass them through. */
+int tfm_main_option(const char *arg);
+
 #endif

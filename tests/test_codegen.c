@@ -248,6 +248,88 @@ static void test_snapshot(void)
 	CU_ASSERT_EQUAL(h, 0);
 }
 
+/* Reads a whole small file into a static buffer. */
+static const char *slurp(const char *path)
+{
+	static char buf[65536];
+	FILE *f = fopen(path, "r");
+	size_t n = 0;
+	if (f) {
+		n = fread(buf, 1, sizeof buf - 1, f);
+		fclose(f);
+	}
+	buf[n] = 0;
+	return buf;
+}
+
+/* tfmc init, build and run, as a user types them. */
+static void test_commands(void)
+{
+	const char *g = "pre_serial_ln_gelu_learned_tied_bias";
+	char *env = "XDG_CACHE_HOME";
+	long rows, cols, grows, gcols;
+
+	setenv(env, dir, 1);
+	/* build: the AOT program reproduces the golden logits */
+	CU_ASSERT_EQUAL(sh("./tfmc build " GOLDEN "/%s.tfm -o %s/prog 2>/dev/null", g, dir), 0);
+	CU_ASSERT_EQUAL(sh("%s/prog --weights " GOLDEN "/%s.safetensors --tokens $(cat " GOLDEN "/%s.tokens) "
+	                   "--logits %s/out.npy -n 0 2>/dev/null", dir, g, g, dir), 0);
+	char path[256];
+	snprintf(path, sizeof path, "%s/out.npy", dir);
+	float *got = npy_read(path, &rows, &cols);
+	snprintf(path, sizeof path, GOLDEN "/%s.logits.npy", g);
+	float *want = npy_read(path, &grows, &gcols);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(got);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(want);
+	CU_ASSERT(rows == grows && cols == gcols);
+	CU_ASSERT(max_diff(got, want, rows * cols) <= 1e-4 * fmax(1, max_abs(want, rows * cols)));
+	free(got);
+	free(want);
+
+	/* init + run: tokens on stdout, speeds on stderr */
+	CU_ASSERT_EQUAL(sh("./tfmc init specs/llama_small.tfm -o %s/w.safetensors --seed 7 2>/dev/null", dir), 0);
+	CU_ASSERT_EQUAL(sh("./tfmc run specs/llama_small.tfm --weights %s/w.safetensors --tokens 1,2,3 -n 5 "
+	                   ">%s/out.txt 2>%s/err.txt", dir, dir, dir), 0);
+	snprintf(path, sizeof path, "%s/out.txt", dir);
+	int ids[8], k = 0;
+	const char *s = slurp(path);
+	for (int used; k < 8 && sscanf(s, "%d%n", &ids[k], &used) == 1; s += used)
+		k++;
+	CU_ASSERT_EQUAL(k, 5);
+	snprintf(path, sizeof path, "%s/err.txt", dir);
+	CU_ASSERT_PTR_NOT_NULL(strstr(slurp(path), "decode: 5 tokens"));
+	/* Random weights when none are given, and the same ids from the same seed. */
+	CU_ASSERT_EQUAL(sh("./tfmc run specs/llama_small.tfm -n 3 --seed 7 >%s/a.txt 2>/dev/null", dir), 0);
+	CU_ASSERT_EQUAL(sh("./tfmc run specs/llama_small.tfm --weights %s/w.safetensors -n 3 >%s/b.txt 2>/dev/null",
+	                   dir, dir), 0);
+	CU_ASSERT_EQUAL(sh("cmp -s %s/a.txt %s/b.txt", dir, dir), 0);
+
+	/* Bad input: clear errors and the right exit status. */
+	CU_ASSERT_EQUAL(sh("./tfmc run specs/llama_small.tfm --tokens 1,32000 -n 1 2>%s/err.txt", dir), 2);
+	snprintf(path, sizeof path, "%s/err.txt", dir);
+	CU_ASSERT_PTR_NOT_NULL(strstr(slurp(path), "token id 32000 at position 1 is out of range [0, 32000)"));
+	CU_ASSERT_EQUAL(sh("head -c 1000 %s/w.safetensors > %s/cut.safetensors", dir, dir), 0);
+	CU_ASSERT_EQUAL(sh("./tfmc run specs/llama_small.tfm --weights %s/cut.safetensors 2>%s/err.txt", dir, dir), 1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(slurp(path), "cut.safetensors"));
+	CU_ASSERT_EQUAL(sh("./tfmc run specs/gpt2_small.tfm --weights %s/w.safetensors -n 1 2>%s/err.txt", dir, dir), 1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(slurp(path), "tensor"));
+	CU_ASSERT_EQUAL(sh("./tfmc build specs/llama_small.tfm 2>/dev/null"), 2);
+	CU_ASSERT_EQUAL(sh("./tfmc init specs/llama_small.tfm 2>/dev/null"), 2);
+	CU_ASSERT_EQUAL(sh("./tfmc specs/llama_small.tfm -o %s/x.txt 2>/dev/null", dir), 2);
+	CU_ASSERT_EQUAL(sh("./tfmc specs/llama_small.tfm -o %s/x.c --target neon 2>/dev/null", dir), 2);
+	CU_ASSERT_EQUAL(sh("./tfmc specs/llama_small.tfm -o /no/such/dir/x.c 2>/dev/null"), 2);
+	unsetenv(env);
+}
+
+/* examples/embed: a user's own Makefile around the generated code. */
+static void test_example(void)
+{
+	CU_ASSERT_EQUAL(sh("make -s -C examples/embed clean >/dev/null && make -s -C examples/embed >/dev/null 2>&1"), 0);
+	if (target_find("avx2")->supported())
+		CU_ASSERT_EQUAL(sh("examples/embed/chat >/dev/null"), 0);
+	CU_ASSERT_EQUAL(sh("make -s -C examples/embed clean >/dev/null"), 0);
+}
+
 static int setup(void)
 {
 	snprintf(dir, sizeof dir, "/tmp/tfmc-codegen-XXXXXX");
@@ -265,7 +347,9 @@ int add_codegen_suites(void)
 	if (!s ||
 	    !CU_add_test(s, "goldens, every target, prefill and decode", test_goldens) ||
 	    !CU_add_test(s, "gcc, clang and tcc compile the output cleanly", test_compilers) ||
-	    !CU_add_test(s, "snapshot of generated/llama_small", test_snapshot))
+	    !CU_add_test(s, "snapshot of generated/llama_small", test_snapshot) ||
+	    !CU_add_test(s, "tfmc init, build and run", test_commands) ||
+	    !CU_add_test(s, "examples/embed builds with its own Makefile", test_example))
 		return -1;
 	return 0;
 }
