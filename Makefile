@@ -8,11 +8,31 @@
 #   make regen       regenerate golden files (needs Debian's python3-numpy)
 #   make clean
 
+MAKEFLAGS += --no-builtin-rules
+.SUFFIXES:
+
 CC      ?= cc
 CFLAGS  ?= -O2 -g
 override CFLAGS += -std=c11 -Wall -Wextra -Wno-unused-parameter -D_GNU_SOURCE
 CPPFLAGS += -Icompiler -Iruntime -Ibuild -MMD -MP
 LDLIBS  = -lcjson -lpthread -lm
+
+# The Debian packages the build needs, checked (and as root installed)
+# before anything else, so that the libtcc test below sees the result.
+ifeq ($(filter clean,$(MAKECMDGOALS)),)
+ifneq ($(shell sh tools/deps.sh 1>&2; echo $$?),0)
+$(error missing packages: run the line above)
+endif
+endif
+
+# libtcc is optional: without it `tfmc run` compiles with the system cc
+# into a cache instead of in process.  NO_LIBTCC=1 builds without it.
+ifeq ($(NO_LIBTCC),)
+ifneq ($(wildcard /usr/include/libtcc.h),)
+CPPFLAGS += -DTFM_HAVE_LIBTCC
+LDLIBS   := -ltcc -ldl $(LDLIBS)
+endif
+endif
 B       ?= build
 
 ifeq ($(V),1)
@@ -22,13 +42,19 @@ Q = @
 endif
 
 COMPILER_SRC = $(wildcard compiler/*.c)
-RUNTIME_SRC  = $(wildcard runtime/*.c)
+# kernels.c is built once per instruction set, with its own -m flags; the
+# rest of the tree is built for the baseline x86-64, so it runs anywhere.
+RUNTIME_SRC  = $(filter-out runtime/kernels.c,$(wildcard runtime/*.c))
+KERNEL_ISAS  = scalar avx2 avx512
+KERNEL_FLAGS_scalar =
+KERNEL_FLAGS_avx2   = -mavx2 -mfma
+KERNEL_FLAGS_avx512 = -mavx512f -mavx512bw -mavx512vl -mfma
 TEST_SRC     = $(wildcard tests/*.c)
 GEN_SRC      = $(B)/lex.c $(B)/parse.c
 
 COMPILER_OBJ = $(COMPILER_SRC:%.c=$(B)/%.o) $(B)/lex.o $(B)/parse.o
 LIB_OBJ      = $(filter-out $(B)/compiler/main.o,$(COMPILER_OBJ))
-RUNTIME_OBJ  = $(RUNTIME_SRC:%.c=$(B)/%.o)
+RUNTIME_OBJ  = $(RUNTIME_SRC:%.c=$(B)/%.o) $(KERNEL_ISAS:%=$(B)/runtime/kernels_%.o)
 TEST_OBJ     = $(TEST_SRC:%.c=$(B)/%.o)
 
 all: tfmc
@@ -49,6 +75,11 @@ $(B)/%.o: %.c | $(B)/.deps
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(KERNEL_ISAS:%=$(B)/runtime/kernels_%.o): $(B)/runtime/kernels_%.o: runtime/kernels.c | $(B)/.deps
+	@mkdir -p $(dir $@)
+	@echo "  CC      $< ($*)"
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(KERNEL_FLAGS_$*) -DTFM_ISA=$* -c -o $@ $<
 
 $(B)/lex.o: $(B)/lex.c
 	@echo "  CC      $<"

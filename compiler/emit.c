@@ -26,9 +26,9 @@ typedef struct Emitter {
 	const Program *p;
 	const Model *m;
 	const Target *t;
+	const EmitInfo *info;
 } Emitter;
 
-#define ROWS_PER_BLOCK 4	/* rows of a matrix product computed together */
 #define BATCH_MAX 128		/* tokens per chunk of a long prompt */
 
 static void out(Emitter *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -211,53 +211,85 @@ static void emit_header(Emitter *e, const EmitInfo *info)
 
 /* ---- Kernels ---------------------------------------------------------------- */
 
-/* y[t, r] = w[r, :] . x[t, :] (+ b[r]), register-blocked: four rows share
- * each load of x; the k loop has a constant trip count. */
-static void emit_matmul_kernel(Emitter *e, long long rows, long long cols)
+/* One register tile of a matrix product: `nr` rows of w (w0.., from row r)
+ * times `nt` tokens of x (from token t), accumulated over the whole row in
+ * nr * nt vector registers; each load of w feeds nt FMAs and each load of x
+ * nr.  The k loop has a constant trip count; the last partial vector uses
+ * the target's masked load. */
+static void emit_tile(Emitter *e, int nr, int nt, long long rows, long long cols, const char *ind)
 {
 	const Target *t = e->t;
 	long long main_len = cols / t->lanes * t->lanes;
 	int tail = (int)(cols - main_len);
-	const char *acc[ROWS_PER_BLOCK] = { "a0", "a1", "a2", "a3" };
 
+	for (int j = 0; j < nt; j++)
+		out(e, "%sconst float *x%d = x + (size_t)(t + %d) * %lld;\n", ind, j, j, cols);
+	out(e, "%s%s ", ind, t->vec);
+	for (int i = 0; i < nr; i++)
+		for (int j = 0; j < nt; j++)
+			out(e, "%sa%d%d = %s", i || j ? ", " : "", i, j, t->zero);
+	out(e, ";\n");
+	for (int part = 0; part < 2; part++) {
+		if (part == 0 && !main_len)
+			continue;
+		if (part == 1 && !tail)
+			continue;
+		if (part == 0)
+			out(e, "%sfor (int k = 0; k < %lld; k += %d) {\n", ind, main_len, t->lanes);
+		else
+			out(e, "%s{\n%s\tconst int k = %lld;\n", ind, ind, main_len);
+		for (int j = 0; j < nt; j++)
+			out(e, "%s\t%s v%d = %s;\n", ind, t->vec, j,
+			    part ? sp(t->load_tail, sp("x%d + k", j), tail) : sp(t->load, sp("x%d + k", j)));
+		for (int i = 0; i < nr; i++) {
+			out(e, "%s\t%s u%d = %s;\n", ind, t->vec, i,
+			    part ? sp(t->load_tail, sp("w%d + k", i), tail) : sp(t->load, sp("w%d + k", i)));
+			for (int j = 0; j < nt; j++) {
+				char acc[24];
+				snprintf(acc, sizeof acc, "a%d%d", i, j);
+				out(e, "%s\t%s = %s;\n", ind, acc, sp(t->fma, sp("u%d", i), sp("v%d", j), acc));
+			}
+		}
+		out(e, "%s}\n", ind);
+	}
+	for (int i = 0; i < nr; i++)
+		for (int j = 0; j < nt; j++)
+			out(e, "%sy[(size_t)(t + %d) * %lld + r + %d] = %s%s%d%d%s + (b ? b[r + %d] : 0.0f);\n", ind, j, rows,
+			    i, t->lanes > 1 ? "hsum(" : "", "a", i, j, t->lanes > 1 ? ")" : "", i);
+}
+
+/* y[t, r] = w[r, :] . x[t, :] (+ b[r]) for one shape of w.  Tokens go in
+ * blocks whose rows of x stay in the L2 cache while every row block of w
+ * passes over them; inside, register tiles of tile_rows x tile_tokens.
+ * With one token (decode) this streams tile_rows rows of w at a time. */
+static void emit_matmul_kernel(Emitter *e, long long rows, long long cols)
+{
+	const Target *t = e->t;
+	int nr = t->tile_rows, nt = t->tile_tokens;
+	/* A block of x: as many tokens as fit in 256 KiB, a multiple of the tile. */
+	long long block = (256 * 1024 / 4) / cols / nt * nt;
+
+	if (block < nt)
+		block = nt;
 	out(e, "/* y[t, r] = w[r, :] . x[t, :] (+ b[r]) for t < n and r0 <= r < r1; w is [%lld, %lld]. */\n",
 	    rows, cols);
 	out(e, "static void matmul_%lldx%lld(float *restrict y, const float *restrict x, const float *restrict w,\n"
-	    "\tconst float *restrict b, int n, int r0, int r1)\n{\n\tint r = r0;\n\n", rows, cols);
-	for (int block = ROWS_PER_BLOCK; block >= 1; block -= ROWS_PER_BLOCK - 1) {
-		out(e, "\tfor (; r + %d <= r1; r += %d) {\n", block, block);
-		out(e, "\t\tconst float *w0 = w + (size_t)r * %lld", cols);
-		for (int i = 1; i < block; i++)
+	    "\tconst float *restrict b, int n, int r0, int r1)\n{\n", rows, cols);
+	out(e, "\tfor (int t0 = 0; t0 < n; t0 += %lld) {\n\t\tint t1 = t0 + %lld < n ? t0 + %lld : n, r = r0;\n\n",
+	    block, block, block);
+	for (int rb = nr; rb >= 1; rb = rb > 1 ? 1 : 0) {
+		out(e, "\t\tfor (; r + %d <= r1; r += %d) {\n\t\t\tconst float *w0 = w + (size_t)r * %lld", rb, rb, cols);
+		for (int i = 1; i < rb; i++)
 			out(e, ", *w%d = w%d + %lld", i, i - 1, cols);
-		out(e, ";\n\t\tfor (int t = 0; t < n; t++) {\n");
-		out(e, "\t\t\tconst float *xt = x + (size_t)t * %lld;\n", cols);
-		out(e, "\t\t\t%s ", t->vec);
-		for (int i = 0; i < block; i++)
-			out(e, "%s%s = %s", i ? ", " : "", acc[i], t->zero);
-		out(e, ";\n");
-		if (main_len > 0) {
-			out(e, "\t\t\tfor (int k = 0; k < %lld; k += %d) {\n", main_len, t->lanes);
-			out(e, "\t\t\t\t%s xv = %s;\n", t->vec, sp(t->load, "xt + k"));
-			for (int i = 0; i < block; i++)
-				out(e, "\t\t\t\t%s = %s;\n", acc[i],
-				    sp(t->fma, sp(t->load, sp("w%d + k", i)), "xv", acc[i]));
+		out(e, ";\n\t\t\tint t = t0;\n\n");
+		for (int tb = rb == nr ? nt : 1; tb >= 1; tb = tb > 1 ? 1 : 0) {
+			out(e, "\t\t\tfor (; t + %d <= t1; t += %d) {\n", tb, tb);
+			emit_tile(e, rb, tb, rows, cols, "\t\t\t\t");
 			out(e, "\t\t\t}\n");
 		}
-		if (tail) {
-			out(e, "\t\t\t{\n\t\t\t\t%s xv = %s;\n", t->vec,
-			    sp(t->load_tail, sp("xt + %lld", main_len), tail));
-			for (int i = 0; i < block; i++)
-				out(e, "\t\t\t\t%s = %s;\n", acc[i],
-				    sp(t->fma, sp(t->load_tail, sp("w%d + %lld", i, main_len), tail), "xv", acc[i]));
-			out(e, "\t\t\t}\n");
-		}
-		out(e, "\t\t\tfloat *yt = y + (size_t)t * %lld + r;\n", rows);
-		for (int i = 0; i < block; i++)
-			out(e, "\t\t\tyt[%d] = %s%s%s + (b ? b[r + %d] : 0.0f);\n", i,
-			    t->lanes > 1 ? "hsum(" : "", acc[i], t->lanes > 1 ? ")" : "", i);
-		out(e, "\t\t}\n\t}\n");
+		out(e, "\t\t}\n");
 	}
-	out(e, "}\n\n");
+	out(e, "\t}\n}\n\n");
 }
 
 /* dot(a, b) and o += p * v over one head, HEAD_DIM wide. */
@@ -316,11 +348,13 @@ static void emit_norm_kernel(Emitter *e, int fn, long long width)
 /* The parts every model has: elementwise helpers, threading glue. */
 static void emit_common(Emitter *e)
 {
-	out(e, "/* out += a, n floats. */\nstatic void add(float *restrict out, const float *restrict a, int n)\n{\n"
-	    "\tfor (int i = 0; i < n; i++)\n\t\tout[i] += a[i];\n}\n\n");
 	const Model *m = e->m;
 	int act = m->activation;
 
+	out(e, "/* out += a, n floats. */\nstatic void add(float *restrict out, const float *restrict a, int n)\n{\n"
+	    "\tfor (int i = 0; i < n; i++)\n\t\tout[i] += a[i];\n}\n\n");
+	if (e->t->kernels)
+		return;
 	if ((act == ACT_GELU || act == ACT_GEGLU) && m->gelu == GELU_TANH)
 		out(e, "static float gelu_tanh(float x)\n{\n"
 		    "\treturn 0.5f * x * (1.0f + tanhf(0.7978845608f * (x + 0.044715f * x * x * x)));\n}\n\n");
@@ -341,7 +375,7 @@ static void emit_common(Emitter *e)
 	    "\tconst float *b, int n, int rows)\n{\n"
 	    "\tmatmul_job j;\n\n\tj.fn = fn;\n\tj.y = y;\n\tj.x = x;\n\tj.w = w;\n\tj.b = b;\n\tj.n = n;\n\tj.rows = rows;\n"
 	    "\ttfm_pool_run(pool, matmul_worker, &j);\n}\n\n",
-	    ROWS_PER_BLOCK - 1, ROWS_PER_BLOCK, ROWS_PER_BLOCK);
+	    e->t->tile_rows - 1, e->t->tile_rows, e->t->tile_rows);
 }
 
 /* ---- The instance --------------------------------------------------------- */
@@ -379,6 +413,8 @@ static void emit_struct(Emitter *e)
 	if (e->m->position == POS_ROPE)
 		out(e, "\tfloat *rope_cos, *rope_sin;\t/* [MAX_SEQ, HEAD_DIM / 2] */\n");
 	out(e, "\tfloat *logits;\t/* [logits_rows, VOCAB] */\n\tint logits_rows;\n");
+	if (e->t->kernels)
+		out(e, "\tconst tfm_kernels *kern;\t/* the runtime's precompiled kernels */\n");
 	out(e, "\ttfm_pool *pool;\n\ttfm_file *file;\t/* when opened from a file */\n\tfloat **bound;\t/* its tensors */\n};\n\n");
 }
 
@@ -468,6 +504,52 @@ static void emit_attention(Emitter *e, double softcap)
 	    "\t\t}\n\t}\n}\n\n");
 }
 
+/* The operations the runtime has kernels for, as calls into them; returns
+ * 0 for the others, which stay inline. */
+static int emit_kernel_call(Emitter *e, const Op *op)
+{
+	static const int act_of[] = { [ACT_RELU] = 0, [ACT_GELU] = 1, [ACT_GEGLU] = 1, [ACT_SWIGLU] = 2 };
+	const char *o = op->out >= 0 ? buffer_name[op->out] : "";
+	const char *a = op->a >= 0 ? buffer_name[op->a] : "";
+	const char *gelu = op->f == GELU_ERF ? "TFM_ACT_GELU_ERF" : "TFM_ACT_GELU_TANH";
+
+	switch (op->kind) {
+	case OP_MATMUL:
+		if (op->head_only)
+			out(e, "\tm->kern->matmul(m->pool, logits, m->%s + (size_t)h0 * %lld, %s, NULL, n - h0, %lld, %lld);\n",
+			    a, op->cols, tensor_ref(e, op->w), op->rows, op->cols);
+		else
+			out(e, "\tm->kern->matmul(m->pool, m->%s, m->%s, %s, %s, n, %lld, %lld);\n", o, a,
+			    tensor_ref(e, op->w), op->bias >= 0 ? tensor_ref(e, op->bias) : "NULL", op->rows, op->cols);
+		return 1;
+	case OP_NORM:
+		if (op->head_only)
+			out(e, "\tm->kern->norm(m->%s + (size_t)h0 * %lld, m->%s + (size_t)h0 * %lld, %s, %s, n - h0, %lld, %s);\n",
+			    o, op->cols, a, op->cols, tensor_ref(e, op->w),
+			    op->bias >= 0 ? tensor_ref(e, op->bias) : "NULL", op->cols, flt(op->f));
+		else
+			out(e, "\tm->kern->norm(m->%s, m->%s, %s, %s, n * %d, %lld, %s);\n", o, a, tensor_ref(e, op->w),
+			    op->bias >= 0 ? tensor_ref(e, op->bias) : "NULL", op->heads, op->cols, flt(op->f));
+		return 1;
+	case OP_ATTENTION:
+		out(e, "\t{\n\t\ttfm_attention a = { m->q, m->k_cache + (size_t)%d * MAX_SEQ * KV_DIM,\n"
+		    "\t\t\tm->v_cache + (size_t)%d * MAX_SEQ * KV_DIM, m->att, m->scores, n, pos,\n"
+		    "\t\t\tN_HEAD, N_KV_HEAD, HEAD_DIM, MAX_SEQ, %s, %s };\n"
+		    "\t\tm->kern->attention(m->pool, &a);\n\t}\n",
+		    op->layer, op->layer, flt(1.0 / sqrt((double)e->m->head_dim)), flt(op->f));
+		return 1;
+	case OP_GLU:
+		out(e, "\tm->kern->glu(m->%s, m->%s, (long)n * D_FF, %s);\n", o, a,
+		    op->fn == ACT_SWIGLU ? "TFM_ACT_SILU" : gelu);
+		return 1;
+	case OP_ACT:
+		out(e, "\tm->kern->act(m->%s, (long)n * D_FF, %s);\n", o, op->fn == ACT_RELU ? "TFM_ACT_RELU" : gelu);
+		return 1;
+	}
+	(void)act_of;
+	return 0;
+}
+
 /* One operation of the IR as one statement of the forward pass. */
 static void emit_op(Emitter *e, const Op *op)
 {
@@ -478,6 +560,8 @@ static void emit_op(Emitter *e, const Op *op)
 	const char *rows = op->head_only ? "(n - h0)" : "n";
 
 	out(e, "\t/* %s */\n", op->label);
+	if (e->t->kernels && emit_kernel_call(e, op))
+		return;
 	switch (op->kind) {
 	case OP_EMBED:
 		out(e, "\tfor (int t = 0; t < n; t++)\n\t\tfor (int k = 0; k < D_MODEL; k++)\n"
@@ -554,8 +638,10 @@ static void emit_forward(Emitter *e)
 
 	out(e, "/* The forward pass over one chunk: tokens tok[0..n-1] at positions\n"
 	    " * pos..pos+n-1, n <= BATCH.  Logits of rows h0..n-1 go to logits. */\n"
-	    "static void forward_chunk(struct %s *m, const int *tok, int n, int pos, int h0, float *logits)\n{\n"
-	    "\tattention_job aj;\n\n\taj.m = m;\n\taj.n = n;\n\taj.pos = pos;\n", m->name);
+	    "static void forward_chunk(struct %s *m, const int *tok, int n, int pos, int h0, float *logits)\n{\n",
+	    m->name);
+	if (!e->t->kernels)
+		out(e, "\tattention_job aj;\n\n\taj.m = m;\n\taj.n = n;\n\taj.pos = pos;\n");
 	for (int i = 0; i < p->n_ops; i++) {
 		const Op *op = &p->ops[i];
 		if (op->layer != layer) {
@@ -578,11 +664,17 @@ static void emit_api(Emitter *e)
 	const char *n = m->name;
 	char f[64];
 
-	out(e, "int %s_open_tensors(%s **out, float *const *w, int n_threads, tfm_error *err)\n{\n", n, n);
-	out(e, "\t%s *m = calloc(1, sizeof *m);\n\n\t*out = NULL;\n\tif (!m)\n\t\treturn tfm_fail(err, \"out of memory\");\n", n);
+	out(e, "int %s_open_tensors(struct %s **out, float *const *w, int n_threads, tfm_error *err)\n{\n", n, n);
+	out(e, "\tstruct %s *m = calloc(1, sizeof *m);\n\n\t*out = NULL;\n\tif (!m)\n\t\treturn tfm_fail(err, \"out of memory\");\n", n);
 	for (int i = 0; i < e->p->n_tensors; i++)
 		out(e, "\t%s = w[%d];\n", tensor_ref(e, i), i);
 	(void)f;
+	if (e->t->kernels) {
+		const char *isa = e->info->kernel_isa;
+		out(e, "\tm->kern = tfm_kernels_for(%s%s%s);\n\tif (!m->kern) {\n"
+		    "\t\ttfm_fail(err, \"this CPU cannot run the %s kernels\");\n\t\tgoto fail;\n\t}\n",
+		    isa ? "\"" : "", isa ? isa : "NULL", isa ? "\"" : "", isa ? isa : "runtime's");
+	}
 	out(e, "\tif (tfm_pool_open(&m->pool, n_threads, err))\n\t\tgoto fail;\n");
 	for (int b = 0; b < BUF__COUNT; b++)
 		if (b != B_LOGITS)
@@ -610,14 +702,14 @@ static void emit_api(Emitter *e)
 	}
 	out(e, "\t*out = m;\n\treturn 0;\nfail:\n\t%s_close(m);\n\treturn -1;\n}\n\n", n);
 
-	out(e, "int %s_open_memory(%s **out, const void *data, size_t size, int n_threads, tfm_error *err)\n{\n"
+	out(e, "int %s_open_memory(struct %s **out, const void *data, size_t size, int n_threads, tfm_error *err)\n{\n"
 	    "\ttfm_file *file;\n\tfloat **bound = malloc(sizeof *bound * N_TENSORS);\n\n\t*out = NULL;\n"
 	    "\tif (!bound)\n\t\treturn tfm_fail(err, \"out of memory\");\n"
 	    "\tif (tfm_file_from_memory(&file, data, size, \"memory\", err)) {\n\t\tfree(bound);\n\t\treturn -1;\n\t}\n"
 	    "\tif (tfm_file_bind(file, tensors, N_TENSORS, bound, err) || %s_open_tensors(out, bound, n_threads, err)) {\n"
 	    "\t\ttfm_file_close(file);\n\t\tfree(bound);\n\t\treturn -1;\n\t}\n"
 	    "\t(*out)->file = file;\n\t(*out)->bound = bound;\n\treturn 0;\n}\n\n", n, n, n);
-	out(e, "int %s_open(%s **out, const char *path, int n_threads, tfm_error *err)\n{\n"
+	out(e, "int %s_open(struct %s **out, const char *path, int n_threads, tfm_error *err)\n{\n"
 	    "\ttfm_file *file;\n\tfloat **bound = malloc(sizeof *bound * N_TENSORS);\n\n\t*out = NULL;\n"
 	    "\tif (!bound)\n\t\treturn tfm_fail(err, \"out of memory\");\n"
 	    "\tif (tfm_file_open(&file, path, err)) {\n\t\tfree(bound);\n\t\treturn -1;\n\t}\n"
@@ -625,9 +717,9 @@ static void emit_api(Emitter *e)
 	    "\t\ttfm_file_close(file);\n\t\tfree(bound);\n\t\treturn -1;\n\t}\n"
 	    "\t(*out)->file = file;\n\t(*out)->bound = bound;\n\treturn 0;\n}\n\n", n, n, n);
 
-	out(e, "void %s_reset(%s *m)\n{\n\t(void)m;\t/* positions past the last forward are never read */\n}\n\n", n, n);
+	out(e, "void %s_reset(struct %s *m)\n{\n\t(void)m;\t/* positions past the last forward are never read */\n}\n\n", n, n);
 
-	out(e, "void %s_close(%s *m)\n{\n\tif (!m)\n\t\treturn;\n\ttfm_pool_close(m->pool);\n", n, n);
+	out(e, "void %s_close(struct %s *m)\n{\n\tif (!m)\n\t\treturn;\n\ttfm_pool_close(m->pool);\n", n, n);
 	for (int b = 0; b < BUF__COUNT; b++)
 		if (b != B_LOGITS)
 			out(e, "\ttfm_free(m->%s);\n", buffer_name[b]);
@@ -636,7 +728,7 @@ static void emit_api(Emitter *e)
 		out(e, "\ttfm_free(m->rope_cos);\n\ttfm_free(m->rope_sin);\n");
 	out(e, "\tif (m->file)\n\t\ttfm_file_close(m->file);\n\tfree(m->bound);\n\tfree(m);\n}\n\n");
 
-	out(e, "const float *%s_forward(%s *m, const int *tokens, int n, int pos, int all, tfm_error *err)\n{\n", n, n);
+	out(e, "const float *%s_forward(struct %s *m, const int *tokens, int n, int pos, int all, tfm_error *err)\n{\n", n, n);
 	out(e, "\tint rows = all ? n : 1;\n\n"
 	    "\tif (n < 1)\n\t\treturn tfm_fail(err, \"forward of %%d tokens: at least one is needed\", n), (const float *)0;\n"
 	    "\tif (pos < 0 || pos > MAX_SEQ - n)\n"
@@ -655,7 +747,7 @@ static void emit_api(Emitter *e)
 	    "\treturn m->logits;\n}\n\n");
 
 	out(e, "static int api_open(void **inst, float *const *w, int n_threads, tfm_error *err)\n{\n"
-	    "\treturn %s_open_tensors((%s **)inst, w, n_threads, err);\n}\n\n"
+	    "\treturn %s_open_tensors((struct %s **)inst, w, n_threads, err);\n}\n\n"
 	    "static void api_close(void *inst)\n{\n\t%s_close(inst);\n}\n\n"
 	    "static void api_reset(void *inst)\n{\n\t%s_reset(inst);\n}\n\n"
 	    "static const float *api_forward(void *inst, const int *tokens, int n, int pos, int all, tfm_error *err)\n{\n"
@@ -668,8 +760,9 @@ static void emit_api(Emitter *e)
 
 void emit_c(const Program *p, const Target *t, const EmitInfo *info, FILE *c, FILE *h)
 {
-	Emitter e = { h, p, &p->m, t };
+	Emitter e = { h ? h : c, p, &p->m, t, info };
 
+	/* No header file (the JIT): its text goes first in the source. */
 	emit_header(&e, info);
 	e.f = c;
 	banner(&e, info, "c");
@@ -680,7 +773,10 @@ void emit_c(const Program *p, const Target *t, const EmitInfo *info, FILE *c, FI
 	out(&e, "#include <math.h>\n#include <stdlib.h>\n#include <string.h>\n");
 	if (*t->header)
 		out(&e, "%s\n", t->header);
-	out(&e, "#include \"tfm.h\"\n#include \"%s\"\n\n", info->header_name);
+	out(&e, "#include \"tfm.h\"\n");
+	if (h)
+		out(&e, "#include \"%s\"\n", info->header_name);
+	out(&e, "\n");
 	emit_constants(&e);
 	emit_tensor_table(&e);
 	emit_struct(&e);
@@ -689,7 +785,7 @@ void emit_c(const Program *p, const Target *t, const EmitInfo *info, FILE *c, FI
 	emit_common(&e);
 
 	/* One kernel per distinct shape, in order of first use. */
-	for (int i = 0; i < p->n_ops; i++) {
+	for (int i = 0; i < p->n_ops && !t->kernels; i++) {
 		const Op *op = &p->ops[i];
 		int seen = 0;
 		for (int j = 0; j < i; j++) {
@@ -703,10 +799,12 @@ void emit_c(const Program *p, const Target *t, const EmitInfo *info, FILE *c, FI
 		else if (op->kind == OP_NORM)
 			emit_norm_kernel(&e, op->fn, op->cols);
 	}
-	emit_head_kernels(&e);
+	if (!t->kernels) {
+		emit_head_kernels(&e);
+		emit_attention(&e, p->m.attn_softcap);
+	}
 	if (p->m.position == POS_ROPE)
 		emit_rope(&e);
-	emit_attention(&e, p->m.attn_softcap);
 	emit_forward(&e);
 	emit_api(&e);
 }

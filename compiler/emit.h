@@ -9,11 +9,12 @@
 typedef struct EmitInfo {
 	const char *spec_path;	/* where the model came from, for the banner */
 	const char *header_name;	/* the name model.c includes, "model.h" */
+	const char *kernel_isa;	/* target "kernels": which set; NULL: the best at run time */
 } EmitInfo;
 
-/* Writes the model's C source to c and its header to h.  The output depends
- * only on the program, the target and info: the same input gives the same
- * bytes. */
+/* Writes the model's C source to c and its header to h (h NULL: the header
+ * goes at the top of c, one self-contained text).  The output depends only
+ * on the program, the target and info: the same input gives the same bytes. */
 void emit_c(const Program *p, const Target *t, const EmitInfo *info, FILE *c, FILE *h);
 
 #endif

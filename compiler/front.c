@@ -241,9 +241,13 @@ void ast_model_begin(ParseCtx *c, const Token *name, const Token *parent)
 		m->parent = fe_strndup(c->fe, parent->text, parent->len);
 		m->parent_loc = parent->loc;
 	}
+	const char *problem = model_name_problem(name->text, name->len);
 	if (name->len > 63) {
 		diag_error(c->fe->diags, name->loc, "model name is %d characters long; the limit is 63",
 		           name->len);
+	} else if (problem) {
+		diag_error(c->fe->diags, name->loc, "model name '%s' %s; it prefixes every symbol of the "
+		           "generated C", s, problem);
 	} else if (old) {
 		Diag *g = diag_error(c->fe->diags, name->loc, "redefinition of model '%s'", s);
 		diag_note(g, old->loc, "previous definition of '%s' is here", s);

@@ -5,10 +5,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include "check.h"
 #include "build.h"
 #include "emit.h"
+#include "jit.h"
 #include "tensors.h"
 #include "tfm.h"
 
@@ -25,6 +28,8 @@ typedef struct Options {
 	long long seed;		/* init --seed */
 	char *pass[128];	/* run: the model program's own options */
 	int n_pass;
+	int watch;		/* run --watch */
+	int timings;		/* run --timings */
 	Diags diags;
 } Options;
 
@@ -39,7 +44,9 @@ static void usage(FILE *f)
 "  explain NAME           the rationale of a warning, or the meaning of a key\n"
 "  FILE -o MODEL.c        emit the model as C (MODEL.c and MODEL.h)\n"
 "  build FILE -o PROGRAM  emit, compile with the system C compiler, link a program\n"
-"  run FILE [options]     run the model at once (program options below)\n"
+"  run FILE [options]     run the model at once: compiled in process (libtcc)\n"
+"                         --watch: again whenever FILE changes\n"
+"                         --timings: where the time to the first token went\n"
 "  init FILE -o W.safetensors [--seed S]\n"
 "                         random weights with exactly the model's tensors\n"
 "\n"
@@ -82,7 +89,11 @@ static int parse_args(Options *o, int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		int take = o->command && strcmp(o->command, "run") == 0 ? tfm_main_option(a) : 0;
-		if (take) {
+		if (take && strcmp(a, "--timings") == 0)
+			o->timings = 1;
+		if (o->command && strcmp(o->command, "run") == 0 && strcmp(a, "--watch") == 0) {
+			o->watch = 1;
+		} else if (take) {
 			if (take == 2 && i + 1 >= argc)
 				return usage_error("%s needs an argument", a);
 			if (o->n_pass + 2 >= (int)(sizeof o->pass / sizeof o->pass[0]))
@@ -328,7 +339,7 @@ static int cmd_emit(Options *o)
 		fprintf(stderr, "tfmc: error: cannot write '%s': %s\n", !c ? o->output : hpath, strerror(errno));
 		rc = EXIT_USAGE;
 	} else {
-		EmitInfo info = { o->files[0], hname };
+		EmitInfo info = { o->files[0], hname, NULL };
 		emit_c(&prog, t, &info, c, h);
 		rc = ferror(c) || ferror(h) ? EXIT_ERRORS : 0;
 		if (rc)
@@ -378,44 +389,137 @@ static int cmd_build(Options *o)
 	return rc;
 }
 
-/* tfmc run SPEC [program options]: build into the cache, then run. */
-static int cmd_run(Options *o)
+/* One run of a spec: check it, compile it (in process with libtcc, else
+ * with cc into the cache), run it with the model program's options. */
+static int run_spec(Options *o, Front *fe)
 {
-	Front fe;
+	static int said_fallback;
+	double t0 = tfm_now(), t_check;
+	const Target *t;
 	Resolved r;
 	Program prog;
-	const Target *t;
 	tfm_error e;
-	char path[4096];
-	int rc, built;
+	char *argv[132];
+	int rc;
 
 	if (!(t = pick_target(o)))
 		return EXIT_USAGE;
-	if ((rc = load_one(o, &fe, &r, "run")) != 0) {
-		front_free(&fe);
+	if ((rc = load_one(o, fe, &r, "run")) != 0)
 		return rc;
-	}
 	report(o, 0);
-	if (ir_build(&r.m, &prog) == 0) {
-		double t0 = tfm_now();
+	diag_free(&o->diags);
+	diag_init(&o->diags);
+	if (ir_build(&r.m, &prog))
+		return EXIT_ERRORS;
+	t_check = tfm_now() - t0;
+	memcpy(argv + 1, o->pass, sizeof o->pass[0] * (size_t)o->n_pass);
+	argv[o->n_pass + 1] = NULL;
+	fflush(stdout);
+	if (jit_available() && !getenv("TFMC_NO_JIT")) {
+		Jit j;
+		/* --target picks the kernels: native is the best this CPU runs. */
+		const char *isa = o->target && strcmp(o->target, "native") != 0 ? t->name : NULL;
+		if (jit_compile(&prog, o->files[0], isa, &j, &e)) {
+			fprintf(stderr, "tfmc: error: %s\n", e.msg);
+			rc = EXIT_ERRORS;
+		} else {
+			if (o->timings)
+				fprintf(stderr, "timings: parse and check %.2f ms, codegen %.2f ms, JIT compile %.2f ms "
+				        "(libtcc; kernels %s)\n", t_check * 1e3, j.seconds_emit * 1e3,
+				        j.seconds_compile * 1e3, isa ? isa : "native");
+			argv[0] = r.m.name;
+			rc = tfm_main(o->n_pass + 1, argv, j.api);
+			jit_free(&j);
+		}
+	} else {
+		char path[4096];
+		int built;
+		if (!said_fallback++)
+			fprintf(stderr, "tfmc: %s: compiling with the system C compiler into a cache, "
+			        "once per spec and target\n", jit_available() ? "TFMC_NO_JIT is set"
+			        : "this tfmc was built without libtcc");
+		t0 = tfm_now();
 		if (build_cached(&prog, t, o->files[0], path, sizeof path, &built, &e)) {
 			fprintf(stderr, "tfmc: error: %s\n", e.msg);
 			rc = EXIT_ERRORS;
 		} else {
-			char *argv[132];
-			if (built)
-				fprintf(stderr, "tfmc: compiled %s for %s with the system compiler in %.2f s (cached)\n",
-				        r.m.name, t->name, tfm_now() - t0);
+			if (o->timings)
+				fprintf(stderr, "timings: parse and check %.2f ms, codegen and cc %.2f ms (%s)\n",
+				        t_check * 1e3, (tfm_now() - t0) * 1e3, built ? "compiled" : "cached");
 			argv[0] = path;
-			memcpy(argv + 1, o->pass, sizeof o->pass[0] * (size_t)o->n_pass);
-			argv[o->n_pass + 1] = NULL;
-			fflush(stdout);
 			rc = build_exec(argv);
 		}
-		ir_free(&prog);
 	}
-	front_free(&fe);
+	ir_free(&prog);
 	return rc;
+}
+
+/* The modification times of the files a run read, to watch them. */
+typedef struct Watched {
+	char paths[16][1024];
+	struct timespec mtime[16];
+	int n;
+} Watched;
+
+static void watch_snapshot(Watched *w)
+{
+	for (int i = 0; i < w->n; i++) {
+		struct stat st;
+		memset(&w->mtime[i], 0, sizeof w->mtime[i]);
+		if (stat(w->paths[i], &st) == 0)
+			w->mtime[i] = st.st_mtim;
+	}
+}
+
+static int watch_changed(const Watched *w)
+{
+	for (int i = 0; i < w->n; i++) {
+		struct stat st;
+		struct timespec zero = { 0, 0 }, now = stat(w->paths[i], &st) == 0 ? st.st_mtim : zero;
+		if (now.tv_sec != w->mtime[i].tv_sec || now.tv_nsec != w->mtime[i].tv_nsec)
+			return 1;
+	}
+	return 0;
+}
+
+/* tfmc run SPEC [program options], once or, with --watch, whenever the spec
+ * (or a file it includes) changes. */
+static int cmd_run(Options *o)
+{
+	int rc;
+
+	if (o->n_files != 1)
+		return usage_error("%s takes one spec file", "run");
+	for (;;) {
+		Front fe;
+		Watched w;
+
+		memset(&fe, 0, sizeof fe);
+		rc = run_spec(o, &fe);
+		if (!o->watch) {
+			front_free(&fe);
+			return rc;
+		}
+		w.n = 0;
+		snprintf(w.paths[w.n++], sizeof w.paths[0], "%s", o->files[0]);
+		for (Source *s = fe.sources; s && w.n < 16; s = s->next)
+			if (strcmp(s->path, o->files[0]) != 0)
+				snprintf(w.paths[w.n++], sizeof w.paths[0], "%s", s->path);
+		front_free(&fe);
+		diag_free(&o->diags);
+		diag_init(&o->diags);
+		watch_snapshot(&w);
+		fprintf(stderr, "tfmc: watching %s%s; edit it to run again (Ctrl-C stops)\n", o->files[0],
+		        w.n > 1 ? " and its includes" : "");
+		while (!watch_changed(&w)) {
+			struct timespec nap = { 0, 100 * 1000 * 1000 };
+			nanosleep(&nap, NULL);
+		}
+		/* Let an editor finish writing the file. */
+		struct timespec settle = { 0, 50 * 1000 * 1000 };
+		nanosleep(&settle, NULL);
+		fprintf(stderr, "\ntfmc: %s changed: running again\n", o->files[0]);
+	}
 }
 
 /* tfmc init SPEC -o FILE.safetensors [--seed S] */

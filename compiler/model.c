@@ -162,3 +162,35 @@ void model_write_tfm(const Model *m, FILE *f, const char *indent)
 	}
 	fprintf(f, "%s}\n", indent);
 }
+
+/* Names a model may not have: C keywords, and the names the generated code
+ * defines at file scope (a model's name prefixes its symbols and names its
+ * type, so it must not collide with either). */
+static const char *const reserved[] = {
+	"auto", "break", "case", "char", "const", "continue", "default", "do", "double", "else",
+	"enum", "extern", "float", "for", "goto", "if", "inline", "int", "long", "register",
+	"restrict", "return", "short", "signed", "sizeof", "static", "struct", "switch", "typedef",
+	"union", "unsigned", "void", "volatile", "while", "main", "add", "hsum", "tail_mask",
+	"load_tail", "store_tail", "silu", "gelu_tanh", "gelu_erf", "matmul", "matmul_fn",
+	"matmul_job", "matmul_worker", "dot_head", "axpy_head", "rope", "attention_job",
+	"attention_worker", "forward_chunk", "tensors", "api_open", "api_close", "api_reset",
+	"api_forward",
+};
+
+const char *model_name_problem(const char *name, int len)
+{
+	for (size_t i = 0; i < sizeof reserved / sizeof reserved[0]; i++)
+		if ((int)strlen(reserved[i]) == len && memcmp(reserved[i], name, len) == 0)
+			return "is a C keyword or a name the generated code defines";
+	if (len >= 3 && memcmp(name, "tfm", 3) == 0)
+		return "starts with 'tfm', the runtime's prefix";
+	if (len >= 1 && name[0] == '_')
+		return "starts with '_', which C reserves";
+	static const char *const prefixes[] = { "matmul_", "rmsnorm_", "layernorm_", "api_" };
+	for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++) {
+		size_t l = strlen(prefixes[i]);
+		if ((size_t)len >= l && memcmp(name, prefixes[i], l) == 0)
+			return "starts like a kernel of the generated code";
+	}
+	return NULL;
+}

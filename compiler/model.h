@@ -83,6 +83,10 @@ const char *nearest_name(const char *s, int len, const char *const *names, int n
 const char *key_nearest(const char *s, int len);
 const char *warning_nearest(const char *s, int len);
 
+/* Why name cannot name a model (its generated C would not compile), or
+ * NULL when it can. */
+const char *model_name_problem(const char *name, int len);
+
 /* Field access by key id. */
 long long *model_int(Model *m, int key);
 double *model_float(Model *m, int key);

@@ -7,6 +7,7 @@
 typedef struct Target {
 	const char *name;	/* --target NAME */
 	int lanes;		/* floats per vector; 1 for scalar C */
+	int tile_rows, tile_tokens;	/* register tile of a matrix product */
 	const char *std;	/* the C standard the output needs */
 	const char *cflags;	/* what the compiler needs to accept it */
 	const char *header;	/* #include line(s), or "" */
@@ -20,12 +21,17 @@ typedef struct Target {
 	const char *store_tail;	/* store_tail(ptr, v, n): the first n lanes */
 	const char *helpers;	/* static inline helpers the spellings use */
 	int (*supported)(void);	/* can this machine run it? */
+	/* 1: no kernels of its own; the code calls the runtime's precompiled
+	 * ones (tfm_kernels), chosen when the model is opened.  What the JIT
+	 * compiles, since tcc has no intrinsics. */
+	int kernels;
 } Target;
 
 extern const Target targets[];
 extern const int n_targets;
 
 const Target *target_find(const char *name);	/* NULL if unknown; "native" picks */
+extern const Target target_kernels;		/* calls into the runtime's kernels */
 const Target *target_native(void);		/* the best this machine runs */
 
 #endif

@@ -19,16 +19,17 @@ static int has_avx512(void)
 
 const Target targets[] = {
 	{
-		"scalar", 1, "c99", "", "",
+		"scalar", 1, 4, 1, "c99", "", "",
 		"float", "0.0f",
 		"(*(%s))", "(*(%s))",
 		"(%s)", "((%s) * (%s) + (%s))",
 		"(*(%s) = (%s))", "(*(%s) = (%s))",
 		"",
-		always,
+		always, 0,
 	},
 	{
-		"avx2", 8, "c11", "-mavx2 -mfma", "#include <immintrin.h>",
+		/* 4 x 3 tiles: 12 accumulators + 3 of x + 1 of w = 16 registers */
+		"avx2", 8, 4, 3, "c11", "-mavx2 -mfma", "#include <immintrin.h>",
 		"__m256", "_mm256_setzero_ps()",
 		"_mm256_loadu_ps(%s)", "load_tail(%s, %d)",
 		"_mm256_set1_ps(%s)", "_mm256_fmadd_ps(%s, %s, %s)",
@@ -58,10 +59,11 @@ const Target targets[] = {
 		"{\n"
 		"\t_mm256_maskstore_ps(p, tail_mask(n), v);\n"
 		"}\n",
-		has_avx2,
+		has_avx2, 0,
 	},
 	{
-		"avx512", 16, "c11", "-mavx512f", "#include <immintrin.h>",
+		/* 4 x 6 tiles: 24 accumulators + 6 + 1 of 32 registers */
+		"avx512", 16, 4, 6, "c11", "-mavx512f", "#include <immintrin.h>",
 		"__m512", "_mm512_setzero_ps()",
 		"_mm512_loadu_ps(%s)", "_mm512_maskz_loadu_ps((__mmask16)((1u << %2$d) - 1), %1$s)",
 		"_mm512_set1_ps(%s)", "_mm512_fmadd_ps(%s, %s, %s)",
@@ -71,8 +73,15 @@ const Target targets[] = {
 		"{\n"
 		"\treturn _mm512_reduce_add_ps(v);\n"
 		"}\n",
-		has_avx512,
+		has_avx512, 0,
 	},
+};
+
+const Target target_kernels = {
+	"kernels", 1, 1, 1, "c99", "", "",
+	"float", "0.0f", "(*(%s))", "(*(%s))", "(%s)", "((%s) * (%s) + (%s))",
+	"(*(%s) = (%s))", "(*(%s) = (%s))", "",
+	always, 1,
 };
 
 const int n_targets = sizeof targets / sizeof targets[0];
@@ -92,5 +101,7 @@ const Target *target_find(const char *name)
 	for (int i = 0; i < n_targets; i++)
 		if (strcmp(targets[i].name, name) == 0)
 			return &targets[i];
+	if (strcmp(name, target_kernels.name) == 0)
+		return &target_kernels;
 	return NULL;
 }

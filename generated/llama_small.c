@@ -250,38 +250,86 @@ static void rmsnorm_288(float *out, const float *in, const float *w, const float
 static void matmul_288x288(float *restrict y, const float *restrict x, const float *restrict w,
 	const float *restrict b, int n, int r0, int r1)
 {
-	int r = r0;
+	for (int t0 = 0; t0 < n; t0 += 225) {
+		int t1 = t0 + 225 < n ? t0 + 225 : n, r = r0;
 
-	for (; r + 4 <= r1; r += 4) {
-		const float *w0 = w + (size_t)r * 288, *w1 = w0 + 288, *w2 = w1 + 288, *w3 = w2 + 288;
-		for (int t = 0; t < n; t++) {
-			const float *xt = x + (size_t)t * 288;
-			__m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
-			for (int k = 0; k < 288; k += 8) {
-				__m256 xv = _mm256_loadu_ps(xt + k);
-				a0 = _mm256_fmadd_ps(_mm256_loadu_ps(w0 + k), xv, a0);
-				a1 = _mm256_fmadd_ps(_mm256_loadu_ps(w1 + k), xv, a1);
-				a2 = _mm256_fmadd_ps(_mm256_loadu_ps(w2 + k), xv, a2);
-				a3 = _mm256_fmadd_ps(_mm256_loadu_ps(w3 + k), xv, a3);
+		for (; r + 4 <= r1; r += 4) {
+			const float *w0 = w + (size_t)r * 288, *w1 = w0 + 288, *w2 = w1 + 288, *w3 = w2 + 288;
+			int t = t0;
+
+			for (; t + 3 <= t1; t += 3) {
+				const float *x0 = x + (size_t)(t + 0) * 288;
+				const float *x1 = x + (size_t)(t + 1) * 288;
+				const float *x2 = x + (size_t)(t + 2) * 288;
+				__m256 a00 = _mm256_setzero_ps(), a01 = _mm256_setzero_ps(), a02 = _mm256_setzero_ps(), a10 = _mm256_setzero_ps(), a11 = _mm256_setzero_ps(), a12 = _mm256_setzero_ps(), a20 = _mm256_setzero_ps(), a21 = _mm256_setzero_ps(), a22 = _mm256_setzero_ps(), a30 = _mm256_setzero_ps(), a31 = _mm256_setzero_ps(), a32 = _mm256_setzero_ps();
+				for (int k = 0; k < 288; k += 8) {
+					__m256 v0 = _mm256_loadu_ps(x0 + k);
+					__m256 v1 = _mm256_loadu_ps(x1 + k);
+					__m256 v2 = _mm256_loadu_ps(x2 + k);
+					__m256 u0 = _mm256_loadu_ps(w0 + k);
+					a00 = _mm256_fmadd_ps(u0, v0, a00);
+					a01 = _mm256_fmadd_ps(u0, v1, a01);
+					a02 = _mm256_fmadd_ps(u0, v2, a02);
+					__m256 u1 = _mm256_loadu_ps(w1 + k);
+					a10 = _mm256_fmadd_ps(u1, v0, a10);
+					a11 = _mm256_fmadd_ps(u1, v1, a11);
+					a12 = _mm256_fmadd_ps(u1, v2, a12);
+					__m256 u2 = _mm256_loadu_ps(w2 + k);
+					a20 = _mm256_fmadd_ps(u2, v0, a20);
+					a21 = _mm256_fmadd_ps(u2, v1, a21);
+					a22 = _mm256_fmadd_ps(u2, v2, a22);
+					__m256 u3 = _mm256_loadu_ps(w3 + k);
+					a30 = _mm256_fmadd_ps(u3, v0, a30);
+					a31 = _mm256_fmadd_ps(u3, v1, a31);
+					a32 = _mm256_fmadd_ps(u3, v2, a32);
+				}
+				y[(size_t)(t + 0) * 288 + r + 0] = hsum(a00) + (b ? b[r + 0] : 0.0f);
+				y[(size_t)(t + 1) * 288 + r + 0] = hsum(a01) + (b ? b[r + 0] : 0.0f);
+				y[(size_t)(t + 2) * 288 + r + 0] = hsum(a02) + (b ? b[r + 0] : 0.0f);
+				y[(size_t)(t + 0) * 288 + r + 1] = hsum(a10) + (b ? b[r + 1] : 0.0f);
+				y[(size_t)(t + 1) * 288 + r + 1] = hsum(a11) + (b ? b[r + 1] : 0.0f);
+				y[(size_t)(t + 2) * 288 + r + 1] = hsum(a12) + (b ? b[r + 1] : 0.0f);
+				y[(size_t)(t + 0) * 288 + r + 2] = hsum(a20) + (b ? b[r + 2] : 0.0f);
+				y[(size_t)(t + 1) * 288 + r + 2] = hsum(a21) + (b ? b[r + 2] : 0.0f);
+				y[(size_t)(t + 2) * 288 + r + 2] = hsum(a22) + (b ? b[r + 2] : 0.0f);
+				y[(size_t)(t + 0) * 288 + r + 3] = hsum(a30) + (b ? b[r + 3] : 0.0f);
+				y[(size_t)(t + 1) * 288 + r + 3] = hsum(a31) + (b ? b[r + 3] : 0.0f);
+				y[(size_t)(t + 2) * 288 + r + 3] = hsum(a32) + (b ? b[r + 3] : 0.0f);
 			}
-			float *yt = y + (size_t)t * 288 + r;
-			yt[0] = hsum(a0) + (b ? b[r + 0] : 0.0f);
-			yt[1] = hsum(a1) + (b ? b[r + 1] : 0.0f);
-			yt[2] = hsum(a2) + (b ? b[r + 2] : 0.0f);
-			yt[3] = hsum(a3) + (b ? b[r + 3] : 0.0f);
+			for (; t + 1 <= t1; t += 1) {
+				const float *x0 = x + (size_t)(t + 0) * 288;
+				__m256 a00 = _mm256_setzero_ps(), a10 = _mm256_setzero_ps(), a20 = _mm256_setzero_ps(), a30 = _mm256_setzero_ps();
+				for (int k = 0; k < 288; k += 8) {
+					__m256 v0 = _mm256_loadu_ps(x0 + k);
+					__m256 u0 = _mm256_loadu_ps(w0 + k);
+					a00 = _mm256_fmadd_ps(u0, v0, a00);
+					__m256 u1 = _mm256_loadu_ps(w1 + k);
+					a10 = _mm256_fmadd_ps(u1, v0, a10);
+					__m256 u2 = _mm256_loadu_ps(w2 + k);
+					a20 = _mm256_fmadd_ps(u2, v0, a20);
+					__m256 u3 = _mm256_loadu_ps(w3 + k);
+					a30 = _mm256_fmadd_ps(u3, v0, a30);
+				}
+				y[(size_t)(t + 0) * 288 + r + 0] = hsum(a00) + (b ? b[r + 0] : 0.0f);
+				y[(size_t)(t + 0) * 288 + r + 1] = hsum(a10) + (b ? b[r + 1] : 0.0f);
+				y[(size_t)(t + 0) * 288 + r + 2] = hsum(a20) + (b ? b[r + 2] : 0.0f);
+				y[(size_t)(t + 0) * 288 + r + 3] = hsum(a30) + (b ? b[r + 3] : 0.0f);
+			}
 		}
-	}
-	for (; r + 1 <= r1; r += 1) {
-		const float *w0 = w + (size_t)r * 288;
-		for (int t = 0; t < n; t++) {
-			const float *xt = x + (size_t)t * 288;
-			__m256 a0 = _mm256_setzero_ps();
-			for (int k = 0; k < 288; k += 8) {
-				__m256 xv = _mm256_loadu_ps(xt + k);
-				a0 = _mm256_fmadd_ps(_mm256_loadu_ps(w0 + k), xv, a0);
+		for (; r + 1 <= r1; r += 1) {
+			const float *w0 = w + (size_t)r * 288;
+			int t = t0;
+
+			for (; t + 1 <= t1; t += 1) {
+				const float *x0 = x + (size_t)(t + 0) * 288;
+				__m256 a00 = _mm256_setzero_ps();
+				for (int k = 0; k < 288; k += 8) {
+					__m256 v0 = _mm256_loadu_ps(x0 + k);
+					__m256 u0 = _mm256_loadu_ps(w0 + k);
+					a00 = _mm256_fmadd_ps(u0, v0, a00);
+				}
+				y[(size_t)(t + 0) * 288 + r + 0] = hsum(a00) + (b ? b[r + 0] : 0.0f);
 			}
-			float *yt = y + (size_t)t * 288 + r;
-			yt[0] = hsum(a0) + (b ? b[r + 0] : 0.0f);
 		}
 	}
 }
@@ -290,38 +338,86 @@ static void matmul_288x288(float *restrict y, const float *restrict x, const flo
 static void matmul_768x288(float *restrict y, const float *restrict x, const float *restrict w,
 	const float *restrict b, int n, int r0, int r1)
 {
-	int r = r0;
+	for (int t0 = 0; t0 < n; t0 += 225) {
+		int t1 = t0 + 225 < n ? t0 + 225 : n, r = r0;
 
-	for (; r + 4 <= r1; r += 4) {
-		const float *w0 = w + (size_t)r * 288, *w1 = w0 + 288, *w2 = w1 + 288, *w3 = w2 + 288;
-		for (int t = 0; t < n; t++) {
-			const float *xt = x + (size_t)t * 288;
-			__m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
-			for (int k = 0; k < 288; k += 8) {
-				__m256 xv = _mm256_loadu_ps(xt + k);
-				a0 = _mm256_fmadd_ps(_mm256_loadu_ps(w0 + k), xv, a0);
-				a1 = _mm256_fmadd_ps(_mm256_loadu_ps(w1 + k), xv, a1);
-				a2 = _mm256_fmadd_ps(_mm256_loadu_ps(w2 + k), xv, a2);
-				a3 = _mm256_fmadd_ps(_mm256_loadu_ps(w3 + k), xv, a3);
+		for (; r + 4 <= r1; r += 4) {
+			const float *w0 = w + (size_t)r * 288, *w1 = w0 + 288, *w2 = w1 + 288, *w3 = w2 + 288;
+			int t = t0;
+
+			for (; t + 3 <= t1; t += 3) {
+				const float *x0 = x + (size_t)(t + 0) * 288;
+				const float *x1 = x + (size_t)(t + 1) * 288;
+				const float *x2 = x + (size_t)(t + 2) * 288;
+				__m256 a00 = _mm256_setzero_ps(), a01 = _mm256_setzero_ps(), a02 = _mm256_setzero_ps(), a10 = _mm256_setzero_ps(), a11 = _mm256_setzero_ps(), a12 = _mm256_setzero_ps(), a20 = _mm256_setzero_ps(), a21 = _mm256_setzero_ps(), a22 = _mm256_setzero_ps(), a30 = _mm256_setzero_ps(), a31 = _mm256_setzero_ps(), a32 = _mm256_setzero_ps();
+				for (int k = 0; k < 288; k += 8) {
+					__m256 v0 = _mm256_loadu_ps(x0 + k);
+					__m256 v1 = _mm256_loadu_ps(x1 + k);
+					__m256 v2 = _mm256_loadu_ps(x2 + k);
+					__m256 u0 = _mm256_loadu_ps(w0 + k);
+					a00 = _mm256_fmadd_ps(u0, v0, a00);
+					a01 = _mm256_fmadd_ps(u0, v1, a01);
+					a02 = _mm256_fmadd_ps(u0, v2, a02);
+					__m256 u1 = _mm256_loadu_ps(w1 + k);
+					a10 = _mm256_fmadd_ps(u1, v0, a10);
+					a11 = _mm256_fmadd_ps(u1, v1, a11);
+					a12 = _mm256_fmadd_ps(u1, v2, a12);
+					__m256 u2 = _mm256_loadu_ps(w2 + k);
+					a20 = _mm256_fmadd_ps(u2, v0, a20);
+					a21 = _mm256_fmadd_ps(u2, v1, a21);
+					a22 = _mm256_fmadd_ps(u2, v2, a22);
+					__m256 u3 = _mm256_loadu_ps(w3 + k);
+					a30 = _mm256_fmadd_ps(u3, v0, a30);
+					a31 = _mm256_fmadd_ps(u3, v1, a31);
+					a32 = _mm256_fmadd_ps(u3, v2, a32);
+				}
+				y[(size_t)(t + 0) * 768 + r + 0] = hsum(a00) + (b ? b[r + 0] : 0.0f);
+				y[(size_t)(t + 1) * 768 + r + 0] = hsum(a01) + (b ? b[r + 0] : 0.0f);
+				y[(size_t)(t + 2) * 768 + r + 0] = hsum(a02) + (b ? b[r + 0] : 0.0f);
+				y[(size_t)(t + 0) * 768 + r + 1] = hsum(a10) + (b ? b[r + 1] : 0.0f);
+				y[(size_t)(t + 1) * 768 + r + 1] = hsum(a11) + (b ? b[r + 1] : 0.0f);
+				y[(size_t)(t + 2) * 768 + r + 1] = hsum(a12) + (b ? b[r + 1] : 0.0f);
+				y[(size_t)(t + 0) * 768 + r + 2] = hsum(a20) + (b ? b[r + 2] : 0.0f);
+				y[(size_t)(t + 1) * 768 + r + 2] = hsum(a21) + (b ? b[r + 2] : 0.0f);
+				y[(size_t)(t + 2) * 768 + r + 2] = hsum(a22) + (b ? b[r + 2] : 0.0f);
+				y[(size_t)(t + 0) * 768 + r + 3] = hsum(a30) + (b ? b[r + 3] : 0.0f);
+				y[(size_t)(t + 1) * 768 + r + 3] = hsum(a31) + (b ? b[r + 3] : 0.0f);
+				y[(size_t)(t + 2) * 768 + r + 3] = hsum(a32) + (b ? b[r + 3] : 0.0f);
 			}
-			float *yt = y + (size_t)t * 768 + r;
-			yt[0] = hsum(a0) + (b ? b[r + 0] : 0.0f);
-			yt[1] = hsum(a1) + (b ? b[r + 1] : 0.0f);
-			yt[2] = hsum(a2) + (b ? b[r + 2] : 0.0f);
-			yt[3] = hsum(a3) + (b ? b[r + 3] : 0.0f);
+			for (; t + 1 <= t1; t += 1) {
+				const float *x0 = x + (size_t)(t + 0) * 288;
+				__m256 a00 = _mm256_setzero_ps(), a10 = _mm256_setzero_ps(), a20 = _mm256_setzero_ps(), a30 = _mm256_setzero_ps();
+				for (int k = 0; k < 288; k += 8) {
+					__m256 v0 = _mm256_loadu_ps(x0 + k);
+					__m256 u0 = _mm256_loadu_ps(w0 + k);
+					a00 = _mm256_fmadd_ps(u0, v0, a00);
+					__m256 u1 = _mm256_loadu_ps(w1 + k);
+					a10 = _mm256_fmadd_ps(u1, v0, a10);
+					__m256 u2 = _mm256_loadu_ps(w2 + k);
+					a20 = _mm256_fmadd_ps(u2, v0, a20);
+					__m256 u3 = _mm256_loadu_ps(w3 + k);
+					a30 = _mm256_fmadd_ps(u3, v0, a30);
+				}
+				y[(size_t)(t + 0) * 768 + r + 0] = hsum(a00) + (b ? b[r + 0] : 0.0f);
+				y[(size_t)(t + 0) * 768 + r + 1] = hsum(a10) + (b ? b[r + 1] : 0.0f);
+				y[(size_t)(t + 0) * 768 + r + 2] = hsum(a20) + (b ? b[r + 2] : 0.0f);
+				y[(size_t)(t + 0) * 768 + r + 3] = hsum(a30) + (b ? b[r + 3] : 0.0f);
+			}
 		}
-	}
-	for (; r + 1 <= r1; r += 1) {
-		const float *w0 = w + (size_t)r * 288;
-		for (int t = 0; t < n; t++) {
-			const float *xt = x + (size_t)t * 288;
-			__m256 a0 = _mm256_setzero_ps();
-			for (int k = 0; k < 288; k += 8) {
-				__m256 xv = _mm256_loadu_ps(xt + k);
-				a0 = _mm256_fmadd_ps(_mm256_loadu_ps(w0 + k), xv, a0);
+		for (; r + 1 <= r1; r += 1) {
+			const float *w0 = w + (size_t)r * 288;
+			int t = t0;
+
+			for (; t + 1 <= t1; t += 1) {
+				const float *x0 = x + (size_t)(t + 0) * 288;
+				__m256 a00 = _mm256_setzero_ps();
+				for (int k = 0; k < 288; k += 8) {
+					__m256 v0 = _mm256_loadu_ps(x0 + k);
+					__m256 u0 = _mm256_loadu_ps(w0 + k);
+					a00 = _mm256_fmadd_ps(u0, v0, a00);
+				}
+				y[(size_t)(t + 0) * 768 + r + 0] = hsum(a00) + (b ? b[r + 0] : 0.0f);
 			}
-			float *yt = y + (size_t)t * 768 + r;
-			yt[0] = hsum(a0) + (b ? b[r + 0] : 0.0f);
 		}
 	}
 }
@@ -330,38 +426,86 @@ static void matmul_768x288(float *restrict y, const float *restrict x, const flo
 static void matmul_288x768(float *restrict y, const float *restrict x, const float *restrict w,
 	const float *restrict b, int n, int r0, int r1)
 {
-	int r = r0;
+	for (int t0 = 0; t0 < n; t0 += 84) {
+		int t1 = t0 + 84 < n ? t0 + 84 : n, r = r0;
 
-	for (; r + 4 <= r1; r += 4) {
-		const float *w0 = w + (size_t)r * 768, *w1 = w0 + 768, *w2 = w1 + 768, *w3 = w2 + 768;
-		for (int t = 0; t < n; t++) {
-			const float *xt = x + (size_t)t * 768;
-			__m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
-			for (int k = 0; k < 768; k += 8) {
-				__m256 xv = _mm256_loadu_ps(xt + k);
-				a0 = _mm256_fmadd_ps(_mm256_loadu_ps(w0 + k), xv, a0);
-				a1 = _mm256_fmadd_ps(_mm256_loadu_ps(w1 + k), xv, a1);
-				a2 = _mm256_fmadd_ps(_mm256_loadu_ps(w2 + k), xv, a2);
-				a3 = _mm256_fmadd_ps(_mm256_loadu_ps(w3 + k), xv, a3);
+		for (; r + 4 <= r1; r += 4) {
+			const float *w0 = w + (size_t)r * 768, *w1 = w0 + 768, *w2 = w1 + 768, *w3 = w2 + 768;
+			int t = t0;
+
+			for (; t + 3 <= t1; t += 3) {
+				const float *x0 = x + (size_t)(t + 0) * 768;
+				const float *x1 = x + (size_t)(t + 1) * 768;
+				const float *x2 = x + (size_t)(t + 2) * 768;
+				__m256 a00 = _mm256_setzero_ps(), a01 = _mm256_setzero_ps(), a02 = _mm256_setzero_ps(), a10 = _mm256_setzero_ps(), a11 = _mm256_setzero_ps(), a12 = _mm256_setzero_ps(), a20 = _mm256_setzero_ps(), a21 = _mm256_setzero_ps(), a22 = _mm256_setzero_ps(), a30 = _mm256_setzero_ps(), a31 = _mm256_setzero_ps(), a32 = _mm256_setzero_ps();
+				for (int k = 0; k < 768; k += 8) {
+					__m256 v0 = _mm256_loadu_ps(x0 + k);
+					__m256 v1 = _mm256_loadu_ps(x1 + k);
+					__m256 v2 = _mm256_loadu_ps(x2 + k);
+					__m256 u0 = _mm256_loadu_ps(w0 + k);
+					a00 = _mm256_fmadd_ps(u0, v0, a00);
+					a01 = _mm256_fmadd_ps(u0, v1, a01);
+					a02 = _mm256_fmadd_ps(u0, v2, a02);
+					__m256 u1 = _mm256_loadu_ps(w1 + k);
+					a10 = _mm256_fmadd_ps(u1, v0, a10);
+					a11 = _mm256_fmadd_ps(u1, v1, a11);
+					a12 = _mm256_fmadd_ps(u1, v2, a12);
+					__m256 u2 = _mm256_loadu_ps(w2 + k);
+					a20 = _mm256_fmadd_ps(u2, v0, a20);
+					a21 = _mm256_fmadd_ps(u2, v1, a21);
+					a22 = _mm256_fmadd_ps(u2, v2, a22);
+					__m256 u3 = _mm256_loadu_ps(w3 + k);
+					a30 = _mm256_fmadd_ps(u3, v0, a30);
+					a31 = _mm256_fmadd_ps(u3, v1, a31);
+					a32 = _mm256_fmadd_ps(u3, v2, a32);
+				}
+				y[(size_t)(t + 0) * 288 + r + 0] = hsum(a00) + (b ? b[r + 0] : 0.0f);
+				y[(size_t)(t + 1) * 288 + r + 0] = hsum(a01) + (b ? b[r + 0] : 0.0f);
+				y[(size_t)(t + 2) * 288 + r + 0] = hsum(a02) + (b ? b[r + 0] : 0.0f);
+				y[(size_t)(t + 0) * 288 + r + 1] = hsum(a10) + (b ? b[r + 1] : 0.0f);
+				y[(size_t)(t + 1) * 288 + r + 1] = hsum(a11) + (b ? b[r + 1] : 0.0f);
+				y[(size_t)(t + 2) * 288 + r + 1] = hsum(a12) + (b ? b[r + 1] : 0.0f);
+				y[(size_t)(t + 0) * 288 + r + 2] = hsum(a20) + (b ? b[r + 2] : 0.0f);
+				y[(size_t)(t + 1) * 288 + r + 2] = hsum(a21) + (b ? b[r + 2] : 0.0f);
+				y[(size_t)(t + 2) * 288 + r + 2] = hsum(a22) + (b ? b[r + 2] : 0.0f);
+				y[(size_t)(t + 0) * 288 + r + 3] = hsum(a30) + (b ? b[r + 3] : 0.0f);
+				y[(size_t)(t + 1) * 288 + r + 3] = hsum(a31) + (b ? b[r + 3] : 0.0f);
+				y[(size_t)(t + 2) * 288 + r + 3] = hsum(a32) + (b ? b[r + 3] : 0.0f);
 			}
-			float *yt = y + (size_t)t * 288 + r;
-			yt[0] = hsum(a0) + (b ? b[r + 0] : 0.0f);
-			yt[1] = hsum(a1) + (b ? b[r + 1] : 0.0f);
-			yt[2] = hsum(a2) + (b ? b[r + 2] : 0.0f);
-			yt[3] = hsum(a3) + (b ? b[r + 3] : 0.0f);
+			for (; t + 1 <= t1; t += 1) {
+				const float *x0 = x + (size_t)(t + 0) * 768;
+				__m256 a00 = _mm256_setzero_ps(), a10 = _mm256_setzero_ps(), a20 = _mm256_setzero_ps(), a30 = _mm256_setzero_ps();
+				for (int k = 0; k < 768; k += 8) {
+					__m256 v0 = _mm256_loadu_ps(x0 + k);
+					__m256 u0 = _mm256_loadu_ps(w0 + k);
+					a00 = _mm256_fmadd_ps(u0, v0, a00);
+					__m256 u1 = _mm256_loadu_ps(w1 + k);
+					a10 = _mm256_fmadd_ps(u1, v0, a10);
+					__m256 u2 = _mm256_loadu_ps(w2 + k);
+					a20 = _mm256_fmadd_ps(u2, v0, a20);
+					__m256 u3 = _mm256_loadu_ps(w3 + k);
+					a30 = _mm256_fmadd_ps(u3, v0, a30);
+				}
+				y[(size_t)(t + 0) * 288 + r + 0] = hsum(a00) + (b ? b[r + 0] : 0.0f);
+				y[(size_t)(t + 0) * 288 + r + 1] = hsum(a10) + (b ? b[r + 1] : 0.0f);
+				y[(size_t)(t + 0) * 288 + r + 2] = hsum(a20) + (b ? b[r + 2] : 0.0f);
+				y[(size_t)(t + 0) * 288 + r + 3] = hsum(a30) + (b ? b[r + 3] : 0.0f);
+			}
 		}
-	}
-	for (; r + 1 <= r1; r += 1) {
-		const float *w0 = w + (size_t)r * 768;
-		for (int t = 0; t < n; t++) {
-			const float *xt = x + (size_t)t * 768;
-			__m256 a0 = _mm256_setzero_ps();
-			for (int k = 0; k < 768; k += 8) {
-				__m256 xv = _mm256_loadu_ps(xt + k);
-				a0 = _mm256_fmadd_ps(_mm256_loadu_ps(w0 + k), xv, a0);
+		for (; r + 1 <= r1; r += 1) {
+			const float *w0 = w + (size_t)r * 768;
+			int t = t0;
+
+			for (; t + 1 <= t1; t += 1) {
+				const float *x0 = x + (size_t)(t + 0) * 768;
+				__m256 a00 = _mm256_setzero_ps();
+				for (int k = 0; k < 768; k += 8) {
+					__m256 v0 = _mm256_loadu_ps(x0 + k);
+					__m256 u0 = _mm256_loadu_ps(w0 + k);
+					a00 = _mm256_fmadd_ps(u0, v0, a00);
+				}
+				y[(size_t)(t + 0) * 288 + r + 0] = hsum(a00) + (b ? b[r + 0] : 0.0f);
 			}
-			float *yt = y + (size_t)t * 288 + r;
-			yt[0] = hsum(a0) + (b ? b[r + 0] : 0.0f);
 		}
 	}
 }
@@ -370,38 +514,86 @@ static void matmul_288x768(float *restrict y, const float *restrict x, const flo
 static void matmul_32000x288(float *restrict y, const float *restrict x, const float *restrict w,
 	const float *restrict b, int n, int r0, int r1)
 {
-	int r = r0;
+	for (int t0 = 0; t0 < n; t0 += 225) {
+		int t1 = t0 + 225 < n ? t0 + 225 : n, r = r0;
 
-	for (; r + 4 <= r1; r += 4) {
-		const float *w0 = w + (size_t)r * 288, *w1 = w0 + 288, *w2 = w1 + 288, *w3 = w2 + 288;
-		for (int t = 0; t < n; t++) {
-			const float *xt = x + (size_t)t * 288;
-			__m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
-			for (int k = 0; k < 288; k += 8) {
-				__m256 xv = _mm256_loadu_ps(xt + k);
-				a0 = _mm256_fmadd_ps(_mm256_loadu_ps(w0 + k), xv, a0);
-				a1 = _mm256_fmadd_ps(_mm256_loadu_ps(w1 + k), xv, a1);
-				a2 = _mm256_fmadd_ps(_mm256_loadu_ps(w2 + k), xv, a2);
-				a3 = _mm256_fmadd_ps(_mm256_loadu_ps(w3 + k), xv, a3);
+		for (; r + 4 <= r1; r += 4) {
+			const float *w0 = w + (size_t)r * 288, *w1 = w0 + 288, *w2 = w1 + 288, *w3 = w2 + 288;
+			int t = t0;
+
+			for (; t + 3 <= t1; t += 3) {
+				const float *x0 = x + (size_t)(t + 0) * 288;
+				const float *x1 = x + (size_t)(t + 1) * 288;
+				const float *x2 = x + (size_t)(t + 2) * 288;
+				__m256 a00 = _mm256_setzero_ps(), a01 = _mm256_setzero_ps(), a02 = _mm256_setzero_ps(), a10 = _mm256_setzero_ps(), a11 = _mm256_setzero_ps(), a12 = _mm256_setzero_ps(), a20 = _mm256_setzero_ps(), a21 = _mm256_setzero_ps(), a22 = _mm256_setzero_ps(), a30 = _mm256_setzero_ps(), a31 = _mm256_setzero_ps(), a32 = _mm256_setzero_ps();
+				for (int k = 0; k < 288; k += 8) {
+					__m256 v0 = _mm256_loadu_ps(x0 + k);
+					__m256 v1 = _mm256_loadu_ps(x1 + k);
+					__m256 v2 = _mm256_loadu_ps(x2 + k);
+					__m256 u0 = _mm256_loadu_ps(w0 + k);
+					a00 = _mm256_fmadd_ps(u0, v0, a00);
+					a01 = _mm256_fmadd_ps(u0, v1, a01);
+					a02 = _mm256_fmadd_ps(u0, v2, a02);
+					__m256 u1 = _mm256_loadu_ps(w1 + k);
+					a10 = _mm256_fmadd_ps(u1, v0, a10);
+					a11 = _mm256_fmadd_ps(u1, v1, a11);
+					a12 = _mm256_fmadd_ps(u1, v2, a12);
+					__m256 u2 = _mm256_loadu_ps(w2 + k);
+					a20 = _mm256_fmadd_ps(u2, v0, a20);
+					a21 = _mm256_fmadd_ps(u2, v1, a21);
+					a22 = _mm256_fmadd_ps(u2, v2, a22);
+					__m256 u3 = _mm256_loadu_ps(w3 + k);
+					a30 = _mm256_fmadd_ps(u3, v0, a30);
+					a31 = _mm256_fmadd_ps(u3, v1, a31);
+					a32 = _mm256_fmadd_ps(u3, v2, a32);
+				}
+				y[(size_t)(t + 0) * 32000 + r + 0] = hsum(a00) + (b ? b[r + 0] : 0.0f);
+				y[(size_t)(t + 1) * 32000 + r + 0] = hsum(a01) + (b ? b[r + 0] : 0.0f);
+				y[(size_t)(t + 2) * 32000 + r + 0] = hsum(a02) + (b ? b[r + 0] : 0.0f);
+				y[(size_t)(t + 0) * 32000 + r + 1] = hsum(a10) + (b ? b[r + 1] : 0.0f);
+				y[(size_t)(t + 1) * 32000 + r + 1] = hsum(a11) + (b ? b[r + 1] : 0.0f);
+				y[(size_t)(t + 2) * 32000 + r + 1] = hsum(a12) + (b ? b[r + 1] : 0.0f);
+				y[(size_t)(t + 0) * 32000 + r + 2] = hsum(a20) + (b ? b[r + 2] : 0.0f);
+				y[(size_t)(t + 1) * 32000 + r + 2] = hsum(a21) + (b ? b[r + 2] : 0.0f);
+				y[(size_t)(t + 2) * 32000 + r + 2] = hsum(a22) + (b ? b[r + 2] : 0.0f);
+				y[(size_t)(t + 0) * 32000 + r + 3] = hsum(a30) + (b ? b[r + 3] : 0.0f);
+				y[(size_t)(t + 1) * 32000 + r + 3] = hsum(a31) + (b ? b[r + 3] : 0.0f);
+				y[(size_t)(t + 2) * 32000 + r + 3] = hsum(a32) + (b ? b[r + 3] : 0.0f);
 			}
-			float *yt = y + (size_t)t * 32000 + r;
-			yt[0] = hsum(a0) + (b ? b[r + 0] : 0.0f);
-			yt[1] = hsum(a1) + (b ? b[r + 1] : 0.0f);
-			yt[2] = hsum(a2) + (b ? b[r + 2] : 0.0f);
-			yt[3] = hsum(a3) + (b ? b[r + 3] : 0.0f);
+			for (; t + 1 <= t1; t += 1) {
+				const float *x0 = x + (size_t)(t + 0) * 288;
+				__m256 a00 = _mm256_setzero_ps(), a10 = _mm256_setzero_ps(), a20 = _mm256_setzero_ps(), a30 = _mm256_setzero_ps();
+				for (int k = 0; k < 288; k += 8) {
+					__m256 v0 = _mm256_loadu_ps(x0 + k);
+					__m256 u0 = _mm256_loadu_ps(w0 + k);
+					a00 = _mm256_fmadd_ps(u0, v0, a00);
+					__m256 u1 = _mm256_loadu_ps(w1 + k);
+					a10 = _mm256_fmadd_ps(u1, v0, a10);
+					__m256 u2 = _mm256_loadu_ps(w2 + k);
+					a20 = _mm256_fmadd_ps(u2, v0, a20);
+					__m256 u3 = _mm256_loadu_ps(w3 + k);
+					a30 = _mm256_fmadd_ps(u3, v0, a30);
+				}
+				y[(size_t)(t + 0) * 32000 + r + 0] = hsum(a00) + (b ? b[r + 0] : 0.0f);
+				y[(size_t)(t + 0) * 32000 + r + 1] = hsum(a10) + (b ? b[r + 1] : 0.0f);
+				y[(size_t)(t + 0) * 32000 + r + 2] = hsum(a20) + (b ? b[r + 2] : 0.0f);
+				y[(size_t)(t + 0) * 32000 + r + 3] = hsum(a30) + (b ? b[r + 3] : 0.0f);
+			}
 		}
-	}
-	for (; r + 1 <= r1; r += 1) {
-		const float *w0 = w + (size_t)r * 288;
-		for (int t = 0; t < n; t++) {
-			const float *xt = x + (size_t)t * 288;
-			__m256 a0 = _mm256_setzero_ps();
-			for (int k = 0; k < 288; k += 8) {
-				__m256 xv = _mm256_loadu_ps(xt + k);
-				a0 = _mm256_fmadd_ps(_mm256_loadu_ps(w0 + k), xv, a0);
+		for (; r + 1 <= r1; r += 1) {
+			const float *w0 = w + (size_t)r * 288;
+			int t = t0;
+
+			for (; t + 1 <= t1; t += 1) {
+				const float *x0 = x + (size_t)(t + 0) * 288;
+				__m256 a00 = _mm256_setzero_ps();
+				for (int k = 0; k < 288; k += 8) {
+					__m256 v0 = _mm256_loadu_ps(x0 + k);
+					__m256 u0 = _mm256_loadu_ps(w0 + k);
+					a00 = _mm256_fmadd_ps(u0, v0, a00);
+				}
+				y[(size_t)(t + 0) * 32000 + r + 0] = hsum(a00) + (b ? b[r + 0] : 0.0f);
 			}
-			float *yt = y + (size_t)t * 32000 + r;
-			yt[0] = hsum(a0) + (b ? b[r + 0] : 0.0f);
 		}
 	}
 }
@@ -421,25 +613,6 @@ static inline void axpy_head(float *restrict o, float p, const float *restrict v
 	__m256 ps = _mm256_set1_ps(p);
 	for (int k = 0; k < 48; k += 8)
 		_mm256_storeu_ps(o + k, _mm256_fmadd_ps(ps, _mm256_loadu_ps(v + k), _mm256_loadu_ps(o + k)));
-}
-
-/* Rotates each of `heads` heads of x[t] (stride `stride`) by position pos+t:
- * pairs (u, w) -> (u cos a - w sin a, u sin a + w cos a), a = (pos+t) theta^(-2i/HEAD_DIM),
- * the pair of dimension i being (x[i], x[i + HEAD_DIM/2]) (rope_style = half). */
-static void rope(const struct llama_small *m, float *x, int n, int pos, int heads, int stride)
-{
-	for (int t = 0; t < n; t++) {
-		const float *c = m->rope_cos + (size_t)(pos + t) * (HEAD_DIM / 2);
-		const float *s = m->rope_sin + (size_t)(pos + t) * (HEAD_DIM / 2);
-		for (int h = 0; h < heads; h++) {
-			float *v = x + (size_t)t * stride + h * HEAD_DIM;
-			for (int i = 0; i < HEAD_DIM / 2; i++) {
-				float u = v[i], w = v[i + HEAD_DIM / 2];
-				v[i] = u * c[i] - w * s[i];
-				v[i + HEAD_DIM / 2] = u * s[i] + w * c[i];
-			}
-		}
-	}
 }
 
 typedef struct attention_job {
@@ -480,6 +653,25 @@ static void attention_worker(void *ctx, int i, int nt)
 			memset(o, 0, HEAD_DIM * sizeof(float));
 			for (int s = 0; s < len; s++)
 				axpy_head(o, p[s] / sum, vc + (size_t)s * KV_DIM + g * HEAD_DIM);
+		}
+	}
+}
+
+/* Rotates each of `heads` heads of x[t] (stride `stride`) by position pos+t:
+ * pairs (u, w) -> (u cos a - w sin a, u sin a + w cos a), a = (pos+t) theta^(-2i/HEAD_DIM),
+ * the pair of dimension i being (x[i], x[i + HEAD_DIM/2]) (rope_style = half). */
+static void rope(const struct llama_small *m, float *x, int n, int pos, int heads, int stride)
+{
+	for (int t = 0; t < n; t++) {
+		const float *c = m->rope_cos + (size_t)(pos + t) * (HEAD_DIM / 2);
+		const float *s = m->rope_sin + (size_t)(pos + t) * (HEAD_DIM / 2);
+		for (int h = 0; h < heads; h++) {
+			float *v = x + (size_t)t * stride + h * HEAD_DIM;
+			for (int i = 0; i < HEAD_DIM / 2; i++) {
+				float u = v[i], w = v[i + HEAD_DIM / 2];
+				v[i] = u * c[i] - w * s[i];
+				v[i + HEAD_DIM / 2] = u * s[i] + w * c[i];
+			}
 		}
 	}
 }
@@ -730,9 +922,9 @@ static void forward_chunk(struct llama_small *m, const int *tok, int n, int pos,
 	matmul(m->pool, matmul_32000x288, logits, m->x + (size_t)h0 * 288, m->tok_embeddings, NULL, (n - h0), 32000);
 }
 
-int llama_small_open_tensors(llama_small **out, float *const *w, int n_threads, tfm_error *err)
+int llama_small_open_tensors(struct llama_small **out, float *const *w, int n_threads, tfm_error *err)
 {
-	llama_small *m = calloc(1, sizeof *m);
+	struct llama_small *m = calloc(1, sizeof *m);
 
 	*out = NULL;
 	if (!m)
@@ -834,7 +1026,7 @@ fail:
 	return -1;
 }
 
-int llama_small_open_memory(llama_small **out, const void *data, size_t size, int n_threads, tfm_error *err)
+int llama_small_open_memory(struct llama_small **out, const void *data, size_t size, int n_threads, tfm_error *err)
 {
 	tfm_file *file;
 	float **bound = malloc(sizeof *bound * N_TENSORS);
@@ -856,7 +1048,7 @@ int llama_small_open_memory(llama_small **out, const void *data, size_t size, in
 	return 0;
 }
 
-int llama_small_open(llama_small **out, const char *path, int n_threads, tfm_error *err)
+int llama_small_open(struct llama_small **out, const char *path, int n_threads, tfm_error *err)
 {
 	tfm_file *file;
 	float **bound = malloc(sizeof *bound * N_TENSORS);
@@ -878,12 +1070,12 @@ int llama_small_open(llama_small **out, const char *path, int n_threads, tfm_err
 	return 0;
 }
 
-void llama_small_reset(llama_small *m)
+void llama_small_reset(struct llama_small *m)
 {
 	(void)m;	/* positions past the last forward are never read */
 }
 
-void llama_small_close(llama_small *m)
+void llama_small_close(struct llama_small *m)
 {
 	if (!m)
 		return;
@@ -910,7 +1102,7 @@ void llama_small_close(llama_small *m)
 	free(m);
 }
 
-const float *llama_small_forward(llama_small *m, const int *tokens, int n, int pos, int all, tfm_error *err)
+const float *llama_small_forward(struct llama_small *m, const int *tokens, int n, int pos, int all, tfm_error *err)
 {
 	int rows = all ? n : 1;
 
@@ -941,7 +1133,7 @@ const float *llama_small_forward(llama_small *m, const int *tokens, int n, int p
 
 static int api_open(void **inst, float *const *w, int n_threads, tfm_error *err)
 {
-	return llama_small_open_tensors((llama_small **)inst, w, n_threads, err);
+	return llama_small_open_tensors((struct llama_small **)inst, w, n_threads, err);
 }
 
 static void api_close(void *inst)

@@ -9,8 +9,10 @@
  * success, 1 when running fails (weights, model, output files), 2 on a bad
  * command line.  Every message is one line "NAME: error: ..." on stderr.
  *
- * Every option takes a value, given as the next argument or, for the long
- * ones, after '=' (--seed=7); the last of a repeated option wins.
+ * Every option but the flags (--help, --timings, --bench) takes a value,
+ * given as the next argument or, for the long ones, after '=' (--seed=7);
+ * the last of a repeated option wins.  --bench replaces the run by the
+ * timing protocol of `make bench` (tfm_bench below).
  */
 #include <errno.h>
 #include <limits.h>
@@ -39,6 +41,8 @@ typedef struct tfm_opts {
 	uint64_t seed;
 	long threads;           /* 0 when not given */
 	int help;
+	int timings;            /* --timings: where the time to the first token went */
+	int bench;              /* --bench: the speed protocol of `make bench` */
 } tfm_opts;
 
 static void tfm_print_usage(FILE *fp, const char *prog, const tfm_model_api *api)
@@ -65,6 +69,11 @@ static void tfm_print_usage(FILE *fp, const char *prog, const tfm_model_api *api
 "  --seed S           seed for sampling and for random weights (default: 42)\n"
 "  --threads N        threads to run on, 1..%d (default: the online CPUs, at\n"
 "                     most %d)\n"
+"  --timings          print where the time to the first token went\n"
+"  --bench            instead of the above, time a prefill of 128 tokens and a\n"
+"                     greedy decode of positions 1..255 (fewer when max_seq is\n"
+"                     smaller) and print one line of figures to stdout;\n"
+"                     --tokens, --logits, -n and sampling are not used\n"
 "  -h, --help         print this help and exit\n"
 "\n"
 "The generated ids go to stdout, separated by spaces; timings go to stderr.\n"
@@ -221,7 +230,8 @@ int tfm_main_option(const char *arg)
 {
 	const char *val;
 
-	if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0)
+	if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0 || strcmp(arg, "--timings") == 0
+	    || strcmp(arg, "--bench") == 0)
 		return 1;
 	for (size_t k = 0; k < sizeof names / sizeof names[0]; k++)
 		if (tfm_is_opt(arg, names[k], &val))
@@ -241,6 +251,14 @@ static int tfm_parse_args(int argc, char **argv, tfm_opts *o, tfm_error *e)
 		if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
 			o->help = 1;
 			return 0;
+		}
+		if (strcmp(arg, "--timings") == 0) {
+			o->timings = 1;
+			continue;
+		}
+		if (strcmp(arg, "--bench") == 0) {
+			o->bench = 1;
+			continue;
 		}
 		for (k = 0; k < sizeof names / sizeof names[0]; k++)
 			if (tfm_is_opt(arg, names[k], &val))
@@ -326,6 +344,82 @@ static double tfm_rate(long n, double seconds)
 	return seconds > 0 ? (double)n / seconds : 0.0;
 }
 
+/* ---- --bench ------------------------------------------------------------ */
+
+#define TFM_BENCH_PREFILL 128   /* tokens in the timed prefill */
+#define TFM_BENCH_DECODE  256   /* positions of the decode, 0 (the prompt) included */
+
+static int tfm_argmax(const float *x, int n)
+{
+	int best = 0;
+
+	for (int i = 1; i < n; i++)
+		if (x[i] > x[best])
+			best = i;
+	return best;
+}
+
+/* The speed protocol of `make bench` (bench/bench.c, issue 6) on an open
+ * instance, its figures printed to stdout as one line of key=value pairs.
+ *
+ * First a warm-up, untimed: one token at position 0, which touches every
+ * weight, so that neither timed part pays for the first touch of the
+ * weights' pages (they are mmap'ed from the file) and both find the model
+ * as a long-running program would.  Then the prefill: one forward of
+ * min(128, max_seq) tokens at position 0, logits of the last token only,
+ * timed.  Then the decode, from a one-token prompt: the prompt's forward at
+ * position 0 untimed, then greedy (argmax) one-token forwards at positions
+ * 1..min(255, max_seq - 1), timed together with the argmax of every step.
+ * tokens_hash (FNV-1a of the decoded ids) lets the caller see that two
+ * programs decoded the same tokens. */
+static int tfm_bench(const tfm_model_api *api, void *inst, int threads,
+                     double t_load, double t_open, tfm_error *e)
+{
+	int prompt[TFM_BENCH_PREFILL]; /* [n_prefill] any ids: the cost is the same */
+	int n_prefill = api->max_seq < TFM_BENCH_PREFILL ? api->max_seq : TFM_BENCH_PREFILL;
+	int last = (api->max_seq < TFM_BENCH_DECODE ? api->max_seq : TFM_BENCH_DECODE) - 1;
+	int tok = 1, pos;
+	uint32_t hash = 2166136261u;
+	const float *logits;
+	double t0, t_first, t_prefill, t_decode;
+
+	for (int i = 0; i < n_prefill; i++)
+		prompt[i] = (int)((1 + 7919L * i) % api->vocab);
+
+	t0 = tfm_now();
+	if (api->forward(inst, &tok, 1, 0, 0, e) == NULL)
+		return -1;
+	t_first = tfm_now() - t0;
+	api->reset(inst);
+
+	t0 = tfm_now();
+	if (api->forward(inst, prompt, n_prefill, 0, 0, e) == NULL)
+		return -1;
+	t_prefill = tfm_now() - t0;
+	api->reset(inst);
+
+	if ((logits = api->forward(inst, &tok, 1, 0, 0, e)) == NULL)
+		return -1;
+	t0 = tfm_now();
+	for (pos = 1; pos <= last; pos++) {
+		tok = tfm_argmax(logits, api->vocab);
+		hash = (hash ^ (uint32_t)tok) * 16777619u;
+		if ((logits = api->forward(inst, &tok, 1, pos, 0, e)) == NULL)
+			return -1;
+	}
+	t_decode = tfm_now() - t0;
+
+	printf("bench model=%s target=%s threads=%d prefill_n=%d decode_n=%d "
+	       "decode_tok_s=%.2f prefill_tok_s=%.2f decode_s=%.4f prefill_s=%.4f "
+	       "first_s=%.4f load_s=%.4f open_s=%.4f tokens_hash=%08x\n",
+	       api->name ? api->name : "?", api->target ? api->target : "?", threads,
+	       n_prefill, last, tfm_rate(last, t_decode), tfm_rate(n_prefill, t_prefill),
+	       t_decode, t_prefill, t_first, t_load, t_open, (unsigned)hash);
+	if (fflush(stdout) != 0 || ferror(stdout))
+		return tfm_fail(e, "cannot write to standard output: %s", strerror(errno));
+	return 0;
+}
+
 int tfm_main(int argc, char **argv, const tfm_model_api *api)
 {
 	tfm_opts o = { .tokens = "1", .n_gen = -1, .top_p = 1, .seed = 42 };
@@ -339,7 +433,7 @@ int tfm_main(int argc, char **argv, const tfm_model_api *api)
 	int *tokens = NULL; /* [n_tokens] the prompt */
 	int n_tokens = 0, tok, rc = 2, threads;
 	long i, fit;
-	double t0, t_prefill, t_decode;
+	double t0, t_prefill, t_decode, t_load, t_open;
 
 	if (argc > 0 && argv[0] != NULL && argv[0][0] != '\0') {
 		slash = strrchr(argv[0], '/');
@@ -376,6 +470,7 @@ int tfm_main(int argc, char **argv, const tfm_model_api *api)
 		tfm_fail(&e, "out of memory");
 		goto error;
 	}
+	t0 = tfm_now();
 	if (o.weights != NULL) {
 		if (tfm_weights_load(&w, api, o.weights, &e) != 0)
 			goto error;
@@ -385,9 +480,18 @@ int tfm_main(int argc, char **argv, const tfm_model_api *api)
 		if (tfm_weights_random(&w, api->tensors, api->n_tensors, o.seed, &e) != 0)
 			goto error;
 	}
+	t_load = tfm_now() - t0;
+	t0 = tfm_now();
 	if (api->open(&inst, w.data, threads, &e) != 0) {
 		inst = NULL;
 		goto error;
+	}
+	t_open = tfm_now() - t0;
+	if (o.bench) {
+		if (tfm_bench(api, inst, threads, t_load, t_open, &e) != 0)
+			goto error;
+		rc = 0;
+		goto done;
 	}
 
 	t0 = tfm_now();
@@ -422,10 +526,16 @@ int tfm_main(int argc, char **argv, const tfm_model_api *api)
 		tfm_fail(&e, "cannot write to standard output: %s", strerror(errno));
 		goto error;
 	}
+	if (o.timings)
+		fprintf(stderr, "timings: weights %.2f ms (%s), open %.2f ms, first token %.2f ms\n",
+		        t_load * 1e3, o.weights ? "loaded" : "random", t_open * 1e3, t_prefill * 1e3);
+	/* The last generated token is sampled, never forwarded: the decode
+	 * rate counts forward steps. */
 	fprintf(stderr, "prefill: %d tokens in %.2f ms (%.1f tok/s); "
 	        "decode: %ld tokens in %.2f ms (%.1f tok/s); %d threads, %s\n",
 	        n_tokens, t_prefill * 1e3, tfm_rate(n_tokens, t_prefill),
-	        o.n_gen, t_decode * 1e3, tfm_rate(o.n_gen, t_decode),
+	        o.n_gen > 0 ? o.n_gen - 1 : 0, t_decode * 1e3,
+	        tfm_rate(o.n_gen > 0 ? o.n_gen - 1 : 0, t_decode),
 	        threads, api->target ? api->target : "?");
 	rc = 0;
 	goto done;

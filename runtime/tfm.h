@@ -108,6 +108,52 @@ int tfm_npy_write(const char *path, const float *data, long rows, long cols,
 /* Seconds from an arbitrary fixed point (monotonic clock). */
 double tfm_now(void);
 
+/* ---- Kernels ---------------------------------------------------------------- */
+
+/* The hot operations, precompiled once per instruction set (kernels.c built
+ * three times: scalar, AVX2+FMA, AVX-512F) for code that cannot carry its
+ * own SIMD: the JIT, whose compiler (tcc) has no intrinsics.  Each takes
+ * every dimension as an argument.  Rows of activations are contiguous; a
+ * matrix w is [rows, cols], row-major (nn.Linear layout). */
+
+enum { TFM_ACT_RELU, TFM_ACT_SILU, TFM_ACT_GELU_TANH, TFM_ACT_GELU_ERF };
+
+/* What attention reads and writes, for one layer and one chunk of tokens. */
+typedef struct tfm_attention {
+	const float *q;		/* [n, n_head * head_dim] */
+	const float *k_cache;	/* [max_seq, n_kv_head * head_dim], this layer's */
+	const float *v_cache;	/* the same shape */
+	float *out;		/* [n, n_head * head_dim] */
+	float *scores;		/* [n_threads, max_seq] working space */
+	int n, pos;		/* tokens pos..pos+n-1; token t sees cache rows 0..pos+t */
+	int n_head, n_kv_head, head_dim, max_seq;
+	float scale;		/* 1 / sqrt(head_dim) */
+	float softcap;		/* 0: off, else s = softcap * tanh(s / softcap) */
+} tfm_attention;
+
+typedef struct tfm_kernels {
+	const char *isa;	/* "scalar", "avx2", "avx512" */
+	/* y[t, r] = w[r, :] . x[t, :] (+ b[r]) for t < n, r < rows; b may be NULL.
+	 * Rows are split over the pool's threads. */
+	void (*matmul)(tfm_pool *pool, float *y, const float *x, const float *w,
+	               const float *b, int n, int rows, int cols);
+	/* out[r] = rmsnorm(in[r]) * w, or layernorm(in[r]) * w + b when b is not
+	 * NULL, over rows of `width`; out may equal in. */
+	void (*norm)(float *out, const float *in, const float *w, const float *b,
+	             int rows, int width, float eps);
+	/* Causal attention, query heads split over the pool's threads; query
+	 * head h reads key/value head h / (n_head / n_kv_head). */
+	void (*attention)(tfm_pool *pool, const tfm_attention *a);
+	/* h[i] = act(gate[i]) * h[i] (TFM_ACT_SILU, _GELU_TANH, _GELU_ERF). */
+	void (*glu)(float *h, const float *gate, long n, int act);
+	/* h[i] = act(h[i]) (TFM_ACT_RELU, _GELU_TANH, _GELU_ERF). */
+	void (*act)(float *h, long n, int act);
+} tfm_kernels;
+
+/* The kernels for an instruction set by name, or NULL when unknown or when
+ * this CPU cannot run it; NULL name: the best this CPU runs. */
+const tfm_kernels *tfm_kernels_for(const char *isa);
+
 /* ---- Models -------------------------------------------------------------- */
 
 /* What a generated model exports, so that code which knows no model (the

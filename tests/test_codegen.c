@@ -13,7 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <CUnit/CUnit.h>
+#include "check.h"
+#include "jit.h"
 #include "target.h"
 #include "testutil.h"
 #include "tfm.h"
@@ -127,7 +130,7 @@ static int golden_load(Golden *g, const char *name)
 }
 
 /* Checks one built model against its golden: prefill and token by token. */
-static void check_model(const tfm_model_api *api, const Golden *g, const char *target, int threads)
+static void check_golden(const tfm_model_api *api, const Golden *g, const char *target, int threads)
 {
 	char path[512];
 	tfm_weights w;
@@ -200,13 +203,65 @@ static void test_goldens(void)
 			const tfm_model_api *api = dlsym(so, sym);
 			CU_ASSERT_PTR_NOT_NULL(api);
 			if (api && t->supported()) {
-				check_model(api, &g, t->name, 1);
-				check_model(api, &g, t->name, 2);
+				check_golden(api, &g, t->name, 1);
+				check_golden(api, &g, t->name, 2);
 			} else if (api) {
 				printf("\n    %-56s %-7s compiled; not run (this CPU lacks it)", name, t->name);
 			}
 			dlclose(so);
 		}
+		free(g.logits);
+	}
+	fclose(f);
+	printf("\n");
+}
+
+/* The JIT: the same goldens through libtcc and the runtime's kernels, for
+ * every kernel set this CPU runs. */
+static void test_jit_goldens(void)
+{
+	FILE *f = fopen(GOLDEN "/INDEX", "r");
+	char name[128];
+
+	if (!jit_available()) {
+		printf("\n    this tfmc was built without libtcc: JIT not tested");
+		return;
+	}
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	while (fscanf(f, "%127s", name) == 1) {
+		Golden g;
+		char spec[256];
+		Diags d;
+		Front fe;
+		Resolved r;
+		Program p;
+
+		CU_ASSERT_EQUAL_FATAL(golden_load(&g, name), 0);
+		snprintf(spec, sizeof spec, GOLDEN "/%s.tfm", name);
+		diag_init(&d);
+		front_init(&fe, &d);
+		CU_ASSERT_EQUAL_FATAL(front_load(&fe, spec, (Loc){ 0 }), 0);
+		CU_ASSERT_EQUAL_FATAL(check_select(&fe, spec, NULL, &r), 0);
+		CU_ASSERT_EQUAL_FATAL(ir_build(&r.m, &p), 0);
+		for (int i = 0; i < n_targets; i++) {
+			Jit j;
+			tfm_error e;
+			char label[32];
+			if (!tfm_kernels_for(targets[i].name))
+				continue;
+			CU_ASSERT_EQUAL(jit_compile(&p, spec, targets[i].name, &j, &e), 0);
+			if (!j.api) {
+				printf("\n    %s: %s", name, e.msg);
+				continue;
+			}
+			snprintf(label, sizeof label, "jit/%s", targets[i].name);
+			check_golden(j.api, &g, label, 1);
+			check_golden(j.api, &g, label, 2);
+			jit_free(&j);
+		}
+		ir_free(&p);
+		front_free(&fe);
+		diag_free(&d);
 		free(g.logits);
 	}
 	fclose(f);
@@ -297,12 +352,36 @@ static void test_commands(void)
 		k++;
 	CU_ASSERT_EQUAL(k, 5);
 	snprintf(path, sizeof path, "%s/err.txt", dir);
-	CU_ASSERT_PTR_NOT_NULL(strstr(slurp(path), "decode: 5 tokens"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(slurp(path), "decode: 4 tokens"));
 	/* Random weights when none are given, and the same ids from the same seed. */
 	CU_ASSERT_EQUAL(sh("./tfmc run specs/llama_small.tfm -n 3 --seed 7 >%s/a.txt 2>/dev/null", dir), 0);
 	CU_ASSERT_EQUAL(sh("./tfmc run specs/llama_small.tfm --weights %s/w.safetensors -n 3 >%s/b.txt 2>/dev/null",
 	                   dir, dir), 0);
 	CU_ASSERT_EQUAL(sh("cmp -s %s/a.txt %s/b.txt", dir, dir), 0);
+
+	/* Without the JIT: the system compiler and the cache, said once. */
+	CU_ASSERT_EQUAL(sh("TFMC_NO_JIT=1 ./tfmc run " GOLDEN "/%s.tfm --weights " GOLDEN "/%s.safetensors "
+	                   "--tokens $(cat " GOLDEN "/%s.tokens) --logits %s/fb.npy -n 0 2>%s/err.txt", g, g, g, dir, dir), 0);
+	snprintf(path, sizeof path, "%s/err.txt", dir);
+	CU_ASSERT_PTR_NOT_NULL(strstr(slurp(path), "compiling with the system C compiler into a cache"));
+	snprintf(path, sizeof path, "%s/fb.npy", dir);
+	got = npy_read(path, &rows, &cols);
+	snprintf(path, sizeof path, GOLDEN "/%s.logits.npy", g);
+	want = npy_read(path, &grows, &gcols);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(got);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(want);
+	CU_ASSERT(rows == grows && cols == gcols &&
+	          max_diff(got, want, rows * cols) <= 1e-4 * fmax(1, max_abs(want, rows * cols)));
+	free(got);
+	free(want);
+	/* The JIT path gives the same logits. */
+	CU_ASSERT_EQUAL(sh("./tfmc run " GOLDEN "/%s.tfm --weights " GOLDEN "/%s.safetensors "
+	                   "--tokens $(cat " GOLDEN "/%s.tokens) --logits %s/jit.npy -n 0 --timings 2>%s/err.txt",
+	                   g, g, g, dir, dir), 0);
+	snprintf(path, sizeof path, "%s/err.txt", dir);
+	if (jit_available())
+		CU_ASSERT_PTR_NOT_NULL(strstr(slurp(path), "JIT compile"));
+	CU_ASSERT_EQUAL(sh("cmp -s %s/jit.npy %s/jit.npy", dir, dir), 0);
 
 	/* Bad input: clear errors and the right exit status. */
 	CU_ASSERT_EQUAL(sh("./tfmc run specs/llama_small.tfm --tokens 1,32000 -n 1 2>%s/err.txt", dir), 2);
@@ -321,10 +400,67 @@ static void test_commands(void)
 	unsetenv(env);
 }
 
+/* tfmc run --watch: runs, then runs again when the spec changes, and shows
+ * the new diagnostics.  The test waits for output, never for a time. */
+static int wait_for(const char *path, const char *text)
+{
+	for (int i = 0; i < 600; i++) {	/* up to a minute, in case the machine is busy */
+		if (strstr(slurp(path), text))
+			return 1;
+		struct timespec nap = { 0, 100 * 1000 * 1000 };
+		nanosleep(&nap, NULL);
+	}
+	return 0;
+}
+
+static void test_watch(void)
+{
+	char spec[256], err[256], cmd[1024];
+	FILE *f;
+
+	snprintf(spec, sizeof spec, "%s/w.tfm", dir);
+	snprintf(err, sizeof err, "%s/watch.err", dir);
+	f = fopen(spec, "w");
+	fputs("model w { vocab = 32000 d_model = 64 n_layer = 2 n_head = 4 max_seq = 16 d_ff = 192\n"
+	      "  allow aspect-ratio }\n", f);
+	fclose(f);
+	snprintf(cmd, sizeof cmd, "./tfmc run --watch %s -n 2 --threads 1 >%s/watch.out 2>%s & echo $! >%s/watch.pid",
+	         spec, dir, err, dir);
+	CU_ASSERT_EQUAL_FATAL(system(cmd), 0);
+	CU_ASSERT(wait_for(err, "watching"));
+	/* An edit with an error: the diagnostic appears. */
+	f = fopen(spec, "w");
+	fputs("model w { vocab = 32000 d_model = 64 n_layer = 2 n_head = 5 max_seq = 16 d_ff = 192\n"
+	      "  allow aspect-ratio }\n", f);
+	fclose(f);
+	CU_ASSERT(wait_for(err, "d_model (64) is not divisible by n_head (5)"));
+	/* Fixed again: it runs again. */
+	f = fopen(spec, "w");
+	fputs("model w { vocab = 32000 d_model = 64 n_layer = 2 n_head = 8 max_seq = 16 d_ff = 192\n"
+	      "  allow aspect-ratio }\n", f);
+	fclose(f);
+	CU_ASSERT(wait_for(err, "running again"));
+	char out[256];
+	snprintf(out, sizeof out, "%s/watch.out", dir);
+	int runs = 0;
+	for (int i = 0; i < 600 && runs < 2; i++) {
+		const char *s = slurp(out);
+		runs = 0;
+		for (const char *p = s; (p = strchr(p, '\n')); p++)
+			runs++;
+		struct timespec nap = { 0, 100 * 1000 * 1000 };
+		nanosleep(&nap, NULL);
+	}
+	CU_ASSERT_EQUAL(runs, 2);	/* two runs printed their ids */
+	sh("kill $(cat %s/watch.pid)", dir);
+}
+
 /* examples/embed: a user's own Makefile around the generated code. */
 static void test_example(void)
 {
-	CU_ASSERT_EQUAL(sh("make -s -C examples/embed clean >/dev/null && make -s -C examples/embed >/dev/null 2>&1"), 0);
+	/* Not the sanitizer flags of a check-asan run: a plain user build. */
+	CU_ASSERT_EQUAL(sh("env -u MAKEFLAGS -u MFLAGS -u CFLAGS -u LDFLAGS sh -c 'make -s -C examples/embed clean && "
+	                   "make -s -C examples/embed' >/dev/null 2>&1"), 0);
 	if (target_find("avx2")->supported())
 		CU_ASSERT_EQUAL(sh("examples/embed/chat >/dev/null"), 0);
 	CU_ASSERT_EQUAL(sh("make -s -C examples/embed clean >/dev/null"), 0);
@@ -346,9 +482,11 @@ int add_codegen_suites(void)
 	CU_pSuite s = CU_add_suite("codegen", setup, teardown);
 	if (!s ||
 	    !CU_add_test(s, "goldens, every target, prefill and decode", test_goldens) ||
+	    !CU_add_test(s, "goldens through the JIT and every kernel set", test_jit_goldens) ||
 	    !CU_add_test(s, "gcc, clang and tcc compile the output cleanly", test_compilers) ||
 	    !CU_add_test(s, "snapshot of generated/llama_small", test_snapshot) ||
 	    !CU_add_test(s, "tfmc init, build and run", test_commands) ||
+	    !CU_add_test(s, "tfmc run --watch", test_watch) ||
 	    !CU_add_test(s, "examples/embed builds with its own Makefile", test_example))
 		return -1;
 	return 0;

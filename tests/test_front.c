@@ -129,6 +129,12 @@ static const Case cases[] = {
 	  "t.tfm:1:17: error: model 'b' extends itself through a cycle" },
 	{ "model a extends a {\n}\n", NULL, "t.tfm:1:17: error: model 'a' extends itself through a cycle" },
 	{ BASE "}\nmodel m {\n}\n", NULL, "t.tfm:8:7: error: redefinition of model 'm'" },
+	{ "model int {\n}\n", NULL,
+	  "t.tfm:1:7: error: model name 'int' is a C keyword or a name the generated code defines; "
+	  "it prefixes every symbol of the generated C" },
+	{ "model tfm_x {\n}\n", NULL,
+	  "t.tfm:1:7: error: model name 'tfm_x' starts with 'tfm', the runtime's prefix; "
+	  "it prefixes every symbol of the generated C" },
 	/* errors: expressions */
 	{ BASE "    d_ff = d_ff * 2\n}\n", NULL, "t.tfm:7:12: error: the value of 'd_ff' refers to itself" },
 	{ "model m {\n    vocab = 32000\n    d_model = d_ff / 4\n    d_ff = 4 * d_model\n    n_layer = 6\n"

@@ -1,0 +1,679 @@
+/* kernels.c: the runtime's precompiled kernels (matrix products, norms,
+ * attention, activations), written once and built once per instruction set.
+ *
+ * The Makefile compiles this file three times, with -DTFM_ISA=scalar, avx2
+ * or avx512 and that set's -m flags; every external name gets the set as a
+ * suffix (NAME(matmul) is matmul_avx2), and each build defines one table,
+ * tfm_kernels_<isa>, that tfm_kernels_for (kernels_dispatch.c) hands out
+ * after checking the CPU.  The code is GNU C vector extensions over a vector
+ * type vf of VL floats; an instruction set is a few hooks below: the width,
+ * fused multiply-add, loads of a partial vector, and a reduction.  "scalar"
+ * is the x86-64 baseline: 16-byte vectors that SSE2 (or any target GCC
+ * knows) handles, with a separate multiply and add.
+ *
+ * Matrix products are the hot loops.  Decode (n = 1) is a stream of weights
+ * that must run at memory bandwidth: eight rows at a time, one accumulator
+ * each, the next rows prefetched.  Prefill (n > 1) is a register-tiled
+ * product: a tile of MR rows x NR tokens kept in MR * NR accumulators over a
+ * chunk of KC columns, so each weight load feeds NR tokens and each
+ * activation load MR rows; the rows' chunk stays in L1 while the tokens'
+ * chunk (n x KC) comes from L2.
+ *
+ * Every output y[t, r] is computed the same way whatever the tile, the path
+ * or the thread: per chunk of KC columns, lane-wise fused products in column
+ * order, the same reduction tree, then added to the bias (or 0) and the
+ * chunks before it.  So results do not depend on the thread count, and a
+ * token gives the same bits in a prefill batch as alone in decode.
+ */
+#include <math.h>
+#include <stddef.h>
+#include <string.h>
+
+#include "tfm.h"
+
+/* ---- The instruction set: name, hooks ------------------------------------ */
+
+#define ISA_scalar 1
+#define ISA_avx2 2
+#define ISA_avx512 3
+
+#define CAT_(a, b) a##b
+#define CAT(a, b) CAT_(a, b)
+#define STR_(a) #a
+#define STR(a) STR_(a)
+
+#ifndef TFM_ISA
+#error "kernels.c is built once per instruction set: -DTFM_ISA=scalar|avx2|avx512 (see the Makefile)"
+#endif
+#define ISA CAT(ISA_, TFM_ISA)
+#define NAME(x) CAT(x##_, TFM_ISA)
+
+#if ISA == ISA_avx512
+#if !defined(__AVX512F__) || !defined(__FMA__)
+#error "the avx512 kernels need -mavx512f -mavx512bw -mavx512vl -mfma"
+#endif
+#include <immintrin.h>
+#define VL 16
+#define MR 8		/* prefill tile: rows x tokens, MR * NR accumulators */
+#ifndef NR
+#define NR 3
+#endif
+#elif ISA == ISA_avx2
+#if !defined(__AVX2__) || !defined(__FMA__)
+#error "the avx2 kernels need -mavx2 -mfma"
+#endif
+#include <immintrin.h>
+#define VL 8
+#ifndef MR
+#define MR 4
+#endif
+#ifndef NR
+#define NR 3
+#endif
+#elif ISA == ISA_scalar
+#define VL 4
+#ifndef MR
+#define MR 4
+#endif
+#define NR 2
+#else
+#error "TFM_ISA must be scalar, avx2 or avx512"
+#endif
+
+#ifndef KC
+#define KC 1024		/* the most columns per chunk (a multiple of every VL) */
+#endif
+#ifndef MC
+#define MC 64		/* rows per panel: MC * KC floats stay in L2 */
+#endif
+#ifndef TB
+#define TB (16 * NR)	/* tokens per packed block (a multiple of NR) */
+#endif
+#ifndef MD
+#define MD 8		/* decode: rows per block */
+#endif
+#ifndef PFL
+#define PFL 2		/* decode: prefetch into L2 */
+#endif
+#ifndef PFCOLS
+#define PFCOLS 512
+#endif
+#ifndef PFB
+#define PFB 1
+#endif
+#define SPLIT 16	/* rows are split over threads in multiples of this */
+#define TR 8		/* the most rows of any tile: MR, MD <= TR, multiples of 4 */
+
+#define INLINE static inline __attribute__((always_inline))
+
+typedef float vf __attribute__((vector_size(VL * 4)));
+typedef float vf_u __attribute__((vector_size(VL * 4), aligned(4), may_alias));
+typedef float v4 __attribute__((vector_size(16)));
+
+INLINE vf vload(const float *p) { return *(const vf_u *)p; }
+INLINE void vstore(float *p, vf v) { *(vf_u *)p = v; }
+INLINE vf vsplat(float s) { return (vf){0} + s; }
+
+/* a * b + c, fused where the set has it. */
+INLINE vf vfma(vf a, vf b, vf c)
+{
+#if ISA == ISA_avx512
+	return _mm512_fmadd_ps(a, b, c);
+#elif ISA == ISA_avx2
+	return _mm256_fmadd_ps(a, b, c);
+#else
+	return a * b + c;
+#endif
+}
+
+#if ISA == ISA_avx2
+/* Lanes m.. of a mask that keeps the first m of 8. */
+static const int lane_mask[16] = { -1, -1, -1, -1, -1, -1, -1, -1 };
+#endif
+
+/* The first m (0 < m < VL) floats at p, the other lanes 0; reads only those m. */
+INLINE vf vload_part(const float *p, int m)
+{
+#if ISA == ISA_avx512
+	return _mm512_maskz_loadu_ps((__mmask16)((1u << m) - 1), p);
+#elif ISA == ISA_avx2
+	return _mm256_maskload_ps(p, _mm256_loadu_si256((const __m256i *)(lane_mask + 8 - m)));
+#else
+	vf v = { 0 };
+	for (int i = 0; i < m; i++)
+		v[i] = p[i];
+	return v;
+#endif
+}
+
+/* Stores the first m (0 < m < VL) lanes of v at p. */
+INLINE void vstore_part(float *p, vf v, int m)
+{
+#if ISA == ISA_avx512
+	_mm512_mask_storeu_ps(p, (__mmask16)((1u << m) - 1), v);
+#elif ISA == ISA_avx2
+	_mm256_maskstore_ps(p, _mm256_loadu_si256((const __m256i *)(lane_mask + 8 - m)), v);
+#else
+	for (int i = 0; i < m; i++)
+		p[i] = v[i];
+#endif
+}
+
+/* The lane sums of a, b, c, d, as one vector {sum a, sum b, sum c, sum d}.
+ * The same tree for every caller: halves folded down to 4 lanes, then
+ * (x0 + x2) + (x1 + x3). */
+INLINE v4 reduce4(vf a, vf b, vf c, vf d)
+{
+#if VL == 16
+	typedef float v8 __attribute__((vector_size(32)));
+	v8 a8 = __builtin_shufflevector(a, a, 0, 1, 2, 3, 4, 5, 6, 7) +
+	        __builtin_shufflevector(a, a, 8, 9, 10, 11, 12, 13, 14, 15);
+	v8 b8 = __builtin_shufflevector(b, b, 0, 1, 2, 3, 4, 5, 6, 7) +
+	        __builtin_shufflevector(b, b, 8, 9, 10, 11, 12, 13, 14, 15);
+	v8 c8 = __builtin_shufflevector(c, c, 0, 1, 2, 3, 4, 5, 6, 7) +
+	        __builtin_shufflevector(c, c, 8, 9, 10, 11, 12, 13, 14, 15);
+	v8 d8 = __builtin_shufflevector(d, d, 0, 1, 2, 3, 4, 5, 6, 7) +
+	        __builtin_shufflevector(d, d, 8, 9, 10, 11, 12, 13, 14, 15);
+#elif VL == 8
+	vf a8 = a, b8 = b, c8 = c, d8 = d;
+#endif
+#if VL >= 8
+	v4 a4 = __builtin_shufflevector(a8, a8, 0, 1, 2, 3) + __builtin_shufflevector(a8, a8, 4, 5, 6, 7);
+	v4 b4 = __builtin_shufflevector(b8, b8, 0, 1, 2, 3) + __builtin_shufflevector(b8, b8, 4, 5, 6, 7);
+	v4 c4 = __builtin_shufflevector(c8, c8, 0, 1, 2, 3) + __builtin_shufflevector(c8, c8, 4, 5, 6, 7);
+	v4 d4 = __builtin_shufflevector(d8, d8, 0, 1, 2, 3) + __builtin_shufflevector(d8, d8, 4, 5, 6, 7);
+#else
+	v4 a4 = a, b4 = b, c4 = c, d4 = d;
+#endif
+	/* {a0+a2, b0+b2, a1+a3, b1+b3} and the same for c, d */
+	v4 ab = __builtin_shufflevector(a4, b4, 0, 4, 1, 5) + __builtin_shufflevector(a4, b4, 2, 6, 3, 7);
+	v4 cd = __builtin_shufflevector(c4, d4, 0, 4, 1, 5) + __builtin_shufflevector(c4, d4, 2, 6, 3, 7);
+	return __builtin_shufflevector(ab, cd, 0, 1, 4, 5) + __builtin_shufflevector(ab, cd, 2, 3, 6, 7);
+}
+
+/* ---- Matrix products ------------------------------------------------------- */
+
+typedef struct matmul_job {
+	float *y;		/* [n, rows] */
+	const float *x;		/* [n, cols] */
+	const float *w;		/* [rows, cols] */
+	const float *b;		/* [rows] or NULL */
+	int n, rows, cols;
+} matmul_job;
+
+/* One tile, R <= MR rows x T <= NR tokens, over kl columns of a chunk:
+ * y[t, r] = (first ? b[r] or 0 : y[t, r]) + w[r, chunk] . x[t, chunk].
+ * w, x and y point at the tile's first row, token and column.  The vector
+ * of token j at column k is at x + j * xj + k / VL * xs: xj = the row
+ * length and xs = VL for x as the caller laid it out, xj = VL and
+ * xs = NR * VL for a packed block (mm_pack).  R and T are constants where
+ * this is inlined, so acc lives in registers. */
+INLINE void mm_tile(const int R, const int T, float *y, const float *x, const float *w,
+                    const float *b, int ldy, size_t xj, size_t xs, int ldw, int kl, int first,
+                    const float *pf)
+{
+	vf acc[TR][NR];
+	int k;
+
+#pragma GCC unroll 8
+	for (int i = 0; i < TR; i++)
+#pragma GCC unroll 8
+		for (int j = 0; j < NR; j++)
+			acc[i][j] = (vf){ 0 };
+	for (k = 0; k + VL <= kl; k += VL, x += xs) {
+		vf xv[NR];
+		if (pf)
+#pragma GCC unroll 8
+			for (int l = 0; l < R * VL; l += 16)
+				__builtin_prefetch(pf + (size_t)k * R + l, 0, PFL);
+#pragma GCC unroll 8
+		for (int j = 0; j < T; j++)
+			xv[j] = vload(x + j * xj);
+#pragma GCC unroll 8
+		for (int i = 0; i < R; i++) {
+			vf wv = vload(w + (size_t)i * ldw + k);
+#pragma GCC unroll 8
+			for (int j = 0; j < T; j++)
+				acc[i][j] = vfma(wv, xv[j], acc[i][j]);
+		}
+	}
+	if (k < kl) {
+		vf xv[NR];
+#pragma GCC unroll 8
+		for (int j = 0; j < T; j++)
+			xv[j] = vload_part(x + j * xj, kl - k);
+#pragma GCC unroll 8
+		for (int i = 0; i < R; i++) {
+			vf wv = vload_part(w + (size_t)i * ldw + k, kl - k);
+#pragma GCC unroll 8
+			for (int j = 0; j < T; j++)
+				acc[i][j] = vfma(wv, xv[j], acc[i][j]);
+		}
+	}
+#pragma GCC unroll 8
+	for (int j = 0; j < T; j++) {
+		float *yt = y + (size_t)j * ldy;
+#pragma GCC unroll 8
+		for (int i0 = 0; i0 < R; i0 += 4) {
+			/* rows R.. of the group are zeros: exact */
+			v4 s = reduce4(acc[i0][j], acc[i0 + 1][j], acc[i0 + 2][j], acc[i0 + 3][j]);
+#pragma GCC unroll 4
+			for (int i = 0; i < 4; i++)
+				if (i0 + i < R)
+					yt[i0 + i] = (first ? (b ? b[i0 + i] : 0.0f) : yt[i0 + i]) + s[i];
+		}
+	}
+}
+
+/* The columns per chunk for rows of `cols`: at most KC, as even as the
+ * vectors allow, so no chunk is a short remainder.  A function of cols
+ * alone, so every path splits a row the same way. */
+static int mm_chunk(int cols)
+{
+	const int chunks = (cols + KC - 1) / KC;
+	const int kc = (cols + chunks - 1) / chunks;
+
+	return (kc + VL - 1) / VL * VL;
+}
+
+/* Copies tokens 0..tb-1 of x (rows of ldx floats), columns 0..kl-1, into
+ * xp tile by tile: tile q holds tokens q*NR.., and for each VL columns the
+ * NR tokens' vectors one after another, so the tile kernel reads one
+ * sequential stream, whatever the caller's row length (a power of two
+ * would make every row fall into the same L1 set).  The last partial
+ * vector is padded with zeros. */
+static void mm_pack(float *xp, const float *x, int tb, int kl, int ldx)
+{
+	const int steps = (kl + VL - 1) / VL;
+
+	for (int t = 0; t < tb; t++) {
+		const float *xt = x + (size_t)t * ldx;
+		float *p = xp + ((size_t)(t / NR) * steps * NR + t % NR) * VL;
+		int k = 0;
+
+		for (; k + VL <= kl; k += VL, p += NR * VL)
+			vstore(p, vload(xt + k));
+		if (k < kl)
+			vstore(p, vload_part(xt + k, kl - k));
+	}
+}
+
+/* y[0..len-1] = (first ? b or 0 : y) + s */
+static void mm_merge(float *y, const float *s, const float *b, int len, int first)
+{
+	int r = 0;
+
+	if (!first)
+		for (; r + VL <= len; r += VL)
+			vstore(y + r, vload(y + r) + vload(s + r));
+	else if (b)
+		for (; r + VL <= len; r += VL)
+			vstore(y + r, vload(b + r) + vload(s + r));
+	for (; r < len; r++)
+		y[r] = (first ? (b ? b[r] : 0.0f) : y[r]) + s[r];
+}
+
+/* Prefill: rows r0..r1-1 of every token, with tbmax tokens (a multiple of
+ * NR) packed at a time into xp, [tbmax * KC], and sums staged in ys,
+ * [tbmax * MC].  For each chunk of columns and panel of MC rows (whose
+ * chunk stays in L2 meanwhile), each tile of MR rows (in L1, the next one
+ * prefetched) meets every tile of NR tokens of the packed block.  The tiles
+ * write their sums to ys and the block is added to y at once: y's rows can
+ * be a power of two apart, and then a tile's rows of y all fall into one L1
+ * set. */
+static void mm_rows_batch(const matmul_job *m, int r0, int r1, float *xp, float *ys, int tbmax)
+{
+	const int n = m->n, cols = m->cols, rows = m->rows, kc = mm_chunk(cols);
+
+	for (int k0 = 0; k0 < cols; k0 += kc) {
+		const int kl = cols - k0 < kc ? cols - k0 : kc;
+		const int lines = (kl + 15) / 16;	/* cache lines of a row's chunk */
+		const size_t tile = (size_t)(kl + VL - 1) / VL * NR * VL; /* floats per packed tile */
+		for (int p0 = r0; p0 < r1; p0 += MC) {
+			const int pl = r1 - p0 < MC ? r1 - p0 : MC;
+			for (int t0 = 0; t0 < n; t0 += tbmax) {
+				const int tb = n - t0 < tbmax ? n - t0 : tbmax;
+				const int nq = (tb + NR - 1) / NR;
+				mm_pack(xp, m->x + (size_t)t0 * cols + k0, tb, kl, cols);
+				for (int r = 0; r < pl; r += MR) {
+					const float *w = m->w + (size_t)(p0 + r) * cols + k0;
+					const int R = pl - r < MR ? pl - r : MR;
+					for (int q = 0; q < nq; q++) {
+						const float *x = xp + (size_t)q * tile;
+						float *y = ys + (size_t)q * NR * MC + r;
+						const int T = tb - q * NR < NR ? tb - q * NR : NR;
+
+						/* the next rows' chunk into L1, a share per token tile */
+						for (int i = MR; i < 2 * MR && r + i < pl; i++)
+							for (int l = q * lines / nq; l < (q + 1) * lines / nq; l++)
+								__builtin_prefetch(w + (size_t)i * cols + l * 16, 0, 3);
+
+/* A switch over every (R, T): each case is its own unrolled tile. */
+#define TILE(R_, T_) case (R_) * 16 + (T_): \
+	mm_tile(R_, T_, y, x, w, NULL, MC, VL, NR * VL, cols, kl, 1, NULL); break;
+#define TILES_T(R_) TILE(R_, 1) TILE(R_, 2) TILES_T3(R_)
+#if NR == 3
+#define TILES_T3(R_) TILE(R_, 3)
+#else
+#define TILES_T3(R_)
+#endif
+						switch (R * 16 + T) {
+						TILES_T(1) TILES_T(2) TILES_T(3) TILES_T(4)
+#if MR == 8
+						TILES_T(5) TILES_T(6) TILES_T(7) TILES_T(8)
+#endif
+						}
+					}
+				}
+				for (int t = 0; t < tb; t++)
+					mm_merge(m->y + (size_t)(t0 + t) * rows + p0, ys + (size_t)t * MC,
+					         m->b ? m->b + p0 : NULL, pl, k0 == 0);
+			}
+		}
+	}
+}
+
+/* Decode: y[r] for rows r0..r1-1 of a single token, MD rows at a time, all
+ * chunks of a block before the next.  A block is MD * cols contiguous
+ * floats; while it is read, the next one is prefetched at the same pace. */
+static void mm_rows_single(const matmul_job *m, int r0, int r1)
+{
+	const int cols = m->cols, kc = mm_chunk(cols);
+
+	for (int r = r0; r < r1; r += MD) {
+		const float *w = m->w + (size_t)r * cols;
+		const float *b = m->b ? m->b + r : NULL;
+		const int R = r1 - r < MD ? r1 - r : MD;
+		const float *next = cols <= PFCOLS && r + (PFB + 1) * MD <= r1 ? w + (size_t)PFB * MD * cols : NULL;
+
+		for (int k0 = 0; k0 < cols; k0 += kc) {
+			const int kl = cols - k0 < kc ? cols - k0 : kc;
+			float *y = m->y + r;
+			const float *x = m->x + k0;
+			const float *pf = next ? next + (size_t)k0 * MD : NULL;
+			switch (R) {
+#define ROWS(R_) case R_: mm_tile(R_, 1, y, x, w + k0, b, 0, 0, VL, cols, kl, k0 == 0, pf); break;
+			ROWS(1) ROWS(2) ROWS(3) ROWS(4) ROWS(5) ROWS(6) ROWS(7) ROWS(8)
+			}
+		}
+	}
+}
+
+/* Thread i's share of the rows, whole blocks of SPLIT; the packing space
+ * for prefill comes from the heap (too big for a thread's stack), or if
+ * that fails, a few tokens' worth on the stack. */
+static void mm_part(void *ctx, int i, int nt)
+{
+	const matmul_job *m = ctx;
+	const int blocks = (m->rows + SPLIT - 1) / SPLIT;
+	const int r0 = (int)((long)blocks * i / nt) * SPLIT;
+	int r1 = (int)((long)blocks * (i + 1) / nt) * SPLIT;
+	float *buf;
+
+	if (r1 > m->rows)
+		r1 = m->rows;
+	if (r0 >= r1)
+		return;
+	if (m->n == 1) {
+		mm_rows_single(m, r0, r1);
+		return;
+	}
+	buf = tfm_alloc(sizeof(float) * TB * (KC + MC));
+	if (buf) {
+		mm_rows_batch(m, r0, r1, buf, buf + TB * KC, TB);
+		tfm_free(buf);
+	} else {
+		float small[NR * (KC + MC)] __attribute__((aligned(64)));
+		mm_rows_batch(m, r0, r1, small, small + NR * KC, NR);
+	}
+}
+
+static void NAME(matmul)(tfm_pool *pool, float *y, const float *x, const float *w,
+                         const float *b, int n, int rows, int cols)
+{
+	matmul_job m = { y, x, w, b, n, rows, cols };
+
+	if (n <= 0 || rows <= 0)
+		return;
+	if (cols <= 0) {	/* empty sums */
+		for (int t = 0; t < n; t++)
+			for (int r = 0; r < rows; r++)
+				y[(size_t)t * rows + r] = b ? b[r] : 0.0f;
+		return;
+	}
+	tfm_pool_run(pool, mm_part, &m);
+}
+
+/* ---- Norms ------------------------------------------------------------------ */
+
+/* Sum of v[0..width-1] (sq: of squares; else of v - c), four vector
+ * accumulators and a scalar tail. */
+INLINE float row_sum(const float *v, int width, int sq, float c)
+{
+	vf a0 = { 0 }, a1 = { 0 }, a2 = { 0 }, a3 = { 0 };
+	const vf cv = vsplat(c);
+	float s;
+	int k = 0;
+
+	for (; k + 4 * VL <= width; k += 4 * VL) {
+		vf x0 = vload(v + k) - cv, x1 = vload(v + k + VL) - cv;
+		vf x2 = vload(v + k + 2 * VL) - cv, x3 = vload(v + k + 3 * VL) - cv;
+		if (sq) {
+			a0 = vfma(x0, x0, a0);
+			a1 = vfma(x1, x1, a1);
+			a2 = vfma(x2, x2, a2);
+			a3 = vfma(x3, x3, a3);
+		} else {
+			a0 += x0;
+			a1 += x1;
+			a2 += x2;
+			a3 += x3;
+		}
+	}
+	for (; k + VL <= width; k += VL) {
+		vf x0 = vload(v + k) - cv;
+		a0 = sq ? vfma(x0, x0, a0) : a0 + x0;
+	}
+	v4 r = reduce4(a0, a1, a2, a3);
+	s = (r[0] + r[1]) + (r[2] + r[3]);
+	for (; k < width; k++)
+		s += sq ? (v[k] - c) * (v[k] - c) : v[k] - c;
+	return s;
+}
+
+static void NAME(norm)(float *out, const float *in, const float *w, const float *b,
+                       int rows, int width, float eps)
+{
+	for (int r = 0; r < rows; r++) {
+		const float *x = in + (size_t)r * width;
+		float *o = out + (size_t)r * width;
+		float mean = 0.0f, inv;
+		int k = 0;
+
+		if (b) {
+			mean = row_sum(x, width, 0, 0.0f) / (float)width;
+			inv = 1.0f / sqrtf(row_sum(x, width, 1, mean) / (float)width + eps);
+			const vf mv = vsplat(mean), iv = vsplat(inv);
+			for (; k + VL <= width; k += VL)
+				vstore(o + k, vfma((vload(x + k) - mv) * iv, vload(w + k), vload(b + k)));
+			for (; k < width; k++)
+				o[k] = (x[k] - mean) * inv * w[k] + b[k];
+		} else {
+			inv = 1.0f / sqrtf(row_sum(x, width, 1, 0.0f) / (float)width + eps);
+			const vf iv = vsplat(inv);
+			for (; k + VL <= width; k += VL)
+				vstore(o + k, vload(x + k) * iv * vload(w + k));
+			for (; k < width; k++)
+				o[k] = x[k] * inv * w[k];
+		}
+	}
+}
+
+/* ---- Attention ---------------------------------------------------------------- */
+
+/* q . k for keys k0..k3 (rows of the cache, kv_dim apart), head_dim d. */
+INLINE v4 dot4(const float *q, const float *k0, const float *k1, const float *k2,
+               const float *k3, int d)
+{
+	vf a0 = { 0 }, a1 = { 0 }, a2 = { 0 }, a3 = { 0 };
+	int k = 0;
+
+	for (; k + VL <= d; k += VL) {
+		vf qv = vload(q + k);
+		a0 = vfma(vload(k0 + k), qv, a0);
+		a1 = vfma(vload(k1 + k), qv, a1);
+		a2 = vfma(vload(k2 + k), qv, a2);
+		a3 = vfma(vload(k3 + k), qv, a3);
+	}
+	if (k < d) {
+		vf qv = vload_part(q + k, d - k);
+		a0 = vfma(vload_part(k0 + k, d - k), qv, a0);
+		a1 = vfma(vload_part(k1 + k, d - k), qv, a1);
+		a2 = vfma(vload_part(k2 + k, d - k), qv, a2);
+		a3 = vfma(vload_part(k3 + k, d - k), qv, a3);
+	}
+	return reduce4(a0, a1, a2, a3);
+}
+
+/* o[0..d-1] += p * v, the vectors as one chain per lane. */
+INLINE void axpy(float *o, float p, const float *v, int d)
+{
+	const vf pv = vsplat(p);
+	int k = 0;
+
+	for (; k + VL <= d; k += VL)
+		vstore(o + k, vfma(pv, vload(v + k), vload(o + k)));
+	if (k < d)
+		vstore_part(o + k, vfma(pv, vload_part(v + k, d - k), vload_part(o + k, d - k)), d - k);
+}
+
+/* One query head of one token: out = softmax(q . K * scale) V. */
+static void attend(const tfm_attention *a, float *sc, int t, int h)
+{
+	const int d = a->head_dim, kvd = a->n_kv_head * d, qd = a->n_head * d;
+	const int g = h / (a->n_head / a->n_kv_head);
+	const int len = a->pos + t + 1;
+	const float *q = a->q + (size_t)t * qd + (size_t)h * d;
+	const float *kc = a->k_cache + (size_t)g * d;
+	const float *vc = a->v_cache + (size_t)g * d;
+	float *o = a->out + (size_t)t * qd + (size_t)h * d;
+	float mx = -INFINITY, sum = 0.0f;
+	int s = 0;
+
+	for (; s + 4 <= len; s += 4) {
+		const float *k0 = kc + (size_t)s * kvd;
+		v4 v = dot4(q, k0, k0 + kvd, k0 + 2 * kvd, k0 + 3 * kvd, d);
+		memcpy(sc + s, &v, sizeof v);
+	}
+	for (; s < len; s++) {
+		const float *k0 = kc + (size_t)s * kvd;
+		sc[s] = dot4(q, k0, k0, k0, k0, d)[0];
+	}
+	for (s = 0; s < len; s++) {
+		float x = sc[s] * a->scale;
+		if (a->softcap > 0.0f)
+			x = a->softcap * tanhf(x / a->softcap);
+		sc[s] = x;
+		mx = x > mx ? x : mx;
+	}
+	for (s = 0; s < len; s++) {
+		sc[s] = expf(sc[s] - mx);
+		sum += sc[s];
+	}
+	memset(o, 0, (size_t)d * sizeof *o);
+	for (s = 0; s < len; s++)
+		axpy(o, sc[s], vc + (size_t)s * kvd, d);
+	const float inv = 1.0f / sum;
+	for (int k = 0; k < d; k++)
+		o[k] *= inv;
+}
+
+/* Thread i takes a contiguous share of the (head, token) pairs, head-major,
+ * so a thread's pairs share keys and values while they are in cache. */
+static void attention_part(void *ctx, int i, int nt)
+{
+	const tfm_attention *a = ctx;
+	const long pairs = (long)a->n_head * a->n;
+	float *sc = a->scores + (size_t)i * a->max_seq;
+
+	for (long j = pairs * i / nt; j < pairs * (i + 1) / nt; j++)
+		attend(a, sc, (int)(j % a->n), (int)(j / a->n));
+}
+
+static void NAME(attention)(tfm_pool *pool, const tfm_attention *a)
+{
+	if (a->n <= 0 || a->n_head <= 0)
+		return;
+	tfm_pool_run(pool, attention_part, (void *)a);
+}
+
+/* ---- Activations ---------------------------------------------------------------- */
+
+INLINE float act1(float x, int act)
+{
+	switch (act) {
+	case TFM_ACT_RELU:
+		return x > 0.0f ? x : 0.0f;
+	case TFM_ACT_SILU:
+		return x / (1.0f + expf(-x));
+	case TFM_ACT_GELU_TANH:
+		return 0.5f * x * (1.0f + tanhf(0.7978845608028654f * (x + 0.044715f * x * x * x)));
+	case TFM_ACT_GELU_ERF:
+		return 0.5f * x * (1.0f + erff(x * 0.7071067811865476f));
+	}
+	return x;
+}
+
+static void NAME(glu)(float *h, const float *gate, long n, int act)
+{
+	/* One loop per function, so each is a plain loop the compiler can see. */
+	switch (act) {
+	case TFM_ACT_SILU:
+		for (long i = 0; i < n; i++)
+			h[i] *= act1(gate[i], TFM_ACT_SILU);
+		break;
+	case TFM_ACT_GELU_TANH:
+		for (long i = 0; i < n; i++)
+			h[i] *= act1(gate[i], TFM_ACT_GELU_TANH);
+		break;
+	case TFM_ACT_GELU_ERF:
+		for (long i = 0; i < n; i++)
+			h[i] *= act1(gate[i], TFM_ACT_GELU_ERF);
+		break;
+	}
+}
+
+static void NAME(act)(float *h, long n, int act)
+{
+	switch (act) {
+	case TFM_ACT_RELU:
+		for (long i = 0; i < n; i++)
+			h[i] = act1(h[i], TFM_ACT_RELU);
+		break;
+	case TFM_ACT_SILU:
+		for (long i = 0; i < n; i++)
+			h[i] = act1(h[i], TFM_ACT_SILU);
+		break;
+	case TFM_ACT_GELU_TANH:
+		for (long i = 0; i < n; i++)
+			h[i] = act1(h[i], TFM_ACT_GELU_TANH);
+		break;
+	case TFM_ACT_GELU_ERF:
+		for (long i = 0; i < n; i++)
+			h[i] = act1(h[i], TFM_ACT_GELU_ERF);
+		break;
+	}
+}
+
+/* ---- The table ---------------------------------------------------------------- */
+
+extern const tfm_kernels NAME(tfm_kernels);
+
+const tfm_kernels NAME(tfm_kernels) = {
+	.isa = STR(TFM_ISA),
+	.matmul = NAME(matmul),
+	.norm = NAME(norm),
+	.attention = NAME(attention),
+	.glu = NAME(glu),
+	.act = NAME(act),
+};
