@@ -3,27 +3,30 @@
  *
  * The Makefile compiles this file three times, with -DTFM_ISA=scalar, avx2
  * or avx512 and that set's -m flags; every external name gets the set as a
- * suffix (NAME(matmul) is matmul_avx2), and each build defines one table,
+ * suffix (NAME(x) is x_avx2), and each build defines one table,
  * tfm_kernels_<isa>, that tfm_kernels_for (kernels_dispatch.c) hands out
  * after checking the CPU.  The code is GNU C vector extensions over a vector
- * type vf of VL floats; an instruction set is a few hooks below: the width,
- * fused multiply-add, loads of a partial vector, and a reduction.  "scalar"
- * is the x86-64 baseline: 16-byte vectors that SSE2 (or any target GCC
- * knows) handles, with a separate multiply and add.
+ * type vf of VL floats; an instruction set is a few numbers and hooks below:
+ * the width, the tile shape, fused multiply-add, loads and stores of a
+ * partial vector.  "scalar" is the x86-64 baseline: 16-byte vectors, which
+ * SSE2 (or any target GCC knows) handles, with a separate multiply and add.
  *
  * Matrix products are the hot loops.  Decode (n = 1) is a stream of weights
- * that must run at memory bandwidth: eight rows at a time, one accumulator
- * each, the next rows prefetched.  Prefill (n > 1) is a register-tiled
- * product: a tile of MR rows x NR tokens kept in MR * NR accumulators over a
- * chunk of KC columns, so each weight load feeds NR tokens and each
- * activation load MR rows; the rows' chunk stays in L1 while the tokens'
- * chunk (n x KC) comes from L2.
+ * that must run at memory bandwidth: MD rows at a time, one accumulator
+ * each, so MD independent streams are in flight.  Prefill (n > 1) is a
+ * register-tiled product: a tile of MR rows x NR tokens kept in MR * NR
+ * accumulators over a chunk of at most KC columns, so each weight load
+ * feeds NR tokens and each token load MR rows.  The tokens' chunk is packed
+ * tile by tile into one sequential stream; the rows' chunk of a tile stays
+ * in L1 while every token tile passes, and a panel of MC rows stays in L2
+ * while blocks of TB tokens pass.
  *
  * Every output y[t, r] is computed the same way whatever the tile, the path
- * or the thread: per chunk of KC columns, lane-wise fused products in column
- * order, the same reduction tree, then added to the bias (or 0) and the
- * chunks before it.  So results do not depend on the thread count, and a
- * token gives the same bits in a prefill batch as alone in decode.
+ * or the thread: per chunk of columns (split as mm_chunk says), lane-wise
+ * fused products in column order, one reduction tree (reduce4), then added
+ * to the bias (or 0) and the chunks before it.  So results do not depend on
+ * the thread count, and a token gives the same bits in a prefill batch as
+ * alone in decode.
  */
 #include <math.h>
 #include <stddef.h>
@@ -31,7 +34,7 @@
 
 #include "tfm.h"
 
-/* ---- The instruction set: name, hooks ------------------------------------ */
+/* ---- The instruction set: name, numbers, hooks -------------------------------- */
 
 #define ISA_scalar 1
 #define ISA_avx2 2
@@ -48,61 +51,43 @@
 #define ISA CAT(ISA_, TFM_ISA)
 #define NAME(x) CAT(x##_, TFM_ISA)
 
+/* VL: floats per vector.  MR x NR: the prefill tile, MR * NR accumulators
+ * plus NR token vectors and a weight vector in the registers (16 in SSE2
+ * and AVX2, 32 in AVX-512).  KC: the most columns per chunk, so that a
+ * tile's MR rows of a chunk (MR * KC floats) sit in half of a 32 KB L1. */
 #if ISA == ISA_avx512
 #if !defined(__AVX512F__) || !defined(__FMA__)
 #error "the avx512 kernels need -mavx512f -mavx512bw -mavx512vl -mfma"
 #endif
 #include <immintrin.h>
 #define VL 16
-#define MR 8		/* prefill tile: rows x tokens, MR * NR accumulators */
-#ifndef NR
+#define MR 8
 #define NR 3
-#endif
+#define KC 512
 #elif ISA == ISA_avx2
 #if !defined(__AVX2__) || !defined(__FMA__)
 #error "the avx2 kernels need -mavx2 -mfma"
 #endif
 #include <immintrin.h>
 #define VL 8
-#ifndef MR
 #define MR 4
-#endif
-#ifndef NR
 #define NR 3
-#endif
+#define KC 1024
 #elif ISA == ISA_scalar
 #define VL 4
-#ifndef MR
 #define MR 4
-#endif
-#define NR 2
+#define NR 2		/* no FMA: a product needs a register too */
+#define KC 1024
 #else
 #error "TFM_ISA must be scalar, avx2 or avx512"
 #endif
 
-#ifndef KC
-#define KC 1024		/* the most columns per chunk (a multiple of every VL) */
-#endif
-#ifndef MC
 #define MC 64		/* rows per panel: MC * KC floats stay in L2 */
-#endif
-#ifndef TB
-#define TB (16 * NR)	/* tokens per packed block (a multiple of NR) */
-#endif
-#ifndef MD
+#define TB (32 * NR)	/* tokens per block that a tile of rows meets */
 #define MD 8		/* decode: rows per block */
-#endif
-#ifndef PFL
-#define PFL 2		/* decode: prefetch into L2 */
-#endif
-#ifndef PFCOLS
-#define PFCOLS 512
-#endif
-#ifndef PFB
-#define PFB 1
-#endif
-#define SPLIT 16	/* rows are split over threads in multiples of this */
+#define MD_PF_COLS 512	/* decode: prefetch the next block when rows are this short */
 #define TR 8		/* the most rows of any tile: MR, MD <= TR, multiples of 4 */
+#define SPLIT 16	/* rows are split over threads in multiples of this (a cache line of y) */
 
 #define INLINE static inline __attribute__((always_inline))
 
@@ -201,13 +186,14 @@ typedef struct matmul_job {
 	int n, rows, cols;
 } matmul_job;
 
-/* One tile, R <= MR rows x T <= NR tokens, over kl columns of a chunk:
+/* One tile, R <= TR rows x T <= NR tokens, over kl columns of a chunk:
  * y[t, r] = (first ? b[r] or 0 : y[t, r]) + w[r, chunk] . x[t, chunk].
  * w, x and y point at the tile's first row, token and column.  The vector
  * of token j at column k is at x + j * xj + k / VL * xs: xj = the row
  * length and xs = VL for x as the caller laid it out, xj = VL and
- * xs = NR * VL for a packed block (mm_pack).  R and T are constants where
- * this is inlined, so acc lives in registers. */
+ * xs = NR * VL for a packed block (mm_pack).  When pf is not NULL, the R *
+ * kl floats there are prefetched into L2 at the pace of the loop.  R and T
+ * are constants where this is inlined, so acc lives in registers. */
 INLINE void mm_tile(const int R, const int T, float *y, const float *x, const float *w,
                     const float *b, int ldy, size_t xj, size_t xs, int ldw, int kl, int first,
                     const float *pf)
@@ -225,7 +211,7 @@ INLINE void mm_tile(const int R, const int T, float *y, const float *x, const fl
 		if (pf)
 #pragma GCC unroll 8
 			for (int l = 0; l < R * VL; l += 16)
-				__builtin_prefetch(pf + (size_t)k * R + l, 0, PFL);
+				__builtin_prefetch(pf + (size_t)k * R + l, 0, 2);
 #pragma GCC unroll 8
 		for (int j = 0; j < T; j++)
 			xv[j] = vload(x + j * xj);
@@ -313,15 +299,16 @@ static void mm_merge(float *y, const float *s, const float *b, int len, int firs
 		y[r] = (first ? (b ? b[r] : 0.0f) : y[r]) + s[r];
 }
 
-/* Prefill: rows r0..r1-1 of every token, with tbmax tokens (a multiple of
- * NR) packed at a time into xp, [tbmax * KC], and sums staged in ys,
- * [tbmax * MC].  For each chunk of columns and panel of MC rows (whose
- * chunk stays in L2 meanwhile), each tile of MR rows (in L1, the next one
- * prefetched) meets every tile of NR tokens of the packed block.  The tiles
- * write their sums to ys and the block is added to y at once: y's rows can
- * be a power of two apart, and then a tile's rows of y all fall into one L1
- * set. */
-static void mm_rows_batch(const matmul_job *m, int r0, int r1, float *xp, float *ys, int tbmax)
+/* Prefill: rows r0..r1-1 of every token.  xp holds the packed tokens:
+ * all n of a chunk when all is set, [n rounded up to NR, KC], else tbmax
+ * (a multiple of NR) at a time, [tbmax, KC]; ys, [tbmax, MC], stages sums.
+ * For each chunk of columns and panel of MC rows (whose chunk stays in L2
+ * meanwhile), each tile of MR rows (in L1, the next one prefetched) meets
+ * every tile of NR tokens of a block of tbmax.  The tiles write their sums
+ * to ys and the block is added to y at once: y's rows can be a power of
+ * two apart, and then a tile's rows of y all fall into one L1 set. */
+static void mm_rows_batch(const matmul_job *m, int r0, int r1, float *xp, float *ys, int tbmax,
+                          int all)
 {
 	const int n = m->n, cols = m->cols, rows = m->rows, kc = mm_chunk(cols);
 
@@ -329,24 +316,28 @@ static void mm_rows_batch(const matmul_job *m, int r0, int r1, float *xp, float 
 		const int kl = cols - k0 < kc ? cols - k0 : kc;
 		const int lines = (kl + 15) / 16;	/* cache lines of a row's chunk */
 		const size_t tile = (size_t)(kl + VL - 1) / VL * NR * VL; /* floats per packed tile */
+		if (all)
+			mm_pack(xp, m->x + k0, n, kl, cols);
 		for (int p0 = r0; p0 < r1; p0 += MC) {
 			const int pl = r1 - p0 < MC ? r1 - p0 : MC;
 			for (int t0 = 0; t0 < n; t0 += tbmax) {
 				const int tb = n - t0 < tbmax ? n - t0 : tbmax;
 				const int nq = (tb + NR - 1) / NR;
-				mm_pack(xp, m->x + (size_t)t0 * cols + k0, tb, kl, cols);
+				const float *xb = all ? xp + (size_t)(t0 / NR) * tile : xp;
+				if (!all)
+					mm_pack(xp, m->x + (size_t)t0 * cols + k0, tb, kl, cols);
 				for (int r = 0; r < pl; r += MR) {
 					const float *w = m->w + (size_t)(p0 + r) * cols + k0;
 					const int R = pl - r < MR ? pl - r : MR;
 					for (int q = 0; q < nq; q++) {
-						const float *x = xp + (size_t)q * tile;
+						const float *x = xb + (size_t)q * tile;
 						float *y = ys + (size_t)q * NR * MC + r;
 						const int T = tb - q * NR < NR ? tb - q * NR : NR;
 
-						/* the next rows' chunk into L1, a share per token tile */
+						/* the next tile of rows into L2, a share per token tile */
 						for (int i = MR; i < 2 * MR && r + i < pl; i++)
 							for (int l = q * lines / nq; l < (q + 1) * lines / nq; l++)
-								__builtin_prefetch(w + (size_t)i * cols + l * 16, 0, 3);
+								__builtin_prefetch(w + (size_t)i * cols + l * 16, 0, 2);
 
 /* A switch over every (R, T): each case is its own unrolled tile. */
 #define TILE(R_, T_) case (R_) * 16 + (T_): \
@@ -384,7 +375,7 @@ static void mm_rows_single(const matmul_job *m, int r0, int r1)
 		const float *w = m->w + (size_t)r * cols;
 		const float *b = m->b ? m->b + r : NULL;
 		const int R = r1 - r < MD ? r1 - r : MD;
-		const float *next = cols <= PFCOLS && r + (PFB + 1) * MD <= r1 ? w + (size_t)PFB * MD * cols : NULL;
+		const float *next = cols <= MD_PF_COLS && r + 2 * MD <= r1 ? w + (size_t)MD * cols : NULL;
 
 		for (int k0 = 0; k0 < cols; k0 += kc) {
 			const int kl = cols - k0 < kc ? cols - k0 : kc;
@@ -399,15 +390,16 @@ static void mm_rows_single(const matmul_job *m, int r0, int r1)
 	}
 }
 
-/* Thread i's share of the rows, whole blocks of SPLIT; the packing space
- * for prefill comes from the heap (too big for a thread's stack), or if
- * that fails, a few tokens' worth on the stack. */
+/* Thread i's share of the rows, whole blocks of SPLIT.  For prefill, the
+ * tokens are packed once per chunk into space from the heap (too big for a
+ * thread's stack), or if that fails, a few at a time on the stack. */
 static void mm_part(void *ctx, int i, int nt)
 {
 	const matmul_job *m = ctx;
 	const int blocks = (m->rows + SPLIT - 1) / SPLIT;
 	const int r0 = (int)((long)blocks * i / nt) * SPLIT;
 	int r1 = (int)((long)blocks * (i + 1) / nt) * SPLIT;
+	const size_t packed = (size_t)(m->n + NR - 1) / NR * NR * KC;
 	float *buf;
 
 	if (r1 > m->rows)
@@ -418,13 +410,13 @@ static void mm_part(void *ctx, int i, int nt)
 		mm_rows_single(m, r0, r1);
 		return;
 	}
-	buf = tfm_alloc(sizeof(float) * TB * (KC + MC));
+	buf = tfm_alloc(sizeof(float) * (packed + TB * MC));
 	if (buf) {
-		mm_rows_batch(m, r0, r1, buf, buf + TB * KC, TB);
+		mm_rows_batch(m, r0, r1, buf, buf + packed, TB, 1);
 		tfm_free(buf);
 	} else {
 		float small[NR * (KC + MC)] __attribute__((aligned(64)));
-		mm_rows_batch(m, r0, r1, small, small + NR * KC, NR);
+		mm_rows_batch(m, r0, r1, small, small + NR * KC, NR, 0);
 	}
 }
 
@@ -511,7 +503,22 @@ static void NAME(norm)(float *out, const float *in, const float *w, const float 
 
 /* ---- Attention ---------------------------------------------------------------- */
 
-/* q . k for keys k0..k3 (rows of the cache, kv_dim apart), head_dim d. */
+/* Attention reads every cached key and value of its key/value head once per
+ * query: from memory, for a long context.  So the queries that share a
+ * key/value head (the heads of a GQA group, and the tokens of a chunk) go
+ * through the cache together, AG at a time, one block of AB keys after
+ * another: each block is read from memory once, then from cache.  (A head's
+ * rows are n_kv_head * head_dim floats apart in the cache: short pieces far
+ * apart, which this machine's memory serves at about a quarter of its
+ * sequential bandwidth.)  The softmax
+ * is the streaming one: a running maximum and sum per query, the output
+ * rescaled when the maximum grows, so no query needs its scores of earlier
+ * blocks.  Each query's arithmetic is the same whichever queries share its
+ * pass, so results do not depend on the thread count. */
+#define AB 64		/* keys per block */
+#define AG 8		/* queries per pass */
+
+/* q . k for keys k0..k3 (rows of the cache), head_dim d. */
 INLINE v4 dot4(const float *q, const float *k0, const float *k1, const float *k2,
                const float *k3, int d)
 {
@@ -535,69 +542,149 @@ INLINE v4 dot4(const float *q, const float *k0, const float *k1, const float *k2
 	return reduce4(a0, a1, a2, a3);
 }
 
-/* o[0..d-1] += p * v, the vectors as one chain per lane. */
-INLINE void axpy(float *o, float p, const float *v, int d)
+/* Brings cache rows s0.. (up to AB of them, below end) into L2: the first
+ * query of a pass calls it for the next block.  Rows of a few hundred bytes,
+ * a power of two apart, are a pattern the hardware prefetchers miss. */
+static void att_prefetch(const float *k, const float *v, int s0, int end, int ld, int d)
 {
-	const vf pv = vsplat(p);
+	for (int s = s0; s < end && s < s0 + AB; s++) {
+		const float *kr = k + (size_t)s * ld, *vr = v + (size_t)s * ld;
+		for (int c = 0; c < d; c += 16) {
+			__builtin_prefetch(kr + c, 0, 2);
+			__builtin_prefetch(vr + c, 0, 2);
+		}
+		__builtin_prefetch(kr + d - 1, 0, 2);
+		__builtin_prefetch(vr + d - 1, 0, 2);
+	}
+}
+
+/* o = o * c + sum of p[s] * v[s] for s < len, v's rows ld apart, head_dim d;
+ * four keys per pass over o. */
+static void att_accumulate(float *o, float c, const float *p, const float *v, int len, int ld, int d)
+{
+	const vf cv = vsplat(c);
 	int k = 0;
 
-	for (; k + VL <= d; k += VL)
-		vstore(o + k, vfma(pv, vload(v + k), vload(o + k)));
-	if (k < d)
-		vstore_part(o + k, vfma(pv, vload_part(v + k, d - k), vload_part(o + k, d - k)), d - k);
+	for (; k < d; k += VL) {
+		const int m = d - k < VL ? d - k : VL;
+		vf acc = (m == VL ? vload(o + k) : vload_part(o + k, m)) * cv;
+		int s = 0;
+		for (; s + 4 <= len; s += 4) {
+			const float *v0 = v + (size_t)s * ld + k;
+			if (m == VL) {
+				acc = vfma(vsplat(p[s]), vload(v0), acc);
+				acc = vfma(vsplat(p[s + 1]), vload(v0 + ld), acc);
+				acc = vfma(vsplat(p[s + 2]), vload(v0 + 2 * ld), acc);
+				acc = vfma(vsplat(p[s + 3]), vload(v0 + 3 * ld), acc);
+			} else {
+				acc = vfma(vsplat(p[s]), vload_part(v0, m), acc);
+				acc = vfma(vsplat(p[s + 1]), vload_part(v0 + ld, m), acc);
+				acc = vfma(vsplat(p[s + 2]), vload_part(v0 + 2 * ld, m), acc);
+				acc = vfma(vsplat(p[s + 3]), vload_part(v0 + 3 * ld, m), acc);
+			}
+		}
+		for (; s < len; s++) {
+			const float *v0 = v + (size_t)s * ld + k;
+			acc = vfma(vsplat(p[s]), m == VL ? vload(v0) : vload_part(v0, m), acc);
+		}
+		if (m == VL)
+			vstore(o + k, acc);
+		else
+			vstore_part(o + k, acc, m);
+	}
 }
 
-/* One query head of one token: out = softmax(q . K * scale) V. */
-static void attend(const tfm_attention *a, float *sc, int t, int h)
+/* Queries (tokens tt[i], heads hh[i]), i < nq <= AG, all of key/value head
+ * g: out = softmax(q . K * scale, soft-capped) V over cache rows
+ * 0..pos+tt[i]. */
+static void att_pass(const tfm_attention *a, int g, const int *tt, const int *hh, int nq)
 {
 	const int d = a->head_dim, kvd = a->n_kv_head * d, qd = a->n_head * d;
-	const int g = h / (a->n_head / a->n_kv_head);
-	const int len = a->pos + t + 1;
-	const float *q = a->q + (size_t)t * qd + (size_t)h * d;
-	const float *kc = a->k_cache + (size_t)g * d;
-	const float *vc = a->v_cache + (size_t)g * d;
-	float *o = a->out + (size_t)t * qd + (size_t)h * d;
-	float mx = -INFINITY, sum = 0.0f;
-	int s = 0;
+	const float *kc = a->k_cache + (size_t)g * d, *vc = a->v_cache + (size_t)g * d;
+	float sc[AG][AB], mx[AG], sum[AG], corr[AG];
+	int len[AG], maxlen = 0;
 
-	for (; s + 4 <= len; s += 4) {
-		const float *k0 = kc + (size_t)s * kvd;
-		v4 v = dot4(q, k0, k0 + kvd, k0 + 2 * kvd, k0 + 3 * kvd, d);
-		memcpy(sc + s, &v, sizeof v);
+	for (int i = 0; i < nq; i++) {
+		len[i] = a->pos + tt[i] + 1;
+		maxlen = len[i] > maxlen ? len[i] : maxlen;
+		mx[i] = -INFINITY;
+		sum[i] = 0.0f;
+		memset(a->out + (size_t)tt[i] * qd + (size_t)hh[i] * d, 0, (size_t)d * sizeof(float));
 	}
-	for (; s < len; s++) {
-		const float *k0 = kc + (size_t)s * kvd;
-		sc[s] = dot4(q, k0, k0, k0, k0, d)[0];
+	for (int s0 = 0; s0 < maxlen; s0 += AB) {
+		const float *kb = kc + (size_t)s0 * kvd, *vb = vc + (size_t)s0 * kvd;
+
+		att_prefetch(kc, vc, s0 + AB, maxlen, kvd, d);
+
+		/* scores, and the new maximum of each query */
+		for (int i = 0; i < nq; i++) {
+			const float *q = a->q + (size_t)tt[i] * qd + (size_t)hh[i] * d;
+			const int bl = len[i] - s0 < AB ? len[i] - s0 : AB;
+			float *s = sc[i], m = mx[i];
+			int j = 0;
+			if (bl <= 0)
+				continue;
+			for (; j + 4 <= bl; j += 4) {
+				const float *k0 = kb + (size_t)j * kvd;
+				v4 v = dot4(q, k0, k0 + kvd, k0 + 2 * kvd, k0 + 3 * kvd, d);
+				memcpy(s + j, &v, sizeof v);
+			}
+			for (; j < bl; j++) {
+				const float *k0 = kb + (size_t)j * kvd;
+				s[j] = dot4(q, k0, k0, k0, k0, d)[0];
+			}
+			for (j = 0; j < bl; j++) {
+				float x = s[j] * a->scale;
+				if (a->softcap > 0.0f)
+					x = a->softcap * tanhf(x / a->softcap);
+				s[j] = x;
+				m = x > m ? x : m;
+			}
+			corr[i] = expf(mx[i] - m);	/* 0 on the first block */
+			mx[i] = m;
+			float bs = 0.0f;
+			for (j = 0; j < bl; j++) {
+				s[j] = expf(s[j] - m);
+				bs += s[j];
+			}
+			sum[i] = sum[i] * corr[i] + bs;
+		}
+		/* the values */
+		for (int i = 0; i < nq; i++) {
+			const int bl = len[i] - s0 < AB ? len[i] - s0 : AB;
+			if (bl > 0)
+				att_accumulate(a->out + (size_t)tt[i] * qd + (size_t)hh[i] * d, corr[i],
+				               sc[i], vb, bl, kvd, d);
+		}
 	}
-	for (s = 0; s < len; s++) {
-		float x = sc[s] * a->scale;
-		if (a->softcap > 0.0f)
-			x = a->softcap * tanhf(x / a->softcap);
-		sc[s] = x;
-		mx = x > mx ? x : mx;
+	for (int i = 0; i < nq; i++) {
+		float *o = a->out + (size_t)tt[i] * qd + (size_t)hh[i] * d;
+		const float inv = 1.0f / sum[i];
+		for (int k = 0; k < d; k++)
+			o[k] *= inv;
 	}
-	for (s = 0; s < len; s++) {
-		sc[s] = expf(sc[s] - mx);
-		sum += sc[s];
-	}
-	memset(o, 0, (size_t)d * sizeof *o);
-	for (s = 0; s < len; s++)
-		axpy(o, sc[s], vc + (size_t)s * kvd, d);
-	const float inv = 1.0f / sum;
-	for (int k = 0; k < d; k++)
-		o[k] *= inv;
 }
 
-/* Thread i takes a contiguous share of the (head, token) pairs, head-major,
- * so a thread's pairs share keys and values while they are in cache. */
+/* The queries are numbered key/value head first, then token, then head
+ * within the group; thread i takes a contiguous share and goes through
+ * it in passes of up to AG queries of one key/value head. */
 static void attention_part(void *ctx, int i, int nt)
 {
 	const tfm_attention *a = ctx;
-	const long pairs = (long)a->n_head * a->n;
-	float *sc = a->scores + (size_t)i * a->max_seq;
+	const int group = a->n_head / a->n_kv_head;
+	const long per_g = (long)a->n * group, total = per_g * a->n_kv_head;
+	const long j1 = total * (i + 1) / nt;
+	int tt[AG], hh[AG];
 
-	for (long j = pairs * i / nt; j < pairs * (i + 1) / nt; j++)
-		attend(a, sc, (int)(j % a->n), (int)(j / a->n));
+	for (long j = total * i / nt; j < j1;) {
+		const int g = (int)(j / per_g);
+		int nq = 0;
+		for (; nq < AG && j < j1 && j / per_g == g; nq++, j++) {
+			tt[nq] = (int)(j % per_g / group);
+			hh[nq] = g * group + (int)(j % group);
+		}
+		att_pass(a, g, tt, hh, nq);
+	}
 }
 
 static void NAME(attention)(tfm_pool *pool, const tfm_attention *a)
