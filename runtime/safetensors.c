@@ -370,6 +370,38 @@ int tfm_file_from_memory(tfm_file **f, const void *data, size_t size,
 	return tfm_file_parse(f, data, size, label, e);
 }
 
+/* Maps fd read-only at an address aligned to 2 MiB, and asks for huge
+ * pages: file offsets and addresses then agree modulo 2 MiB, so the kernel
+ * can map the page cache's large folios with one TLB entry per 2 MiB
+ * instead of 512.  Decode streams every weight once per token, so this is
+ * worth about a tenth of its speed.  Falls back to a plain mapping. */
+static void *tfm_map_aligned(int fd, size_t size)
+{
+	const size_t huge = (size_t)2 << 20;
+	void *map = MAP_FAILED;
+
+	if (size >= huge && size <= SIZE_MAX - huge) {
+		char *area = mmap(NULL, size + huge, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (area != MAP_FAILED) {
+			char *at = (char *)(((uintptr_t)area + huge - 1) & ~(uintptr_t)(huge - 1));
+			map = mmap(at, size, PROT_READ, MAP_PRIVATE | MAP_FIXED, fd, 0);
+			/* Return the unused head and tail of the reservation. */
+			if (at > area)
+				munmap(area, (size_t)(at - area));
+			munmap(at + size, (size_t)(area + size + huge - (at + size)));
+			if (map == MAP_FAILED)
+				munmap(at, size);
+#ifdef MADV_HUGEPAGE
+			else
+				madvise(map, size, MADV_HUGEPAGE);
+#endif
+		}
+	}
+	if (map == MAP_FAILED)
+		map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+	return map;
+}
+
 int tfm_file_open(tfm_file **f, const char *path, tfm_error *e)
 {
 	struct stat st;
@@ -402,7 +434,7 @@ int tfm_file_open(tfm_file **f, const char *path, tfm_error *e)
 		return tfm_fail(e, "%s: file is too large to map", path);
 	}
 	size = (size_t)st.st_size;
-	map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+	map = tfm_map_aligned(fd, size);
 	if (map == MAP_FAILED) {
 		int err = errno;
 		close(fd);
