@@ -24,18 +24,21 @@ int build_home(char *out, size_t size, tfm_error *e)
 		if (n < 0)
 			return tfm_fail(e, "cannot find the tfmc executable: %s", strerror(errno));
 		exe[n] = 0;
-		char *slash = strrchr(exe, '/');
-		if (slash)
-			*slash = 0;
-		/* The test binary lives in build/; tfmc at the top. */
-		size_t l = strlen(exe);
-		if (l > 6 && strcmp(exe + l - 6, "/build") == 0)
-			exe[l - 6] = 0;
+		/* tfmc sits at the top of the tree; the test programs one level
+		 * down (build/, build-asan/). */
+		for (int up = 0; up < 2; up++) {
+			char *slash = strrchr(exe, '/');
+			if (slash)
+				*slash = 0;
+			snprintf(probe, sizeof probe, "%s/runtime/tfm.h", exe);
+			if (access(probe, R_OK) == 0)
+				break;
+		}
 		snprintf(out, size, "%s", exe);
 	}
-	snprintf(probe, sizeof probe, "%s/build/libtfmrt.a", out);
+	snprintf(probe, sizeof probe, "%s/runtime/tfm.h", out);
 	if (access(probe, R_OK) != 0)
-		return tfm_fail(e, "cannot find the runtime library %s (set TFMC_HOME to the tfmc tree)", probe);
+		return tfm_fail(e, "cannot find the runtime in %s (set TFMC_HOME to the tfmc tree)", out);
 	return 0;
 }
 
@@ -96,6 +99,8 @@ static int compile(const Program *p, const Target *t, const char *dir, const cha
 	snprintf(src, sizeof src, "%s/%s.c", dir, p->m.name);
 	snprintf(inc, sizeof inc, "-I%s/runtime", home);
 	snprintf(lib, sizeof lib, "%s/build/libtfmrt.a", home);
+	if (access(lib, R_OK) != 0)
+		return tfm_fail(e, "cannot find the runtime library %s (run make in %s)", lib, home);
 	snprintf(std, sizeof std, "-std=%s", t->std);
 	snprintf(log, sizeof log, "%s/cc.log", dir);
 	snprintf(flags, sizeof flags, "%s", t->cflags);
