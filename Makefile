@@ -5,6 +5,7 @@
 #   make test        build and run the CUnit suites
 #   make check-asan  the suites under AddressSanitizer and UBSan
 #   make fuzz        build the fuzz targets (clang, libFuzzer)
+#   make bench       the speed of the generated code against the machine (bench/)
 #   make regen       regenerate golden files (needs Debian's python3-numpy)
 #   make clean
 
@@ -129,3 +130,27 @@ clean:
 
 .PHONY: all test check-asan fuzz regen clean
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
+
+# make bench: the speed of the generated code against the machine's limits
+# (bench/bench.c), run from the top of the tree; BENCH_ARGS passes options
+# (--json, --runs N, --no-jit, SPEC...).  The kernels of the machine figures
+# get their own -m flags, and run only where the CPU has them.
+BENCH_SRC   = bench/bench.c bench/machine.c
+BENCH_ISAS  = avx2 avx512
+BENCH_FLAGS_avx2   = -mavx2 -mfma
+BENCH_FLAGS_avx512 = -mavx512f -mfma
+BENCH_OBJ   = $(BENCH_SRC:%.c=$(B)/%.o) $(BENCH_ISAS:%=$(B)/bench/machine_%.o)
+
+$(BENCH_ISAS:%=$(B)/bench/machine_%.o): $(B)/bench/machine_%.o: bench/machine_%.c | $(B)/.deps
+	@mkdir -p $(dir $@)
+	@echo "  CC      $< ($*)"
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(BENCH_FLAGS_$*) -c -o $@ $<
+
+$(B)/tfmc-bench: $(BENCH_OBJ)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(BENCH_OBJ) -lpthread -lm
+
+bench: tfmc $(B)/tfmc-bench
+	$(Q)$(B)/tfmc-bench $(BENCH_ARGS)
+
+.PHONY: bench

@@ -566,6 +566,18 @@ static void test_main_greedy(void)
 	CU_ASSERT_EQUAL(fake_forwards, 6); /* the prompt, then all but the last token */
 }
 
+/* --bench: prefill of min(128, max_seq) tokens, then decode to max_seq - 1,
+ * one machine-readable line. */
+static void test_main_bench(void)
+{
+	CU_ASSERT_EQUAL(tfm_main_option("--bench"), 1);
+	CU_ASSERT_EQUAL(mm_run("--bench", "--threads", "1", (const char *)NULL), 0);
+	ASSERT_HAS(mm_out, "bench model=fake ");
+	ASSERT_HAS(mm_out, " prefill_n=8 decode_n=7 ");
+	ASSERT_HAS(mm_out, "decode_tok_s=");
+	ASSERT_HAS(mm_out, "prefill_tok_s=");
+}
+
 static void test_main_defaults(void)
 {
 	int n;
@@ -803,6 +815,7 @@ static const mm_test mm_main_tests[] = {
 	{ "sampling options", test_main_sampling },
 	{ "--logits writes every prompt position", test_main_logits },
 	{ "--help", test_main_help },
+	{ "--bench: the benchmark protocol", test_main_bench },
 	{ "bad numbers: exit 2", test_main_bad_numbers },
 	{ "bad --tokens and -n: exit 2", test_main_bad_tokens },
 	{ "bad options: exit 2", test_main_bad_usage },

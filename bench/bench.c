@@ -1,0 +1,1114 @@
+/* bench.c: `make bench`, the speed of tfmc's generated code on this machine
+ * and how close it comes to the machine's limits (issue 6).
+ *
+ * For every spec of specs/bench (or those named on the command line) it
+ * writes random weights with `tfmc init`, emits the C (to report its size),
+ * times `tfmc build`, and then runs the protocol of a model program's
+ * --bench mode (runtime/main.c, tfm_bench: a prefill of 128 tokens and a
+ * greedy decode of positions 1..255) several times, at 1 and 2 threads, in
+ * the AOT program and in `tfmc run` (the JIT), each run a fresh process.
+ * Before that it measures the machine: read bandwidth at 1 GiB and at each
+ * model's weight size, and the FP32 FMA peak (machine.c).  It prints a
+ * Markdown report for the README, or with --json the same figures for
+ * programs.  Progress goes to stderr.
+ *
+ * It is a program that prints figures, never a test: nothing here judges
+ * them.  Run it from the top of the tree (it calls ./tfmc).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <glob.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "machine.h"
+
+#define MAX_MODELS   16
+#define MAX_RUNS     20
+#define N_THREADS    2		/* thread counts 1..N_THREADS */
+#define GIB          (1024.0 * 1024.0 * 1024.0)
+#define MIB          (1024.0 * 1024.0)
+#define HUGE_PAGE    ((size_t)2 << 20)
+
+/* The two ways a spec runs: the program of `tfmc build`, and `tfmc run`. */
+enum { AOT, JIT, N_ENGINES };
+static const char *const engine_name[N_ENGINES] = { "aot", "jit" };
+
+/* The instruction sets of the FMA peak, best first. */
+enum { N_ISAS = 3 };
+static const char *const isa_name[N_ISAS] = { "avx512", "avx2", "scalar" };
+
+/* What issue 6 quotes for llama2.c and llama.cpp: tok/s at 1 and 2 threads,
+ * measured on another machine (2 cores, AVX-512 with BF16), with that
+ * machine's limits.  Printed beside ours, never as our measurements. */
+static const struct quoted {
+	const char *name;
+	double llama2c[2], llamacpp[2], llamacpp_bf16[2], llamacpp_prefill[2];
+} quoted[] = {
+	{ "s15",  { 398, 780 },   { 295, 506 },   { 326, 518 },   { 3585, 6499 } },
+	{ "s42",  { 78, 136 },    { 94, 182 },    { 148, 306 },   { 998, 1819 } },
+	{ "s110", { 31.6, 59.3 }, { 30.7, 60.0 }, { 49.5, 89.0 }, { 337, 641 } },
+	{ "g213", { 16.0, 30.5 }, { 16.9, 31.5 }, { 23.7, 43.9 }, { 162, 302 } },
+};
+static const double quoted_dram_bw[2] = { 16.1e9, 31.4e9 };	/* bytes/s */
+static const double quoted_llc_bw[2] = { 29e9, 54e9 };		/* buffers up to ~96 MiB */
+static const double quoted_llc_bytes = 96 * MIB;
+static const double quoted_fma_peak = 240e9;			/* FLOP/s per core, AVX-512 */
+
+/* The runs of one engine at one thread count. */
+typedef struct series {
+	double decode[MAX_RUNS];	/* tok/s of each successful run */
+	double prefill[MAX_RUNS];
+	double other[MAX_RUNS];		/* CPUs busy with other work during the run */
+	int n;				/* successful runs */
+	int failed;			/* runs that failed */
+	long rss_kib;			/* the largest peak RSS of the runs */
+	int prefill_n, decode_n;	/* tokens, as the program reported */
+	char target[32];		/* the instruction set it reported */
+	char how[40];			/* "AOT", "JIT", "run (cc)" */
+	char hash[16];			/* tokens_hash of the first run */
+	int hash_differs;		/* a later run decoded other tokens */
+	char error[300];		/* the last failure */
+} series;
+
+typedef struct model {
+	char spec[PATH_MAX];
+	char name[64];
+	long vocab, d_model, max_seq;
+	double params, weight_bytes;	/* f32 */
+	double flops0, flops_pos;	/* forward FLOPs per token: flops0 + flops_pos per cached position */
+	double bw[N_THREADS];		/* read bandwidth at weight_bytes, 1..N_THREADS threads */
+	double bw_other[N_THREADS];	/* the other load while it was measured */
+	long c_bytes;			/* the generated C, -1 when it failed */
+	double build_s;			/* tfmc build, wall; < 0 when it failed */
+	double init_s;
+	series s[N_ENGINES][N_THREADS];
+} model;
+
+typedef struct options {
+	const char *tfmc;
+	int runs, json, jit, keep, timeout;
+	const char *specs[MAX_MODELS];
+	int n_specs;
+} options;
+
+static char workdir[PATH_MAX];
+
+/* ---- Processes ----------------------------------------------------------- */
+
+/* Runs argv with stdout and stderr to the files out and err; returns the
+ * exit status (128 + the signal when killed), -1 if it could not start.
+ * The child is killed (SIGALRM, whose timer survives exec) after timeout
+ * seconds.  *ru gets its resource use, its waited-for children included,
+ * *wall its wall-clock time. */
+static int run(char *const argv[], const char *out, const char *err, int timeout,
+               struct rusage *ru, double *wall)
+{
+	double t0 = machine_now();
+	struct rusage dummy;
+	pid_t pid;
+	int st;
+
+	fflush(stdout);
+	fflush(stderr);
+	if ((pid = fork()) < 0)
+		return -1;
+	if (pid == 0) {
+		int fo = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		int fe = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		if (fo < 0 || fe < 0 || dup2(fo, 1) < 0 || dup2(fe, 2) < 0)
+			_exit(127);
+		close(fo);
+		close(fe);
+		alarm((unsigned)timeout);
+		execvp(argv[0], argv);
+		fprintf(stderr, "cannot run %s: %s\n", argv[0], strerror(errno));
+		_exit(127);
+	}
+	while (wait4(pid, &st, 0, ru ? ru : &dummy) < 0)
+		if (errno != EINTR)
+			return -1;
+	if (wall)
+		*wall = machine_now() - t0;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* CPU seconds the whole machine has been busy (every CPU, /proc/stat:
+ * user, nice, system, irq, softirq and steal), or -1 when unknown. */
+static double machine_busy(void)
+{
+	unsigned long long v[8] = { 0 };
+	FILE *f = fopen("/proc/stat", "r");
+	long hz = sysconf(_SC_CLK_TCK);
+	int n;
+
+	if (f == NULL)
+		return -1;
+	n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
+	           &v[4], &v[5], &v[6], &v[7]);
+	fclose(f);
+	if (n != 8 || hz <= 0)
+		return -1;
+	return (double)(v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) / (double)hz;
+}
+
+static double tv_seconds(struct timeval tv)
+{
+	return (double)tv.tv_sec + 1e-6 * (double)tv.tv_usec;
+}
+
+/* The whole of a small file, NUL-terminated (NULL when unreadable). */
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf;
+	long n;
+
+	if (f == NULL)
+		return NULL;
+	if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0
+	    || (buf = malloc((size_t)n + 1)) == NULL) {
+		fclose(f);
+		return NULL;
+	}
+	n = (long)fread(buf, 1, (size_t)n, f);
+	buf[n] = '\0';
+	fclose(f);
+	return buf;
+}
+
+/* What a failed step said, for its error message: the first line of the
+ * file at path that has "error:" in it, else its last non-empty line. */
+static void last_line(const char *path, char *out, size_t size)
+{
+	char *s = slurp(path), *end, *start;
+
+	snprintf(out, size, "(no message)");
+	if (s == NULL)
+		return;
+	if ((start = strstr(s, "error:")) != NULL) {
+		while (start > s && start[-1] != '\n')
+			start--;
+		end = start + strcspn(start, "\n");
+	} else {
+		end = s + strlen(s);
+		while (end > s && (end[-1] == '\n' || end[-1] == ' '))
+			end--;
+		*end = '\0';
+		start = strrchr(s, '\n');
+		start = start ? start + 1 : s;
+	}
+	*end = '\0';
+	if (*start)
+		snprintf(out, size, "%s", start);
+	free(s);
+}
+
+static void path_in(char *out, size_t size, const char *name, const char *suffix)
+{
+	snprintf(out, size, "%s/%s%s", workdir, name, suffix);
+}
+
+/* Runs a tfmc step; on failure reports its last line of stderr and
+ * returns -1. */
+static int tfmc_step(char *const argv[], const char *what, const options *o, double *wall)
+{
+	char out[PATH_MAX + 16], err[PATH_MAX + 16], msg[300];
+	int rc;
+
+	path_in(out, sizeof out, "step", ".out");
+	path_in(err, sizeof err, "step", ".err");
+	rc = run(argv, out, err, o->timeout, NULL, wall);
+	if (rc != 0) {
+		last_line(err, msg, sizeof msg);
+		fprintf(stderr, "bench: error: %s failed (exit %d): %s\n", what, rc, msg);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- The model's figures, from `tfmc show` -------------------------------- */
+
+/* A number with thousands separators at q ("6,912"); *rest gets what
+ * follows it. */
+static int show_digits(const char *q, double *out, const char **rest)
+{
+	double v = 0;
+	int digits = 0;
+
+	for (; (*q >= '0' && *q <= '9') || (*q == ',' && digits); q++)
+		if (*q != ',') {
+			v = v * 10 + (*q - '0');
+			digits++;
+		}
+	if (!digits)
+		return -1;
+	*out = v;
+	if (rest)
+		*rest = q;
+	return 0;
+}
+
+/* The number after "key" at the start of a line (after spaces) of text;
+ * what follows it in *rest. */
+static int show_number(const char *text, const char *key, double *out, const char **rest)
+{
+	size_t k = strlen(key);
+
+	for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+		const char *q = p;
+		while (*q == ' ')
+			q++;
+		if (strncmp(q, key, k) != 0 || (q[k] != ' ' && q[k] != '='))
+			continue;
+		q += k;
+		while (*q == ' ' || *q == '=')
+			q++;
+		return show_digits(q, out, rest);
+	}
+	return -1;
+}
+
+static int model_show(model *m, const options *o)
+{
+	char out[PATH_MAX + 16], err[PATH_MAX + 16], msg[300];
+	char *argv[] = { (char *)o->tfmc, "show", m->spec, NULL };
+	const char *rest;
+	double v;
+	char *text;
+	int rc;
+
+	path_in(out, sizeof out, "show", ".out");
+	path_in(err, sizeof err, "show", ".err");
+	if ((rc = run(argv, out, err, o->timeout, NULL, NULL)) != 0) {
+		last_line(err, msg, sizeof msg);
+		fprintf(stderr, "bench: error: tfmc show %s failed (exit %d): %s\n", m->spec, rc, msg);
+		return -1;
+	}
+	if ((text = slurp(out)) == NULL)
+		return -1;
+	rc = -1;
+	if (sscanf(text, "model %63s", m->name) != 1)
+		goto done;
+	if (show_number(text, "vocab", &v, NULL))
+		goto done;
+	m->vocab = (long)v;
+	if (show_number(text, "d_model", &v, NULL))
+		goto done;
+	m->d_model = (long)v;
+	if (show_number(text, "max_seq", &v, NULL))
+		goto done;
+	m->max_seq = (long)v;
+	if (show_number(text, "parameters", &m->params, NULL))
+		goto done;
+	if (show_number(text, "FLOPs per token", &m->flops0, &rest))
+		goto done;
+	/* "30,375,936 + 6,912 per cached position": the second term is
+	 * absent for a model without attention over a cache. */
+	if (strncmp(rest, " + ", 3) == 0 && show_digits(rest + 3, &v, &rest) == 0
+	    && strncmp(rest, " per cached position", 20) == 0)
+		m->flops_pos = v;
+	if (show_number(text, "weights", &m->weight_bytes, &rest) || strncmp(rest, " bytes in f32", 13) != 0)
+		goto done;
+	rc = 0;
+done:
+	if (rc)
+		fprintf(stderr, "bench: error: cannot read the cost of %s from `tfmc show`\n", m->spec);
+	free(text);
+	return rc;
+}
+
+/* The forward FLOPs of the prefill per token: n tokens at positions
+ * 0..n-1, the one at position p attending to p+1 cached positions, with the
+ * classifier (2 * vocab * d_model) computed for the last token only, as the
+ * prefill returns the last token's logits.  `tfmc show`'s FLOPs per token
+ * counts the classifier for every token. */
+static double prefill_flops_per_token(const model *m, int n)
+{
+	double cls = 2.0 * (double)m->vocab * (double)m->d_model;
+
+	if (n < 1)
+		return 0;
+	return (n * (m->flops0 - cls) + cls + m->flops_pos * n * (n + 1) / 2.0) / n;
+}
+
+/* ---- Statistics ----------------------------------------------------------- */
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+typedef struct stats {
+	double median, min, max;
+} stats;
+
+static stats stats_of(const double *v, int n)
+{
+	double s[MAX_RUNS];
+	stats r = { 0, 0, 0 };
+
+	if (n < 1)
+		return r;
+	memcpy(s, v, sizeof *v * (size_t)n);
+	qsort(s, (size_t)n, sizeof *s, cmp_double);
+	r.min = s[0];
+	r.max = s[n - 1];
+	r.median = n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+	return r;
+}
+
+/* ---- Running the protocol ---------------------------------------------- */
+
+/* The value of key=VALUE in the program's bench line. */
+static int bench_field(const char *line, const char *key, char *out, size_t size)
+{
+	size_t k = strlen(key);
+
+	for (const char *p = line; (p = strstr(p, key)) != NULL; p += k)
+		if ((p == line || p[-1] == ' ') && p[k] == '=') {
+			size_t n = strcspn(p + k + 1, " \n");
+			if (n >= size)
+				n = size - 1;
+			memcpy(out, p + k + 1, n);
+			out[n] = '\0';
+			return 0;
+		}
+	return -1;
+}
+
+/* One run of the protocol, added to s. */
+static void run_once(model *m, int engine, int threads, const options *o, int rep)
+{
+	series *s = &m->s[engine][threads - 1];
+	char weights[PATH_MAX + 32], prog[PATH_MAX + 32], out[PATH_MAX + 16], err[PATH_MAX + 16];
+	char th[16], decode[32], prefill[32], pn[16], dn[16], hash[16], *text, *line, *errtext;
+	struct rusage ru;
+	double busy0, busy1, wall, other = -1;
+	int rc;
+
+	path_in(weights, sizeof weights, m->name, ".safetensors");
+	path_in(prog, sizeof prog, m->name, "");
+	path_in(out, sizeof out, "run", ".out");
+	path_in(err, sizeof err, "run", ".err");
+	snprintf(th, sizeof th, "%d", threads);
+	char *aot[] = { prog, "--weights", weights, "--bench", "--threads", th, NULL };
+	char *jit[] = { (char *)o->tfmc, "run", m->spec, "--weights", weights, "--bench",
+	                "--threads", th, NULL };
+
+	memset(&ru, 0, sizeof ru);
+	busy0 = machine_busy();
+	rc = run(engine == AOT ? aot : jit, out, err, o->timeout, &ru, &wall);
+	busy1 = machine_busy();
+	/* What the machine did besides this run: its busy CPU time less the
+	 * run's own, per second. */
+	if (busy0 >= 0 && busy1 >= 0 && wall > 0) {
+		other = (busy1 - busy0 - tv_seconds(ru.ru_utime) - tv_seconds(ru.ru_stime)) / wall;
+		if (other < 0)
+			other = 0;
+	}
+	text = slurp(out);
+	line = text ? strstr(text, "bench ") : NULL;
+	if (rc != 0 || line == NULL || bench_field(line, "decode_tok_s", decode, sizeof decode)
+	    || bench_field(line, "prefill_tok_s", prefill, sizeof prefill)) {
+		char msg[256];
+		last_line(err, msg, sizeof msg);
+		snprintf(s->error, sizeof s->error, "exit %d: %s", rc, msg);
+		s->failed++;
+		fprintf(stderr, "bench: %s %s %dt run %d: failed: %s\n", m->name,
+		        engine_name[engine], threads, rep + 1, s->error);
+		free(text);
+		return;
+	}
+	s->decode[s->n] = strtod(decode, NULL);
+	s->prefill[s->n] = strtod(prefill, NULL);
+	s->other[s->n] = other;
+	if (ru.ru_maxrss > s->rss_kib)
+		s->rss_kib = ru.ru_maxrss;
+	if (bench_field(line, "prefill_n", pn, sizeof pn) == 0)
+		s->prefill_n = atoi(pn);
+	if (bench_field(line, "decode_n", dn, sizeof dn) == 0)
+		s->decode_n = atoi(dn);
+	if (bench_field(line, "target", s->target, sizeof s->target) != 0)
+		snprintf(s->target, sizeof s->target, "?");
+	if (bench_field(line, "tokens_hash", hash, sizeof hash) == 0) {
+		if (s->n == 0)
+			snprintf(s->hash, sizeof s->hash, "%s", hash);
+		else if (strcmp(hash, s->hash) != 0)
+			s->hash_differs = 1;
+	}
+	errtext = slurp(err);
+	if (engine == AOT)
+		snprintf(s->how, sizeof s->how, "AOT");
+	else if (errtext && (strstr(errtext, "system C compiler") || strstr(errtext, "system compiler")))
+		snprintf(s->how, sizeof s->how, "run (cc)");
+	else
+		snprintf(s->how, sizeof s->how, "JIT");
+	free(errtext);
+	fprintf(stderr, "bench: %s %-3s %dt run %d: decode %8.2f tok/s, prefill %8.1f tok/s, "
+	        "peak RSS %.0f MiB, other load %.2f CPUs\n", m->name, engine_name[engine], threads,
+	        rep + 1, s->decode[s->n], s->prefill[s->n], (double)ru.ru_maxrss / 1024, other);
+	s->n++;
+	free(text);
+}
+
+/* Weights, the emitted C, the build, then the runs: rep by rep, each rep
+ * every thread count and engine in turn, so that a slow spell of a shared
+ * machine spreads over all of them rather than falling on one. */
+static void model_bench(model *m, const options *o, int threads_max)
+{
+	char weights[PATH_MAX + 32], prog[PATH_MAX + 32], csrc[PATH_MAX + 32];
+	char *init[] = { (char *)o->tfmc, "init", m->spec, "-o", weights, NULL };
+	char *emit[] = { (char *)o->tfmc, m->spec, "-o", csrc, NULL };
+	char *build[] = { (char *)o->tfmc, "build", m->spec, "-o", prog, NULL };
+	struct stat st;
+
+	path_in(weights, sizeof weights, m->name, ".safetensors");
+	path_in(prog, sizeof prog, m->name, "");
+	path_in(csrc, sizeof csrc, m->name, ".c");
+	m->c_bytes = -1;
+	m->build_s = -1;
+	if (tfmc_step(init, "tfmc init", o, &m->init_s) != 0)
+		return;
+	sync(); /* the weights written back now, not during a timed run */
+	if (tfmc_step(emit, "tfmc (emit C)", o, NULL) == 0 && stat(csrc, &st) == 0)
+		m->c_bytes = (long)st.st_size;
+	if (tfmc_step(build, "tfmc build", o, &m->build_s) != 0)
+		m->build_s = -1;
+	fprintf(stderr, "bench: %s: %.0f parameters, init %.1f s, generated C %ld bytes, tfmc build %.2f s\n",
+	        m->name, m->params, m->init_s, m->c_bytes, m->build_s);
+	for (int rep = 0; rep < o->runs; rep++)
+		for (int t = 1; t <= threads_max; t++)
+			for (int e = 0; e < N_ENGINES; e++) {
+				if (e == AOT && m->build_s < 0)
+					continue;
+				if (e == JIT && !o->jit)
+					continue;
+				run_once(m, e, t, o, rep);
+			}
+	/* The weights of the big models are most of a GiB: gone as soon as
+	 * they are measured. */
+	if (!o->keep) {
+		unlink(weights);
+		unlink(prog);
+		unlink(csrc);
+		path_in(csrc, sizeof csrc, m->name, ".h");
+		unlink(csrc);
+	}
+}
+
+/* ---- The report ------------------------------------------------------------- */
+
+static const struct quoted *quoted_for(const char *name)
+{
+	for (size_t i = 0; i < sizeof quoted / sizeof quoted[0]; i++)
+		if (strcmp(quoted[i].name, name) == 0)
+			return &quoted[i];
+	return NULL;
+}
+
+/* A rate with three or four significant digits. */
+static const char *fmt_rate(char *buf, size_t size, double v)
+{
+	snprintf(buf, size, v >= 1000 ? "%.0f" : v >= 100 ? "%.1f" : v >= 10 ? "%.2f" : "%.3f", v);
+	return buf;
+}
+
+static const char *fmt_bytes(char *buf, size_t size, double b)
+{
+	if (b >= GIB)
+		snprintf(buf, size, "%.2f GiB", b / GIB);
+	else if (b >= MIB)
+		snprintf(buf, size, "%.1f MiB", b / MIB);
+	else
+		snprintf(buf, size, "%.0f KiB", b / 1024);
+	return buf;
+}
+
+/* The figures of a report. */
+typedef struct machine_figures {
+	machine_cpu cpu;
+	char tfmc_version[64], cc[128], date[32];
+	char load_start[64], load_end[64];	/* /proc/loadavg: was anything else running? */
+	double fma[N_ISAS][N_THREADS];	/* FLOP/s of 1..N_THREADS threads together; 0: no such ISA */
+	double fma_other[N_ISAS][N_THREADS];
+	int fma_best;			/* the ISA of the peak */
+	double fma_peak[N_THREADS];	/* fma[fma_best] */
+	double bw_gib[N_THREADS];	/* read bandwidth of a 1 GiB buffer */
+	double bw_gib_other[N_THREADS];
+	int threads_max;
+	double elapsed;
+} machine_figures;
+
+/* The decode's fraction of the roofline: weight bytes per token times
+ * tokens per second over the read bandwidth at that size and threads. */
+static double decode_roofline(const model *m, int t, double tok_s)
+{
+	return m->bw[t - 1] > 0 ? m->weight_bytes * tok_s / m->bw[t - 1] : 0;
+}
+
+/* The prefill's fraction of FMA peak: FLOPs per second over the peak of
+ * one core times the threads. */
+static double prefill_peak(const model *m, const series *s, int t, double tok_s,
+                           const machine_figures *mf)
+{
+	return mf->fma_peak[0] > 0
+	       ? prefill_flops_per_token(m, s->prefill_n) * tok_s / (mf->fma_peak[0] * t) : 0;
+}
+
+static void print_markdown(const model *ms, int n, const machine_figures *mf, const options *o)
+{
+	char a[64], b[64], c[64], d[64];
+
+	printf("## tfmc speed (`make bench`)\n\n");
+	printf("Machine: %s, %d CPUs online, %s; tfmc %s, %s; %s.\n\n", mf->cpu.model, mf->cpu.cpus,
+	       mf->cpu.avx512 ? "AVX-512F and AVX2+FMA" : mf->cpu.avx2 ? "AVX2+FMA, no AVX-512" : "no AVX2",
+	       mf->tfmc_version, mf->cc, mf->date);
+	printf("- Load average (1, 5, 15 min) at the start: %s; at the end: %s.  The machine's "
+	       "other work shows in these figures, most at 2 threads.\n", mf->load_start, mf->load_end);
+	printf("- FP32 FMA peak per core: **%.1f GFLOP/s** (%s, 1 thread)", mf->fma_peak[0] / 1e9,
+	       isa_name[mf->fma_best]);
+	for (int k = 0; k < N_ISAS - 1; k++)	/* scalar only when nothing else runs */
+		for (int t = 1; t <= mf->threads_max; t++)
+			if (mf->fma[k][t - 1] > 0 && (k != mf->fma_best || t > 1))
+				printf("; %s with %d thread%s: %.1f GFLOP/s (other load %.2f)", isa_name[k], t,
+				       t > 1 ? "s" : "", mf->fma[k][t - 1] / 1e9, mf->fma_other[k][t - 1]);
+	printf(".\n- Read bandwidth, 1 GiB buffer:");
+	for (int t = 1; t <= mf->threads_max; t++)
+		printf("%s **%.1f GB/s** (%d thread%s, other load %.2f)", t > 1 ? "," : "",
+		       mf->bw_gib[t - 1] / 1e9, t, t > 1 ? "s" : "", mf->bw_gib_other[t - 1]);
+	printf(".\n- Read bandwidth of a buffer of each model's weight size, 1 / %d threads (other load):",
+	       mf->threads_max);
+	for (int i = 0; i < n; i++) {
+		printf("%s %s %s:", i ? ";" : "", ms[i].name, fmt_bytes(a, sizeof a, ms[i].weight_bytes));
+		for (int t = 1; t <= mf->threads_max; t++)
+			printf("%s%.1f (%.2f)", t > 1 ? " / " : " ", ms[i].bw[t - 1] / 1e9, ms[i].bw_other[t - 1]);
+	}
+	printf(" GB/s.\n- Each limit is the best of two measurements, before the models ran and after; "
+	       "bandwidth the best of its passes (a plain vectorised sum).\n\n");
+
+	printf("| model | parameters | f32 weights | FLOPs/token | generated C | `tfmc build` |\n");
+	printf("|---|---|---|---|---|---|\n");
+	for (int i = 0; i < n; i++) {
+		const model *m = &ms[i];
+		if (m->c_bytes >= 0)
+			snprintf(c, sizeof c, "%.0f KB", (double)m->c_bytes / 1e3);
+		else
+			snprintf(c, sizeof c, "failed");
+		if (m->build_s >= 0)
+			snprintf(d, sizeof d, "%.1f s", m->build_s);
+		else
+			snprintf(d, sizeof d, "failed");
+		printf("| %s | %.1fM | %s | %.0fM | %s | %s |\n", m->name, m->params / 1e6,
+		       fmt_bytes(a, sizeof a, m->weight_bytes), m->flops0 / 1e6, c, d);
+	}
+
+	printf("\n| model | engine | threads | decode tok/s | decode %% of roofline | prefill-128 tok/s | prefill %% of FMA peak | peak RSS | 2t / 1t decode | JIT / AOT decode | other load |\n");
+	printf("|---|---|---|---|---|---|---|---|---|---|---|\n");
+	for (int i = 0; i < n; i++)
+		for (int e = 0; e < N_ENGINES; e++)
+			for (int t = 1; t <= mf->threads_max; t++) {
+				const model *m = &ms[i];
+				const series *s = &m->s[e][t - 1];
+				if (s->n == 0 && s->failed == 0)
+					continue;
+				if (s->n == 0) {
+					printf("| %s | %s | %d | failed: %s | | | | | | | |\n", m->name,
+					       e == AOT ? "AOT" : "JIT", t, s->error);
+					continue;
+				}
+				stats dec = stats_of(s->decode, s->n), pre = stats_of(s->prefill, s->n);
+				const series *one = &m->s[e][0], *aot = &m->s[AOT][t - 1];
+				printf("| %s | %s %s | %d | %s (%s–", m->name, s->how, s->target, t,
+				       fmt_rate(a, sizeof a, dec.median), fmt_rate(b, sizeof b, dec.min));
+				printf("%s) | %.0f%% | ", fmt_rate(a, sizeof a, dec.max),
+				       100 * decode_roofline(m, t, dec.median));
+				printf("%s (%s–", fmt_rate(a, sizeof a, pre.median), fmt_rate(b, sizeof b, pre.min));
+				printf("%s) | %.0f%% | %.0f MiB | ", fmt_rate(a, sizeof a, pre.max),
+				       100 * prefill_peak(m, s, t, pre.median, mf), (double)s->rss_kib / 1024);
+				if (t > 1 && one->n > 0)
+					printf("%.2f× ", dec.median / stats_of(one->decode, one->n).median);
+				printf("| ");
+				if (e == JIT && aot->n > 0)
+					printf("%.2f ", dec.median / stats_of(aot->decode, aot->n).median);
+				stats other = stats_of(s->other, s->n);
+				printf("| %.2f (%.2f–%.2f) |%s%s\n", other.median, other.min, other.max,
+				       s->failed ? " (failed runs: " : "", s->failed ? "see stderr)" : "");
+				if (s->hash_differs)
+					printf("|  | note: runs of %s %s decoded different tokens | | | | | | | | | |\n",
+					       m->name, s->how);
+			}
+
+	printf("\nMedians of %d runs, min–max in parentheses; every run is a fresh process "
+	       "(`PROGRAM --bench`, or `tfmc run SPEC --bench` for the JIT) on weights from "
+	       "`tfmc init`.  Decode: greedy, one token at a time, positions 1..255 after a "
+	       "one-token prompt.  Prefill: one forward of 128 tokens at position 0.  "
+	       "**Roofline**: f32 weight bytes per token × tok/s ÷ the read bandwidth of a buffer "
+	       "of the weights' size at the same thread count (KV-cache reads not counted).  "
+	       "**FMA peak**: the prefill's FLOPs (`tfmc show`'s FLOPs per token, with the "
+	       "classifier counted for the last token only, as the prefill computes only its "
+	       "logits) per second ÷ (the FMA peak of one core × threads).  Peak RSS from "
+	       "wait4 (for the JIT, tfmc and the compiler included).  `run (cc)`: `tfmc run` "
+	       "fell back to the system compiler (no JIT).  **Other load**: CPUs busy with "
+	       "anything but the run itself while it ran (/proc/stat less the run's rusage; "
+	       "steal included); on a %d-CPU machine, a run at 2 threads beside a load of 1 "
+	       "is not measuring what it says.\n", o->runs, mf->cpu.cpus);
+
+	printf("\nQuoted from issue 6, **not measured here**: llama2.c and llama.cpp on another "
+	       "machine (2 cores, AVX-512 with BF16; read bandwidth 16.1 / 31.4 GB/s from DRAM "
+	       "and about 29 / 54 GB/s up to ~96 MiB, FMA peak 240 GFLOP/s per core).  Their "
+	       "percentages are derived from those quoted figures the same way as ours; ours "
+	       "(tfmc AOT, medians of this run) are on this machine's limits.\n\n");
+	printf("| model | threads | tfmc AOT decode | llama2.c f32 | llama.cpp f32 | llama.cpp bf16 | tfmc AOT prefill-128 | llama.cpp prefill-128 f32 |\n");
+	printf("|---|---|---|---|---|---|---|---|\n");
+	for (int i = 0; i < n; i++) {
+		const model *m = &ms[i];
+		const struct quoted *q = quoted_for(m->name);
+		if (q == NULL)
+			continue;
+		for (int t = 1; t <= 2 && t <= N_THREADS; t++) {
+			const series *s = &m->s[AOT][t - 1];
+			double bw = m->weight_bytes <= quoted_llc_bytes ? quoted_llc_bw[t - 1] : quoted_dram_bw[t - 1];
+			double bw16 = m->weight_bytes / 2 <= quoted_llc_bytes ? quoted_llc_bw[t - 1] : quoted_dram_bw[t - 1];
+			double pf = prefill_flops_per_token(m, 128);
+			printf("| %s | %d | ", m->name, t);
+			if (s->n > 0) {
+				double dec = stats_of(s->decode, s->n).median;
+				printf("%s (%.0f%%) | ", fmt_rate(a, sizeof a, dec), 100 * decode_roofline(m, t, dec));
+			} else {
+				printf("– | ");
+			}
+			printf("%g (%.0f%%) | ", q->llama2c[t - 1],
+			       100 * m->weight_bytes * q->llama2c[t - 1] / bw);
+			printf("%g (%.0f%%) | ", q->llamacpp[t - 1],
+			       100 * m->weight_bytes * q->llamacpp[t - 1] / bw);
+			printf("%g (%.0f%%) | ", q->llamacpp_bf16[t - 1],
+			       100 * m->weight_bytes / 2 * q->llamacpp_bf16[t - 1] / bw16);
+			if (s->n > 0) {
+				double pre = stats_of(s->prefill, s->n).median;
+				printf("%s (%.0f%%) | ", fmt_rate(a, sizeof a, pre), 100 * prefill_peak(m, s, t, pre, mf));
+			} else {
+				printf("– | ");
+			}
+			printf("%g (%.0f%%) |\n", q->llamacpp_prefill[t - 1],
+			       100 * pf * q->llamacpp_prefill[t - 1] / (quoted_fma_peak * t));
+		}
+	}
+	printf("\nDecode: tok/s (%% of roofline); prefill: tok/s (%% of FMA peak).  "
+	       "`make bench` took %.1f minutes.\n", mf->elapsed / 60);
+}
+
+static void json_str(const char *s)
+{
+	putchar('"');
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+		if (ch == '"' || ch == '\\')
+			printf("\\%c", ch);
+		else if (ch < 0x20)
+			printf("\\u%04x", ch);
+		else
+			putchar(ch);
+	}
+	putchar('"');
+}
+
+static void json_stats(const char *key, const double *v, int n)
+{
+	stats st = stats_of(v, n);
+
+	printf("\"%s\": {\"median\": %.4g, \"min\": %.4g, \"max\": %.4g, \"runs\": [", key,
+	       st.median, st.min, st.max);
+	for (int i = 0; i < n; i++)
+		printf("%s%.4g", i ? ", " : "", v[i]);
+	printf("]}");
+}
+
+static void print_json(const model *ms, int n, const machine_figures *mf, const options *o)
+{
+	printf("{\n  \"machine\": {\"cpu\": ");
+	json_str(mf->cpu.model);
+	printf(", \"cpus\": %d, \"avx2\": %s, \"avx512\": %s, \"tfmc\": ", mf->cpu.cpus,
+	       mf->cpu.avx2 ? "true" : "false", mf->cpu.avx512 ? "true" : "false");
+	json_str(mf->tfmc_version);
+	printf(", \"cc\": ");
+	json_str(mf->cc);
+	printf(", \"date\": ");
+	json_str(mf->date);
+	printf(", \"loadavg_start\": ");
+	json_str(mf->load_start);
+	printf(", \"loadavg_end\": ");
+	json_str(mf->load_end);
+	printf(",\n    \"fma_isa\": ");
+	json_str(isa_name[mf->fma_best]);
+	printf(", \"fma_peak_flops\": [");
+	for (int t = 1; t <= mf->threads_max; t++)
+		printf("%s%.4g", t > 1 ? ", " : "", mf->fma_peak[t - 1]);
+	printf("],\n    \"fma\": [");
+	int first = 1;
+	for (int k = 0; k < N_ISAS; k++)
+		for (int t = 1; t <= mf->threads_max; t++)
+			if (mf->fma[k][t - 1] > 0) {
+				printf("%s{\"isa\": \"%s\", \"threads\": %d, \"flops\": %.4g, \"other_load_cpus\": %.2f}",
+				       first ? "" : ", ", isa_name[k], t, mf->fma[k][t - 1], mf->fma_other[k][t - 1]);
+				first = 0;
+			}
+	printf("],\n    \"read_bw\": [");
+	for (int t = 1; t <= mf->threads_max; t++)
+		printf("%s{\"bytes\": %.0f, \"threads\": %d, \"bytes_per_s\": %.4g, \"other_load_cpus\": %.2f}",
+		       t > 1 ? ", " : "", GIB, t, mf->bw_gib[t - 1], mf->bw_gib_other[t - 1]);
+	for (int i = 0; i < n; i++)
+		for (int t = 1; t <= mf->threads_max; t++)
+			printf(",\n      {\"bytes\": %.0f, \"threads\": %d, \"bytes_per_s\": %.4g, \"other_load_cpus\": %.2f}",
+			       ms[i].weight_bytes, t, ms[i].bw[t - 1], ms[i].bw_other[t - 1]);
+	printf("]},\n  \"runs_per_series\": %d,\n  \"models\": [", o->runs);
+	for (int i = 0; i < n; i++) {
+		const model *m = &ms[i];
+		printf("%s\n    {\"name\": ", i ? "," : "");
+		json_str(m->name);
+		printf(", \"spec\": ");
+		json_str(m->spec);
+		printf(", \"parameters\": %.0f, \"weight_bytes\": %.0f, \"flops_per_token\": %.0f, "
+		       "\"flops_per_cached_position\": %.0f, \"c_bytes\": %ld, \"build_s\": %.3f,\n"
+		       "     \"series\": [", m->params, m->weight_bytes, m->flops0, m->flops_pos,
+		       m->c_bytes, m->build_s);
+		first = 1;
+		for (int e = 0; e < N_ENGINES; e++)
+			for (int t = 1; t <= mf->threads_max; t++) {
+				const series *s = &m->s[e][t - 1];
+				if (s->n == 0 && s->failed == 0)
+					continue;
+				printf("%s\n       {\"engine\": \"%s\", \"how\": ", first ? "" : ",", engine_name[e]);
+				first = 0;
+				json_str(s->how);
+				printf(", \"target\": ");
+				json_str(s->target);
+				printf(", \"threads\": %d, \"failed_runs\": %d", t, s->failed);
+				if (s->failed) {
+					printf(", \"error\": ");
+					json_str(s->error);
+				}
+				if (s->n > 0) {
+					stats dec = stats_of(s->decode, s->n), pre = stats_of(s->prefill, s->n);
+					printf(", \"prefill_n\": %d, \"decode_n\": %d, ", s->prefill_n, s->decode_n);
+					json_stats("decode_tok_s", s->decode, s->n);
+					printf(", ");
+					json_stats("prefill_tok_s", s->prefill, s->n);
+					printf(", ");
+					json_stats("other_load_cpus", s->other, s->n);
+					printf(", \"decode_roofline\": %.4f, \"prefill_fma_peak\": %.4f, "
+					       "\"peak_rss_bytes\": %.0f, \"tokens_hash\": \"%s\", \"same_tokens\": %s",
+					       decode_roofline(m, t, dec.median), prefill_peak(m, s, t, pre.median, mf),
+					       (double)s->rss_kib * 1024, s->hash, s->hash_differs ? "false" : "true");
+				}
+				printf("}");
+			}
+		printf("]}");
+	}
+	printf("\n  ],\n  \"elapsed_s\": %.1f\n}\n", mf->elapsed);
+}
+
+/* ---- Main ------------------------------------------------------------------ */
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"usage: bench [--json] [--runs N] [--no-jit] [--keep] [--tfmc PATH] [--timeout S] [SPEC...]\n"
+"\n"
+"Measures tfmc's generated code on this machine against the machine's limits\n"
+"(`make bench`, issue 6): for every SPEC (default: specs/bench/*.tfm), the\n"
+"AOT program and `tfmc run` at 1 and 2 threads, each --runs times (default 3),\n"
+"and the read bandwidth and FMA peak.  Run it from the top of the tree.\n"
+"\n"
+"  --json       print the figures as JSON instead of Markdown\n"
+"  --runs N     runs of every engine and thread count, 1..%d (default 3)\n"
+"  --no-jit     measure only the AOT programs\n"
+"  --keep       keep the working directory (weights, programs, C)\n"
+"  --tfmc PATH  the tfmc to use (default ./tfmc)\n"
+"  --timeout S  kill a step that takes longer than S seconds (default 600)\n", MAX_RUNS);
+}
+
+static int parse_args(int argc, char **argv, options *o)
+{
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "--json") == 0)
+			o->json = 1;
+		else if (strcmp(a, "--no-jit") == 0)
+			o->jit = 0;
+		else if (strcmp(a, "--keep") == 0)
+			o->keep = 1;
+		else if ((strcmp(a, "--runs") == 0 || strcmp(a, "--tfmc") == 0 || strcmp(a, "--timeout") == 0)
+		         && i + 1 < argc) {
+			const char *v = argv[++i];
+			if (strcmp(a, "--tfmc") == 0) {
+				o->tfmc = v;
+				continue;
+			}
+			char *end;
+			long n = strtol(v, &end, 10);
+			if (*v == '\0' || *end != '\0' || n < 1 || (a[2] == 'r' && n > MAX_RUNS)) {
+				fprintf(stderr, "bench: error: %s: expected a number from 1%s, got '%s'\n", a,
+				        a[2] == 'r' ? " to 20" : "", v);
+				return -1;
+			}
+			if (a[2] == 'r')
+				o->runs = (int)n;
+			else
+				o->timeout = (int)n;
+		} else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+			usage(stdout);
+			exit(0);
+		} else if (a[0] == '-') {
+			fprintf(stderr, "bench: error: unknown option or missing value '%s'\n", a);
+			usage(stderr);
+			return -1;
+		} else if (o->n_specs == MAX_MODELS) {
+			fprintf(stderr, "bench: error: more than %d specs\n", MAX_MODELS);
+			return -1;
+		} else {
+			o->specs[o->n_specs++] = a;
+		}
+	}
+	return 0;
+}
+
+/* The working directory goes when done, unless --keep; the models' files
+ * went as soon as they were measured. */
+static void remove_workdir(const options *o)
+{
+	const char *left[] = { "step.out", "step.err", "show.out", "show.err", "run.out", "run.err" };
+	char path[PATH_MAX + 16];
+
+	if (o->keep) {
+		fprintf(stderr, "bench: kept %s\n", workdir);
+		return;
+	}
+	for (size_t i = 0; i < sizeof left / sizeof left[0]; i++) {
+		path_in(path, sizeof path, left[i], "");
+		unlink(path);
+	}
+	if (rmdir(workdir) != 0)
+		fprintf(stderr, "bench: note: cannot remove %s: %s\n", workdir, strerror(errno));
+}
+
+/* The first line of a command's output, or "?". */
+static void first_line_of(const char *cmd, char *out, size_t size)
+{
+	FILE *p = popen(cmd, "r");
+
+	snprintf(out, size, "?");
+	if (p == NULL)
+		return;
+	if (fgets(out, (int)size, p) == NULL)
+		snprintf(out, size, "?");
+	out[strcspn(out, "\n")] = '\0';
+	pclose(p);
+}
+
+/* The first three fields of /proc/loadavg, or "?". */
+static void loadavg(char *out, size_t size)
+{
+	double a, b, c;
+	FILE *f = fopen("/proc/loadavg", "r");
+
+	snprintf(out, size, "?");
+	if (f == NULL)
+		return;
+	if (fscanf(f, "%lf %lf %lf", &a, &b, &c) == 3)
+		snprintf(out, size, "%.2f, %.2f, %.2f", a, b, c);
+	fclose(f);
+}
+
+/* CPU seconds this process has used, its threads included. */
+static double self_cpu(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return tv_seconds(ru.ru_utime) + tv_seconds(ru.ru_stime);
+}
+
+/* The other load (CPUs busy with anything but this process) since *p,
+ * which it resets. */
+typedef struct load_probe {
+	double busy, self, t;
+} load_probe;
+
+static void load_start(load_probe *p)
+{
+	p->busy = machine_busy();
+	p->self = self_cpu();
+	p->t = machine_now();
+}
+
+static double load_other(const load_probe *p)
+{
+	double busy = machine_busy(), dt = machine_now() - p->t, v;
+
+	if (busy < 0 || p->busy < 0 || dt <= 0)
+		return -1;
+	v = (busy - p->busy - (self_cpu() - p->self)) / dt;
+	return v < 0 ? 0 : v;
+}
+
+/* The machine's limits, measured again on every call, each kept when it
+ * is better than before: the FMA peak of every instruction set the CPU
+ * runs, and the read bandwidth at 1 GiB and at each model's weight size. */
+static int measure_machine(machine_figures *mf, model *ms, int n)
+{
+	size_t buf_bytes = (size_t)GIB;
+	load_probe lp;
+	float *buf;
+	double v;
+
+	fprintf(stderr, "bench: %s, %d CPUs; measuring FMA peak and read bandwidth\n", mf->cpu.model,
+	        mf->cpu.cpus);
+	for (int k = 0; k < N_ISAS; k++) {
+		if (k == N_ISAS - 1 && (mf->cpu.avx2 || mf->cpu.avx512))
+			continue;	/* scalar: only what a CPU without AVX2 has */
+		for (int t = 1; t <= mf->threads_max; t++) {
+			load_start(&lp);
+			v = machine_fma_peak(&mf->cpu, isa_name[k], t);
+			if (v > mf->fma[k][t - 1]) {
+				mf->fma[k][t - 1] = v;
+				mf->fma_other[k][t - 1] = load_other(&lp);
+			}
+			if (v > 0)
+				fprintf(stderr, "bench: FMA %s, %d thread%s: %.1f GFLOP/s\n", isa_name[k], t,
+				        t > 1 ? "s" : "", v / 1e9);
+		}
+	}
+	for (mf->fma_best = 0; mf->fma_best < N_ISAS - 1 && mf->fma[mf->fma_best][0] <= 0; mf->fma_best++)
+		;
+	memcpy(mf->fma_peak, mf->fma[mf->fma_best], sizeof mf->fma_peak);
+
+	for (int i = 0; i < n; i++)
+		if (ms[i].weight_bytes > (double)buf_bytes)
+			buf_bytes = (size_t)ms[i].weight_bytes;
+	/* In 2 MiB pages where the system gives them, as the runtime keeps
+	 * the weights: a TLB miss every 4 KiB would lower the limit. */
+	buf_bytes = (buf_bytes + HUGE_PAGE - 1) & ~(size_t)(HUGE_PAGE - 1);
+	if ((buf = aligned_alloc(HUGE_PAGE, buf_bytes)) == NULL) {
+		fprintf(stderr, "bench: error: cannot allocate %zu bytes for the bandwidth buffer\n", buf_bytes);
+		return -1;
+	}
+#ifdef MADV_HUGEPAGE
+	madvise(buf, buf_bytes, MADV_HUGEPAGE);
+#endif
+	for (size_t i = 0; i < buf_bytes / sizeof *buf; i++)
+		buf[i] = (float)(i & 1023) * 0.001f;
+	for (int i = -1; i < n; i++)
+		for (int t = 1; t <= mf->threads_max; t++) {
+			size_t bytes = i < 0 ? (size_t)GIB : (size_t)ms[i].weight_bytes & ~(size_t)255;
+			double *best = i < 0 ? &mf->bw_gib[t - 1] : &ms[i].bw[t - 1];
+			double *other = i < 0 ? &mf->bw_gib_other[t - 1] : &ms[i].bw_other[t - 1];
+			int passes;
+			load_start(&lp);
+			v = machine_read_bw(&mf->cpu, buf, bytes, t, i < 0 ? 1.0 : 0.5, &passes);
+			if (v > *best) {
+				*best = v;
+				*other = load_other(&lp);
+			}
+			fprintf(stderr, "bench: read bandwidth %.1f MiB (%s), %d thread%s: %.2f GB/s (best of %d passes)\n",
+			        (double)bytes / MIB, i < 0 ? "1 GiB" : ms[i].name, t, t > 1 ? "s" : "", v / 1e9, passes);
+		}
+	free(buf);
+	return 0;
+}
+
+static int cmp_params(const void *a, const void *b)
+{
+	const model *x = a, *y = b;
+
+	return (x->params > y->params) - (x->params < y->params);
+}
+
+int main(int argc, char **argv)
+{
+	static model ms[MAX_MODELS];
+	static machine_figures mf;
+	options o = { "./tfmc", 3, 0, 1, 0, 600, { 0 }, 0 };
+	glob_t g = { 0 };
+	double t_start = machine_now();
+	char cmd[PATH_MAX + 32];
+	time_t now = time(NULL);
+	int n = 0;
+
+	if (parse_args(argc, argv, &o) != 0)
+		return 2;
+	if (access(o.tfmc, X_OK) != 0) {
+		fprintf(stderr, "bench: error: cannot run %s: %s (build it with make, or give --tfmc)\n",
+		        o.tfmc, strerror(errno));
+		return 2;
+	}
+	if (o.n_specs == 0) {
+		if (glob("specs/bench/*.tfm", 0, NULL, &g) != 0 || g.gl_pathc == 0) {
+			fprintf(stderr, "bench: error: no specs in specs/bench/ (run it from the top of the tree)\n");
+			return 2;
+		}
+		for (size_t i = 0; i < g.gl_pathc && o.n_specs < MAX_MODELS; i++)
+			o.specs[o.n_specs++] = g.gl_pathv[i];
+	}
+	snprintf(workdir, sizeof workdir, "%s/tfmc-bench-XXXXXX",
+	         getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	if (mkdtemp(workdir) == NULL) {
+		fprintf(stderr, "bench: error: cannot make a directory %s: %s\n", workdir, strerror(errno));
+		return 1;
+	}
+	fprintf(stderr, "bench: working in %s\n", workdir);
+
+	for (int i = 0; i < o.n_specs; i++) {
+		snprintf(ms[n].spec, sizeof ms[n].spec, "%s", o.specs[i]);
+		if (model_show(&ms[n], &o) == 0)
+			n++;
+	}
+	if (n == 0) {
+		remove_workdir(&o);
+		return 1;
+	}
+	qsort(ms, (size_t)n, sizeof ms[0], cmp_params);
+
+	/* The machine, before any model runs. */
+	loadavg(mf.load_start, sizeof mf.load_start);
+	machine_cpu_probe(&mf.cpu);
+	mf.threads_max = mf.cpu.cpus < N_THREADS ? mf.cpu.cpus : N_THREADS;
+	snprintf(cmd, sizeof cmd, "%s --version 2>/dev/null", o.tfmc);
+	first_line_of(cmd, mf.tfmc_version, sizeof mf.tfmc_version);
+	if (strncmp(mf.tfmc_version, "tfmc ", 5) == 0)
+		memmove(mf.tfmc_version, mf.tfmc_version + 5, strlen(mf.tfmc_version + 5) + 1);
+	first_line_of("${CC:-cc} --version 2>/dev/null", mf.cc, sizeof mf.cc);
+	strftime(mf.date, sizeof mf.date, "%Y-%m-%d", gmtime(&now));
+	if (measure_machine(&mf, ms, n) != 0)
+		return 1;
+	for (int i = 0; i < n; i++)
+		model_bench(&ms[i], &o, mf.threads_max);
+	/* Again, in case something else was running the first time: a limit
+	 * is the best the machine did. */
+	if (measure_machine(&mf, ms, n) != 0)
+		return 1;
+
+	mf.elapsed = machine_now() - t_start;
+	loadavg(mf.load_end, sizeof mf.load_end);
+	if (o.json)
+		print_json(ms, n, &mf, &o);
+	else
+		print_markdown(ms, n, &mf, &o);
+
+	remove_workdir(&o);
+	globfree(&g);
+	fprintf(stderr, "bench: done in %.1f minutes\n", mf.elapsed / 60);
+	return fflush(stdout) != 0 || ferror(stdout) ? 1 : 0;
+}
