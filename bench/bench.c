@@ -92,6 +92,8 @@ typedef struct model {
 	long c_bytes;			/* the generated C, -1 when it failed */
 	double build_s;			/* tfmc build, wall; < 0 when it failed */
 	double init_s;
+	double ready_ms[MAX_RUNS];	/* JIT: parse, check, codegen and compile, ms */
+	int n_ready;
 	series s[N_ENGINES][N_THREADS];
 } model;
 
@@ -464,6 +466,35 @@ static void run_once(model *m, int engine, int threads, const options *o, int re
 	free(text);
 }
 
+/* The JIT's time from spec to runnable code: what `tfmc run --timings`
+ * reports for parse and check, codegen and JIT compile, over several runs
+ * that decode nothing. */
+static void ready_bench(model *m, const options *o, const char *weights)
+{
+	char out[PATH_MAX + 16], err[PATH_MAX + 16];
+	char *argv[] = { (char *)o->tfmc, "run", m->spec, "--weights", (char *)weights, "--timings",
+	                 "-n", "0", "--threads", "1", NULL };
+
+	path_in(out, sizeof out, "ready", ".out");
+	path_in(err, sizeof err, "ready", ".err");
+	m->n_ready = 0;
+	for (int i = 0; i < 7 && m->n_ready < MAX_RUNS; i++) {
+		double check, emit, jit;
+		char *text, *p;
+		if (run(argv, out, err, o->timeout, NULL, NULL) != 0)
+			return;
+		text = slurp(err);
+		p = text ? strstr(text, "timings: parse and check ") : NULL;
+		if (p && sscanf(p, "timings: parse and check %lf ms, codegen %lf ms, JIT compile %lf ms",
+		                &check, &emit, &jit) == 3)
+			m->ready_ms[m->n_ready++] = check + emit + jit;
+		free(text);
+	}
+	if (m->n_ready)
+		fprintf(stderr, "bench: %s: spec to runnable code (JIT) %.1f ms, median of %d\n", m->name,
+		        stats_of(m->ready_ms, m->n_ready).median, m->n_ready);
+}
+
 /* Weights, the emitted C, the build, then the runs: rep by rep, each rep
  * every thread count and engine in turn, so that a slow spell of a shared
  * machine spreads over all of them rather than falling on one. */
@@ -489,6 +520,8 @@ static void model_bench(model *m, const options *o, int threads_max)
 		m->build_s = -1;
 	fprintf(stderr, "bench: %s: %.0f parameters, init %.1f s, generated C %ld bytes, tfmc build %.2f s\n",
 	        m->name, m->params, m->init_s, m->c_bytes, m->build_s);
+	if (o->jit)
+		ready_bench(m, o, weights);
 	for (int rep = 0; rep < o->runs; rep++)
 		for (int t = 1; t <= threads_max; t++)
 			for (int e = 0; e < N_ENGINES; e++) {
@@ -599,8 +632,8 @@ static void print_markdown(const model *ms, int n, const machine_figures *mf, co
 	printf(" GB/s.\n- Each limit is the best of two measurements, before the models ran and after; "
 	       "bandwidth the best of its passes (a plain vectorised sum).\n\n");
 
-	printf("| model | parameters | f32 weights | FLOPs/token | generated C | `tfmc build` |\n");
-	printf("|---|---|---|---|---|---|\n");
+	printf("| model | parameters | f32 weights | FLOPs/token | generated C | `tfmc build` | spec to runnable, JIT |\n");
+	printf("|---|---|---|---|---|---|---|\n");
 	for (int i = 0; i < n; i++) {
 		const model *m = &ms[i];
 		if (m->c_bytes >= 0)
@@ -611,8 +644,13 @@ static void print_markdown(const model *ms, int n, const machine_figures *mf, co
 			snprintf(d, sizeof d, "%.1f s", m->build_s);
 		else
 			snprintf(d, sizeof d, "failed");
-		printf("| %s | %.1fM | %s | %.0fM | %s | %s |\n", m->name, m->params / 1e6,
-		       fmt_bytes(a, sizeof a, m->weight_bytes), m->flops0 / 1e6, c, d);
+		char r[64] = "-";
+		if (m->n_ready) {
+			stats st = stats_of(m->ready_ms, m->n_ready);
+			snprintf(r, sizeof r, "%.1f ms (%.1f–%.1f)", st.median, st.min, st.max);
+		}
+		printf("| %s | %.1fM | %s | %.0fM | %s | %s | %s |\n", m->name, m->params / 1e6,
+		       fmt_bytes(a, sizeof a, m->weight_bytes), m->flops0 / 1e6, c, d, r);
 	}
 
 	printf("\n| model | engine | threads | decode tok/s | decode %% of roofline | prefill-128 tok/s | prefill %% of FMA peak | peak RSS | 2t / 1t decode | JIT / AOT decode | other load |\n");
@@ -782,8 +820,9 @@ static void print_json(const model *ms, int n, const machine_figures *mf, const 
 		json_str(m->spec);
 		printf(", \"parameters\": %.0f, \"weight_bytes\": %.0f, \"flops_per_token\": %.0f, "
 		       "\"flops_per_cached_position\": %.0f, \"c_bytes\": %ld, \"build_s\": %.3f,\n"
+		       "     \"jit_ready_ms\": %.2f,\n"
 		       "     \"series\": [", m->params, m->weight_bytes, m->flops0, m->flops_pos,
-		       m->c_bytes, m->build_s);
+		       m->c_bytes, m->build_s, m->n_ready ? stats_of(m->ready_ms, m->n_ready).median : -1.0);
 		first = 1;
 		for (int e = 0; e < N_ENGINES; e++)
 			for (int t = 1; t <= mf->threads_max; t++) {

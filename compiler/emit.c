@@ -30,6 +30,7 @@ typedef struct Emitter {
 } Emitter;
 
 #define BATCH_MAX 128		/* tokens per chunk of a long prompt */
+#define DECODE_ROWS 8		/* rows of w streamed together when decoding */
 
 static void out(Emitter *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -275,6 +276,21 @@ static void emit_matmul_kernel(Emitter *e, long long rows, long long cols)
 	    rows, cols);
 	out(e, "static void matmul_%lldx%lld(float *restrict y, const float *restrict x, const float *restrict w,\n"
 	    "\tconst float *restrict b, int n, int r0, int r1)\n{\n", rows, cols);
+	/* Decode: one token, DECODE_ROWS streams of w at a time, the next
+	 * rows prefetched, so the memory system always has work queued. */
+	if (t->lanes > 1) {
+		out(e, "\tif (n == 1) {\n\t\tint r = r0, t = 0;\n\n");
+		out(e, "\t\tfor (; r + %d <= r1; r += %d) {\n\t\t\tconst float *w0 = w + (size_t)r * %lld", DECODE_ROWS,
+		    DECODE_ROWS, cols);
+		for (int i = 1; i < DECODE_ROWS; i++)
+			out(e, ", *w%d = w%d + %lld", i, i - 1, cols);
+		out(e, ";\n");
+		if (cols <= 1024)
+			out(e, "\t\t\tfor (int p = 0; p < %d * %lld; p += 16)\n"
+			    "\t\t\t\t__builtin_prefetch(w0 + %d * %lld + p);\n", DECODE_ROWS, cols, DECODE_ROWS, cols);
+		emit_tile(e, DECODE_ROWS, 1, rows, cols, "\t\t\t");
+		out(e, "\t\t}\n\t\tr0 = r;\n\t}\n");
+	}
 	out(e, "\tfor (int t0 = 0; t0 < n; t0 += %lld) {\n\t\tint t1 = t0 + %lld < n ? t0 + %lld : n, r = r0;\n\n",
 	    block, block, block);
 	for (int rb = nr; rb >= 1; rb = rb > 1 ? 1 : 0) {
