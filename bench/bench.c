@@ -490,6 +490,8 @@ static void ready_bench(model *m, const options *o, const char *weights)
 			m->ready_ms[m->n_ready++] = check + emit + jit;
 		free(text);
 	}
+	unlink(out);
+	unlink(err);
 	if (m->n_ready)
 		fprintf(stderr, "bench: %s: spec to runnable code (JIT) %.1f ms, median of %d\n", m->name,
 		        stats_of(m->ready_ms, m->n_ready).median, m->n_ready);
