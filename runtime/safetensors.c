@@ -31,6 +31,7 @@
 #include <cjson/cJSON.h>
 
 #include "tfm.h"
+#include "tfm_internal.h"
 
 #define TFM_MAX_HEADER  ((uint64_t)100 << 20) /* larger headers are refused */
 #define TFM_MAX_NDIM    8
@@ -71,12 +72,6 @@ struct tfm_file {
 };
 
 /* ---- Helpers ------------------------------------------------------------ */
-
-static int tfm_host_is_le(void)
-{
-	const uint16_t one = 1;
-	return *(const unsigned char *)&one == 1;
-}
 
 /* *r = a * b; returns -1 on overflow. */
 static int tfm_mul(size_t a, size_t b, size_t *r)
@@ -592,31 +587,6 @@ static int tfm_write_zeros(FILE *fp, size_t n)
 {
 	static const unsigned char zeros[TFM_WRITE_ALIGN];
 	return n <= sizeof zeros && fwrite(zeros, 1, n, fp) == n ? 0 : -1;
-}
-
-static int tfm_write_f32le(FILE *fp, const float *x, size_t n)
-{
-	unsigned char buf[4096]; /* [1024 floats * 4 bytes] */
-	size_t i, j, m;
-	uint32_t u;
-
-	if (n == 0)
-		return 0; /* x may be NULL */
-	if (tfm_host_is_le())
-		return fwrite(x, sizeof *x, n, fp) == n ? 0 : -1;
-	for (i = 0; i < n; i += m) {
-		m = n - i < sizeof buf / 4 ? n - i : sizeof buf / 4;
-		for (j = 0; j < m; j++) {
-			memcpy(&u, &x[i + j], 4);
-			buf[4 * j + 0] = (unsigned char)(u);
-			buf[4 * j + 1] = (unsigned char)(u >> 8);
-			buf[4 * j + 2] = (unsigned char)(u >> 16);
-			buf[4 * j + 3] = (unsigned char)(u >> 24);
-		}
-		if (fwrite(buf, 4, m, fp) != m)
-			return -1;
-	}
-	return 0;
 }
 
 int tfm_file_write(const char *path, const tfm_tensor_decl *decl, int n,

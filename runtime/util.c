@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "tfm.h"
+#include "tfm_internal.h"
 
 #define TFM_NPY_ALIGN 64
 
@@ -32,14 +33,14 @@ int tfm_fail(tfm_error *e, const char *fmt, ...)
 	return -1;
 }
 
-static int tfm_host_is_le(void)
+int tfm_host_is_le(void)
 {
 	const uint16_t one = 1;
 	return *(const unsigned char *)&one == 1;
 }
 
 /* Writes n floats of x to fp as little-endian float32; returns 0 or -1. */
-static int tfm_write_f32le(FILE *fp, const float *x, size_t n)
+int tfm_write_f32le(FILE *fp, const float *x, size_t n)
 {
 	unsigned char buf[4096]; /* [1024 floats * 4 bytes] */
 	size_t i, j, m;
