@@ -9,8 +9,10 @@
  * What is unrolled, and why: the layer stack, because each layer's
  * statements then name their own weights and a reader sees the model; the
  * inner loops of the matrix products and of attention get constant trip
- * counts (the compiler unrolls and schedules them) and are register-blocked
- * four rows at a time, so each load of x feeds four FMAs.  Elementwise
+ * counts (the compiler unrolls and schedules them).  Prefill products are
+ * register-tiled (rows x tokens, so each load feeds several FMAs); decode
+ * products read w row after row with four accumulators, one sequential
+ * stream: measured on s42, 55 -> 69 tok/s against eight interleaved rows.  Elementwise
  * operations (norms, activations, RoPE) are plain loops over constants:
  * they are a few percent of the work, and the compiler vectorises them. */
 #include <math.h>
@@ -30,7 +32,7 @@ typedef struct Emitter {
 } Emitter;
 
 #define BATCH_MAX 128		/* tokens per chunk of a long prompt */
-#define DECODE_ROWS 8		/* rows of w streamed together when decoding */
+#define DECODE_ACC 4		/* accumulators per row when decoding */
 
 static void out(Emitter *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -276,20 +278,32 @@ static void emit_matmul_kernel(Emitter *e, long long rows, long long cols)
 	    rows, cols);
 	out(e, "static void matmul_%lldx%lld(float *restrict y, const float *restrict x, const float *restrict w,\n"
 	    "\tconst float *restrict b, int n, int r0, int r1)\n{\n", rows, cols);
-	/* Decode: one token, DECODE_ROWS streams of w at a time, the next
-	 * rows prefetched, so the memory system always has work queued. */
-	if (t->lanes > 1) {
-		out(e, "\tif (n == 1) {\n\t\tint r = r0, t = 0;\n\n");
-		out(e, "\t\tfor (; r + %d <= r1; r += %d) {\n\t\t\tconst float *w0 = w + (size_t)r * %lld", DECODE_ROWS,
-		    DECODE_ROWS, cols);
-		for (int i = 1; i < DECODE_ROWS; i++)
-			out(e, ", *w%d = w%d + %lld", i, i - 1, cols);
-		out(e, ";\n");
-		if (cols <= 1024)
-			out(e, "\t\t\tfor (int p = 0; p < %d * %lld; p += 16)\n"
-			    "\t\t\t\t__builtin_prefetch(w0 + %d * %lld + p);\n", DECODE_ROWS, cols, DECODE_ROWS, cols);
-		emit_tile(e, DECODE_ROWS, 1, rows, cols, "\t\t\t");
-		out(e, "\t\t}\n\t\tr0 = r;\n\t}\n");
+	/* Decode: one token; w is read row after row, one sequential stream
+	 * the prefetchers follow, with DECODE_ACC accumulators per row so the
+	 * FMAs do not wait on each other. */
+	if (t->lanes > 1 && cols >= DECODE_ACC * t->lanes) {
+		long long step = (long long)DECODE_ACC * t->lanes, main_len = cols / step * step;
+		out(e, "\tif (n == 1) {\n\t\tfor (int r = r0; r < r1; r++) {\n"
+		    "\t\t\tconst float *wr = w + (size_t)r * %lld;\n\t\t\t%s ", cols, t->vec);
+		for (int i = 0; i < DECODE_ACC; i++)
+			out(e, "%sa%d = %s", i ? ", " : "", i, t->zero);
+		out(e, ";\n\t\t\tint k = 0;\n\n\t\t\tfor (; k < %lld; k += %lld) {\n", main_len, step);
+		for (int i = 0; i < DECODE_ACC; i++)
+			out(e, "\t\t\t\ta%d = %s;\n", i, sp(t->fma, sp(t->load, sp("wr + k + %d", i * t->lanes)),
+			                                         sp(t->load, sp("x + k + %d", i * t->lanes)), sp("a%d", i)));
+		out(e, "\t\t\t}\n");
+		for (long long k = main_len; k < cols; k += t->lanes) {
+			int n_left = cols - k < t->lanes ? (int)(cols - k) : t->lanes;
+			if (n_left == t->lanes)
+				out(e, "\t\t\ta0 = %s;\n", sp(t->fma, sp(t->load, sp("wr + %lld", k)), sp(t->load, sp("x + %lld", k)), "a0"));
+			else
+				out(e, "\t\t\ta0 = %s;\n", sp(t->fma, sp(t->load_tail, sp("wr + %lld", k), n_left),
+				                                    sp(t->load_tail, sp("x + %lld", k), n_left), "a0"));
+		}
+		out(e, "\t\t\ty[r] = hsum(");
+		for (int i = 0; i < DECODE_ACC; i++)
+			out(e, i ? " + a%d" : "a%d", i);
+		out(e, ") + (b ? b[r] : 0.0f);\n\t\t}\n\t\treturn;\n\t}\n");
 	}
 	out(e, "\tfor (int t0 = 0; t0 < n; t0 += %lld) {\n\t\tint t1 = t0 + %lld < n ? t0 + %lld : n, r = r0;\n\n",
 	    block, block, block);

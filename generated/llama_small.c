@@ -251,43 +251,20 @@ static void matmul_288x288(float *restrict y, const float *restrict x, const flo
 	const float *restrict b, int n, int r0, int r1)
 {
 	if (n == 1) {
-		int r = r0, t = 0;
+		for (int r = r0; r < r1; r++) {
+			const float *wr = w + (size_t)r * 288;
+			__m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
+			int k = 0;
 
-		for (; r + 8 <= r1; r += 8) {
-			const float *w0 = w + (size_t)r * 288, *w1 = w0 + 288, *w2 = w1 + 288, *w3 = w2 + 288, *w4 = w3 + 288, *w5 = w4 + 288, *w6 = w5 + 288, *w7 = w6 + 288;
-			for (int p = 0; p < 8 * 288; p += 16)
-				__builtin_prefetch(w0 + 8 * 288 + p);
-			const float *x0 = x + (size_t)(t + 0) * 288;
-			__m256 a00 = _mm256_setzero_ps(), a10 = _mm256_setzero_ps(), a20 = _mm256_setzero_ps(), a30 = _mm256_setzero_ps(), a40 = _mm256_setzero_ps(), a50 = _mm256_setzero_ps(), a60 = _mm256_setzero_ps(), a70 = _mm256_setzero_ps();
-			for (int k = 0; k < 288; k += 8) {
-				__m256 v0 = _mm256_loadu_ps(x0 + k);
-				__m256 u0 = _mm256_loadu_ps(w0 + k);
-				a00 = _mm256_fmadd_ps(u0, v0, a00);
-				__m256 u1 = _mm256_loadu_ps(w1 + k);
-				a10 = _mm256_fmadd_ps(u1, v0, a10);
-				__m256 u2 = _mm256_loadu_ps(w2 + k);
-				a20 = _mm256_fmadd_ps(u2, v0, a20);
-				__m256 u3 = _mm256_loadu_ps(w3 + k);
-				a30 = _mm256_fmadd_ps(u3, v0, a30);
-				__m256 u4 = _mm256_loadu_ps(w4 + k);
-				a40 = _mm256_fmadd_ps(u4, v0, a40);
-				__m256 u5 = _mm256_loadu_ps(w5 + k);
-				a50 = _mm256_fmadd_ps(u5, v0, a50);
-				__m256 u6 = _mm256_loadu_ps(w6 + k);
-				a60 = _mm256_fmadd_ps(u6, v0, a60);
-				__m256 u7 = _mm256_loadu_ps(w7 + k);
-				a70 = _mm256_fmadd_ps(u7, v0, a70);
+			for (; k < 288; k += 32) {
+				a0 = _mm256_fmadd_ps(_mm256_loadu_ps(wr + k + 0), _mm256_loadu_ps(x + k + 0), a0);
+				a1 = _mm256_fmadd_ps(_mm256_loadu_ps(wr + k + 8), _mm256_loadu_ps(x + k + 8), a1);
+				a2 = _mm256_fmadd_ps(_mm256_loadu_ps(wr + k + 16), _mm256_loadu_ps(x + k + 16), a2);
+				a3 = _mm256_fmadd_ps(_mm256_loadu_ps(wr + k + 24), _mm256_loadu_ps(x + k + 24), a3);
 			}
-			y[(size_t)(t + 0) * 288 + r + 0] = hsum(a00) + (b ? b[r + 0] : 0.0f);
-			y[(size_t)(t + 0) * 288 + r + 1] = hsum(a10) + (b ? b[r + 1] : 0.0f);
-			y[(size_t)(t + 0) * 288 + r + 2] = hsum(a20) + (b ? b[r + 2] : 0.0f);
-			y[(size_t)(t + 0) * 288 + r + 3] = hsum(a30) + (b ? b[r + 3] : 0.0f);
-			y[(size_t)(t + 0) * 288 + r + 4] = hsum(a40) + (b ? b[r + 4] : 0.0f);
-			y[(size_t)(t + 0) * 288 + r + 5] = hsum(a50) + (b ? b[r + 5] : 0.0f);
-			y[(size_t)(t + 0) * 288 + r + 6] = hsum(a60) + (b ? b[r + 6] : 0.0f);
-			y[(size_t)(t + 0) * 288 + r + 7] = hsum(a70) + (b ? b[r + 7] : 0.0f);
+			y[r] = hsum(a0 + a1 + a2 + a3) + (b ? b[r] : 0.0f);
 		}
-		r0 = r;
+		return;
 	}
 	for (int t0 = 0; t0 < n; t0 += 225) {
 		int t1 = t0 + 225 < n ? t0 + 225 : n, r = r0;
@@ -378,43 +355,20 @@ static void matmul_768x288(float *restrict y, const float *restrict x, const flo
 	const float *restrict b, int n, int r0, int r1)
 {
 	if (n == 1) {
-		int r = r0, t = 0;
+		for (int r = r0; r < r1; r++) {
+			const float *wr = w + (size_t)r * 288;
+			__m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
+			int k = 0;
 
-		for (; r + 8 <= r1; r += 8) {
-			const float *w0 = w + (size_t)r * 288, *w1 = w0 + 288, *w2 = w1 + 288, *w3 = w2 + 288, *w4 = w3 + 288, *w5 = w4 + 288, *w6 = w5 + 288, *w7 = w6 + 288;
-			for (int p = 0; p < 8 * 288; p += 16)
-				__builtin_prefetch(w0 + 8 * 288 + p);
-			const float *x0 = x + (size_t)(t + 0) * 288;
-			__m256 a00 = _mm256_setzero_ps(), a10 = _mm256_setzero_ps(), a20 = _mm256_setzero_ps(), a30 = _mm256_setzero_ps(), a40 = _mm256_setzero_ps(), a50 = _mm256_setzero_ps(), a60 = _mm256_setzero_ps(), a70 = _mm256_setzero_ps();
-			for (int k = 0; k < 288; k += 8) {
-				__m256 v0 = _mm256_loadu_ps(x0 + k);
-				__m256 u0 = _mm256_loadu_ps(w0 + k);
-				a00 = _mm256_fmadd_ps(u0, v0, a00);
-				__m256 u1 = _mm256_loadu_ps(w1 + k);
-				a10 = _mm256_fmadd_ps(u1, v0, a10);
-				__m256 u2 = _mm256_loadu_ps(w2 + k);
-				a20 = _mm256_fmadd_ps(u2, v0, a20);
-				__m256 u3 = _mm256_loadu_ps(w3 + k);
-				a30 = _mm256_fmadd_ps(u3, v0, a30);
-				__m256 u4 = _mm256_loadu_ps(w4 + k);
-				a40 = _mm256_fmadd_ps(u4, v0, a40);
-				__m256 u5 = _mm256_loadu_ps(w5 + k);
-				a50 = _mm256_fmadd_ps(u5, v0, a50);
-				__m256 u6 = _mm256_loadu_ps(w6 + k);
-				a60 = _mm256_fmadd_ps(u6, v0, a60);
-				__m256 u7 = _mm256_loadu_ps(w7 + k);
-				a70 = _mm256_fmadd_ps(u7, v0, a70);
+			for (; k < 288; k += 32) {
+				a0 = _mm256_fmadd_ps(_mm256_loadu_ps(wr + k + 0), _mm256_loadu_ps(x + k + 0), a0);
+				a1 = _mm256_fmadd_ps(_mm256_loadu_ps(wr + k + 8), _mm256_loadu_ps(x + k + 8), a1);
+				a2 = _mm256_fmadd_ps(_mm256_loadu_ps(wr + k + 16), _mm256_loadu_ps(x + k + 16), a2);
+				a3 = _mm256_fmadd_ps(_mm256_loadu_ps(wr + k + 24), _mm256_loadu_ps(x + k + 24), a3);
 			}
-			y[(size_t)(t + 0) * 768 + r + 0] = hsum(a00) + (b ? b[r + 0] : 0.0f);
-			y[(size_t)(t + 0) * 768 + r + 1] = hsum(a10) + (b ? b[r + 1] : 0.0f);
-			y[(size_t)(t + 0) * 768 + r + 2] = hsum(a20) + (b ? b[r + 2] : 0.0f);
-			y[(size_t)(t + 0) * 768 + r + 3] = hsum(a30) + (b ? b[r + 3] : 0.0f);
-			y[(size_t)(t + 0) * 768 + r + 4] = hsum(a40) + (b ? b[r + 4] : 0.0f);
-			y[(size_t)(t + 0) * 768 + r + 5] = hsum(a50) + (b ? b[r + 5] : 0.0f);
-			y[(size_t)(t + 0) * 768 + r + 6] = hsum(a60) + (b ? b[r + 6] : 0.0f);
-			y[(size_t)(t + 0) * 768 + r + 7] = hsum(a70) + (b ? b[r + 7] : 0.0f);
+			y[r] = hsum(a0 + a1 + a2 + a3) + (b ? b[r] : 0.0f);
 		}
-		r0 = r;
+		return;
 	}
 	for (int t0 = 0; t0 < n; t0 += 225) {
 		int t1 = t0 + 225 < n ? t0 + 225 : n, r = r0;
@@ -505,43 +459,20 @@ static void matmul_288x768(float *restrict y, const float *restrict x, const flo
 	const float *restrict b, int n, int r0, int r1)
 {
 	if (n == 1) {
-		int r = r0, t = 0;
+		for (int r = r0; r < r1; r++) {
+			const float *wr = w + (size_t)r * 768;
+			__m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
+			int k = 0;
 
-		for (; r + 8 <= r1; r += 8) {
-			const float *w0 = w + (size_t)r * 768, *w1 = w0 + 768, *w2 = w1 + 768, *w3 = w2 + 768, *w4 = w3 + 768, *w5 = w4 + 768, *w6 = w5 + 768, *w7 = w6 + 768;
-			for (int p = 0; p < 8 * 768; p += 16)
-				__builtin_prefetch(w0 + 8 * 768 + p);
-			const float *x0 = x + (size_t)(t + 0) * 768;
-			__m256 a00 = _mm256_setzero_ps(), a10 = _mm256_setzero_ps(), a20 = _mm256_setzero_ps(), a30 = _mm256_setzero_ps(), a40 = _mm256_setzero_ps(), a50 = _mm256_setzero_ps(), a60 = _mm256_setzero_ps(), a70 = _mm256_setzero_ps();
-			for (int k = 0; k < 768; k += 8) {
-				__m256 v0 = _mm256_loadu_ps(x0 + k);
-				__m256 u0 = _mm256_loadu_ps(w0 + k);
-				a00 = _mm256_fmadd_ps(u0, v0, a00);
-				__m256 u1 = _mm256_loadu_ps(w1 + k);
-				a10 = _mm256_fmadd_ps(u1, v0, a10);
-				__m256 u2 = _mm256_loadu_ps(w2 + k);
-				a20 = _mm256_fmadd_ps(u2, v0, a20);
-				__m256 u3 = _mm256_loadu_ps(w3 + k);
-				a30 = _mm256_fmadd_ps(u3, v0, a30);
-				__m256 u4 = _mm256_loadu_ps(w4 + k);
-				a40 = _mm256_fmadd_ps(u4, v0, a40);
-				__m256 u5 = _mm256_loadu_ps(w5 + k);
-				a50 = _mm256_fmadd_ps(u5, v0, a50);
-				__m256 u6 = _mm256_loadu_ps(w6 + k);
-				a60 = _mm256_fmadd_ps(u6, v0, a60);
-				__m256 u7 = _mm256_loadu_ps(w7 + k);
-				a70 = _mm256_fmadd_ps(u7, v0, a70);
+			for (; k < 768; k += 32) {
+				a0 = _mm256_fmadd_ps(_mm256_loadu_ps(wr + k + 0), _mm256_loadu_ps(x + k + 0), a0);
+				a1 = _mm256_fmadd_ps(_mm256_loadu_ps(wr + k + 8), _mm256_loadu_ps(x + k + 8), a1);
+				a2 = _mm256_fmadd_ps(_mm256_loadu_ps(wr + k + 16), _mm256_loadu_ps(x + k + 16), a2);
+				a3 = _mm256_fmadd_ps(_mm256_loadu_ps(wr + k + 24), _mm256_loadu_ps(x + k + 24), a3);
 			}
-			y[(size_t)(t + 0) * 288 + r + 0] = hsum(a00) + (b ? b[r + 0] : 0.0f);
-			y[(size_t)(t + 0) * 288 + r + 1] = hsum(a10) + (b ? b[r + 1] : 0.0f);
-			y[(size_t)(t + 0) * 288 + r + 2] = hsum(a20) + (b ? b[r + 2] : 0.0f);
-			y[(size_t)(t + 0) * 288 + r + 3] = hsum(a30) + (b ? b[r + 3] : 0.0f);
-			y[(size_t)(t + 0) * 288 + r + 4] = hsum(a40) + (b ? b[r + 4] : 0.0f);
-			y[(size_t)(t + 0) * 288 + r + 5] = hsum(a50) + (b ? b[r + 5] : 0.0f);
-			y[(size_t)(t + 0) * 288 + r + 6] = hsum(a60) + (b ? b[r + 6] : 0.0f);
-			y[(size_t)(t + 0) * 288 + r + 7] = hsum(a70) + (b ? b[r + 7] : 0.0f);
+			y[r] = hsum(a0 + a1 + a2 + a3) + (b ? b[r] : 0.0f);
 		}
-		r0 = r;
+		return;
 	}
 	for (int t0 = 0; t0 < n; t0 += 84) {
 		int t1 = t0 + 84 < n ? t0 + 84 : n, r = r0;
@@ -632,43 +563,20 @@ static void matmul_32000x288(float *restrict y, const float *restrict x, const f
 	const float *restrict b, int n, int r0, int r1)
 {
 	if (n == 1) {
-		int r = r0, t = 0;
+		for (int r = r0; r < r1; r++) {
+			const float *wr = w + (size_t)r * 288;
+			__m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
+			int k = 0;
 
-		for (; r + 8 <= r1; r += 8) {
-			const float *w0 = w + (size_t)r * 288, *w1 = w0 + 288, *w2 = w1 + 288, *w3 = w2 + 288, *w4 = w3 + 288, *w5 = w4 + 288, *w6 = w5 + 288, *w7 = w6 + 288;
-			for (int p = 0; p < 8 * 288; p += 16)
-				__builtin_prefetch(w0 + 8 * 288 + p);
-			const float *x0 = x + (size_t)(t + 0) * 288;
-			__m256 a00 = _mm256_setzero_ps(), a10 = _mm256_setzero_ps(), a20 = _mm256_setzero_ps(), a30 = _mm256_setzero_ps(), a40 = _mm256_setzero_ps(), a50 = _mm256_setzero_ps(), a60 = _mm256_setzero_ps(), a70 = _mm256_setzero_ps();
-			for (int k = 0; k < 288; k += 8) {
-				__m256 v0 = _mm256_loadu_ps(x0 + k);
-				__m256 u0 = _mm256_loadu_ps(w0 + k);
-				a00 = _mm256_fmadd_ps(u0, v0, a00);
-				__m256 u1 = _mm256_loadu_ps(w1 + k);
-				a10 = _mm256_fmadd_ps(u1, v0, a10);
-				__m256 u2 = _mm256_loadu_ps(w2 + k);
-				a20 = _mm256_fmadd_ps(u2, v0, a20);
-				__m256 u3 = _mm256_loadu_ps(w3 + k);
-				a30 = _mm256_fmadd_ps(u3, v0, a30);
-				__m256 u4 = _mm256_loadu_ps(w4 + k);
-				a40 = _mm256_fmadd_ps(u4, v0, a40);
-				__m256 u5 = _mm256_loadu_ps(w5 + k);
-				a50 = _mm256_fmadd_ps(u5, v0, a50);
-				__m256 u6 = _mm256_loadu_ps(w6 + k);
-				a60 = _mm256_fmadd_ps(u6, v0, a60);
-				__m256 u7 = _mm256_loadu_ps(w7 + k);
-				a70 = _mm256_fmadd_ps(u7, v0, a70);
+			for (; k < 288; k += 32) {
+				a0 = _mm256_fmadd_ps(_mm256_loadu_ps(wr + k + 0), _mm256_loadu_ps(x + k + 0), a0);
+				a1 = _mm256_fmadd_ps(_mm256_loadu_ps(wr + k + 8), _mm256_loadu_ps(x + k + 8), a1);
+				a2 = _mm256_fmadd_ps(_mm256_loadu_ps(wr + k + 16), _mm256_loadu_ps(x + k + 16), a2);
+				a3 = _mm256_fmadd_ps(_mm256_loadu_ps(wr + k + 24), _mm256_loadu_ps(x + k + 24), a3);
 			}
-			y[(size_t)(t + 0) * 32000 + r + 0] = hsum(a00) + (b ? b[r + 0] : 0.0f);
-			y[(size_t)(t + 0) * 32000 + r + 1] = hsum(a10) + (b ? b[r + 1] : 0.0f);
-			y[(size_t)(t + 0) * 32000 + r + 2] = hsum(a20) + (b ? b[r + 2] : 0.0f);
-			y[(size_t)(t + 0) * 32000 + r + 3] = hsum(a30) + (b ? b[r + 3] : 0.0f);
-			y[(size_t)(t + 0) * 32000 + r + 4] = hsum(a40) + (b ? b[r + 4] : 0.0f);
-			y[(size_t)(t + 0) * 32000 + r + 5] = hsum(a50) + (b ? b[r + 5] : 0.0f);
-			y[(size_t)(t + 0) * 32000 + r + 6] = hsum(a60) + (b ? b[r + 6] : 0.0f);
-			y[(size_t)(t + 0) * 32000 + r + 7] = hsum(a70) + (b ? b[r + 7] : 0.0f);
+			y[r] = hsum(a0 + a1 + a2 + a3) + (b ? b[r] : 0.0f);
 		}
-		r0 = r;
+		return;
 	}
 	for (int t0 = 0; t0 < n; t0 += 225) {
 		int t1 = t0 + 225 < n ? t0 + 225 : n, r = r0;
