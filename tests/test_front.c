@@ -510,6 +510,34 @@ static void test_shipped_specs(void)
 	}
 }
 
+/* The README documents every key and every warning of the tables (a row
+ * of its key table and of its warning table each). */
+static void test_readme_tables(void)
+{
+	FILE *f = fopen("README.md", "r");
+	static char text[1 << 20];
+	size_t n;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	n = fread(text, 1, sizeof text - 1, f);
+	text[n] = 0;
+	fclose(f);
+	for (int k = 0; k < KEY__COUNT; k++) {
+		char row[64];
+		snprintf(row, sizeof row, "| `%s` |", key_info[k].name);
+		if (!strstr(text, row))
+			printf("\nREADME.md has no row for key %s", key_info[k].name);
+		CU_ASSERT_PTR_NOT_NULL(strstr(text, row));
+	}
+	for (int w = 0; w < WARNING__COUNT; w++) {
+		char row[64];
+		snprintf(row, sizeof row, "| `%s` |", warning_info[w].name);
+		if (!strstr(text, row))
+			printf("\nREADME.md has no row for warning %s", warning_info[w].name);
+		CU_ASSERT_PTR_NOT_NULL(strstr(text, row));
+	}
+}
+
 /* The command line: exit statuses and the commands' output. */
 static int run(const char *cmd)
 {
@@ -558,6 +586,7 @@ int add_front_suites(void)
 	    !CU_add_test(s, "JSON diagnostics", test_json) ||
 	    !CU_add_test(s, "text layout", test_text_layout) ||
 	    !CU_add_test(s, "shipped specs and parameter counts", test_shipped_specs) ||
+	    !CU_add_test(s, "README documents every key and warning", test_readme_tables) ||
 	    !CU_add_test(s, "command line", test_cli))
 		return -1;
 	return 0;
