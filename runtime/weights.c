@@ -30,7 +30,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <math.h>
+#include <pthread.h>
 
 #include "tfm.h"
 
@@ -104,6 +106,59 @@ static double tfm_normal(uint64_t *s)
 	return r * c;
 }
 
+/* The matrices' share of the random weights, split over the online CPUs.
+ * Value j of a tensor draws outputs 2j+1 and 2j+2 of its splitmix64 stream,
+ * whose state after k outputs is start + k * gamma: each part starts its
+ * stream there, so the values do not depend on how the work is split. */
+typedef struct tfm_fill {
+	const tfm_tensor_decl *decl;
+	float *const *data;
+	const size_t *nelem;
+	int n, part, parts;
+	uint64_t base;
+} tfm_fill;
+
+static void *tfm_fill_part(void *arg)
+{
+	const tfm_fill *f = arg;
+
+	for (int i = 0; i < f->n; i++) {
+		if (f->decl[i].ndim != 2)
+			continue;
+		size_t j0 = f->nelem[i] / (size_t)f->parts * (size_t)f->part;
+		size_t j1 = f->part + 1 == f->parts ? f->nelem[i] : f->nelem[i] / (size_t)f->parts * (size_t)(f->part + 1);
+		uint64_t s = (f->base ^ tfm_fnv1a(f->decl[i].name)) + 2 * (uint64_t)j0 * 0x9e3779b97f4a7c15ull;
+		for (size_t j = j0; j < j1; j++)
+			f->data[i][j] = (float)(tfm_normal(&s) * TFM_INIT_STD);
+	}
+	return NULL;
+}
+
+static void tfm_fill_normal(const tfm_tensor_decl *decl, float *const *data, const size_t *nelem,
+                            int n, uint64_t base)
+{
+	enum { MAX_PARTS = 8 };
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	int parts = cpus < 1 ? 1 : cpus > MAX_PARTS ? MAX_PARTS : (int)cpus;
+	tfm_fill f[MAX_PARTS];
+	pthread_t th[MAX_PARTS];
+	int started[MAX_PARTS] = { 0 };
+
+	for (int p = 0; p < parts; p++) {
+		f[p] = (tfm_fill){ decl, data, nelem, n, p, parts, base };
+		/* Part 0 runs here; a part whose thread cannot start runs here too. */
+		if (p > 0)
+			started[p] = pthread_create(&th[p], NULL, tfm_fill_part, &f[p]) == 0;
+	}
+	tfm_fill_part(&f[0]);
+	for (int p = 1; p < parts; p++) {
+		if (started[p])
+			pthread_join(th[p], NULL);
+		else
+			tfm_fill_part(&f[p]);
+	}
+}
+
 /* 1 if name ends in "norm.weight". */
 static int tfm_is_norm_weight(const char *name)
 {
@@ -118,7 +173,7 @@ int tfm_weights_random(tfm_weights *w, const tfm_tensor_decl *decl, int n,
 {
 	size_t *begin = NULL; /* [n] offset of each tensor in floats */
 	size_t *nelem = NULL; /* [n] */
-	uint64_t off = 0, bytes, base, s;
+	uint64_t off = 0, bytes, base;
 	size_t j;
 	float *x;
 	int i, k;
@@ -173,16 +228,13 @@ int tfm_weights_random(tfm_weights *w, const tfm_tensor_decl *decl, int n,
 	for (i = 0; i < n; i++) {
 		x = w->owned + begin[i];
 		w->data[i] = x;
-		if (decl[i].ndim == 2) {
-			s = base ^ tfm_fnv1a(decl[i].name);
-			for (j = 0; j < nelem[i]; j++)
-				x[j] = (float)(tfm_normal(&s) * TFM_INIT_STD);
-		} else {
+		if (decl[i].ndim != 2) {
 			float v = tfm_is_norm_weight(decl[i].name) ? 1.0f : 0.0f;
 			for (j = 0; j < nelem[i]; j++)
 				x[j] = v;
 		}
 	}
+	tfm_fill_normal(decl, w->data, nelem, n, base);
 	w->n = n;
 	free(begin);
 	free(nelem);
