@@ -2,7 +2,7 @@
 # deps.sh: makes sure the Debian packages tfmc builds with are installed.
 # Run by make before anything else.  As root it installs what is missing;
 # otherwise it prints the exact line to run and fails.
-PKGS="re2c lemon libcunit1-dev libcjson-dev libtcc-dev tcc"
+PKGS="re2c lemon libcunit1-dev libcjson-dev libtcc-dev tcc clang"
 missing=""
 have() { [ -e "$1" ] || command -v "$1" >/dev/null 2>&1; }
 have re2c || missing="$missing re2c"
@@ -11,6 +11,7 @@ have /usr/include/CUnit/Basic.h || missing="$missing libcunit1-dev"
 have /usr/include/cjson/cJSON.h || missing="$missing libcjson-dev"
 have /usr/include/libtcc.h || missing="$missing libtcc-dev"
 have /usr/lib/x86_64-linux-gnu/tcc/libtcc1.a || have /usr/lib/tcc/libtcc1.a || missing="$missing tcc"
+have clang || missing="$missing clang"	# the tests compile the generated C with it too
 [ -z "$missing" ] && exit 0
 line="apt-get update && apt-get install -y$missing"
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
