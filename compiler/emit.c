@@ -135,7 +135,7 @@ static void upper(const char *s, char *buf, size_t size)
 static void banner(Emitter *e, const EmitInfo *info, const char *file_kind)
 {
 	const Model *m = e->m;
-	char *spec = NULL, num[32];
+	char *spec = NULL;
 	size_t len = 0;
 	FILE *s = open_memstream(&spec, &len);
 	Cost c;
@@ -155,7 +155,6 @@ static void banner(Emitter *e, const EmitInfo *info, const char *file_kind)
 	    " * cached position; KV cache %lld bytes per position; weights %lld bytes in f32.\n",
 	    c.params, c.params_embedding, c.flops_linear, c.flops_attn_per_ctx,
 	    c.kv_bytes_per_token, c.params * 4);
-	(void)num;
 }
 
 /* ---- Header ---------------------------------------------------------------- */
@@ -538,7 +537,6 @@ static void emit_attention(Emitter *e, double softcap)
  * 0 for the others, which stay inline. */
 static int emit_kernel_call(Emitter *e, const Op *op)
 {
-	static const int act_of[] = { [ACT_RELU] = 0, [ACT_GELU] = 1, [ACT_GEGLU] = 1, [ACT_SWIGLU] = 2 };
 	const char *o = op->out >= 0 ? buffer_name[op->out] : "";
 	const char *a = op->a >= 0 ? buffer_name[op->a] : "";
 	const char *gelu = op->f == GELU_ERF ? "TFM_ACT_GELU_ERF" : "TFM_ACT_GELU_TANH";
@@ -576,7 +574,6 @@ static int emit_kernel_call(Emitter *e, const Op *op)
 		out(e, "\tm->kern->act(m->%s, (long)n * D_FF, %s);\n", o, op->fn == ACT_RELU ? "TFM_ACT_RELU" : gelu);
 		return 1;
 	}
-	(void)act_of;
 	return 0;
 }
 
@@ -698,7 +695,6 @@ static void emit_api(Emitter *e)
 	out(e, "\tstruct %s *m = calloc(1, sizeof *m);\n\n\t*out = NULL;\n\tif (!m)\n\t\treturn tfm_fail(err, \"out of memory\");\n", n);
 	for (int i = 0; i < e->p->n_tensors; i++)
 		out(e, "\t%s = w[%d];\n", tensor_ref(e, i), i);
-	(void)f;
 	if (e->t->kernels) {
 		const char *isa = e->info->kernel_isa;
 		out(e, "\tm->kern = tfm_kernels_for(%s%s%s);\n\tif (!m->kern) {\n"

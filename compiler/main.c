@@ -294,6 +294,26 @@ static int load_one(Options *o, Front *fe, Resolved *r, const char *what)
 	return 0;
 }
 
+/* load_one, then the operation list of the model: what every command that
+ * compiles or runs a model starts with.  The diagnostics so far are printed
+ * and cleared.  0, or an exit status with nothing left to free but fe. */
+static int load_program(Options *o, Front *fe, Program *p, const char *what)
+{
+	Resolved r;
+	int rc = load_one(o, fe, &r, what);
+
+	if (rc)
+		return rc;
+	report(o, 0);
+	diag_free(&o->diags);
+	diag_init(&o->diags);
+	if (ir_build(&r.m, p)) {
+		fprintf(stderr, "tfmc: error: out of memory\n");
+		return EXIT_ERRORS;
+	}
+	return 0;
+}
+
 static const Target *pick_target(const Options *o)
 {
 	const Target *t = target_find(o->target ? o->target : "native");
@@ -310,7 +330,6 @@ static const Target *pick_target(const Options *o)
 static int cmd_emit(Options *o)
 {
 	Front fe;
-	Resolved r;
 	Program prog;
 	const Target *t;
 	char hpath[4096], *hname;
@@ -323,17 +342,13 @@ static int cmd_emit(Options *o)
 		return usage_error("-o %s: the output must be a .c file", o->output);
 	if (!(t = pick_target(o)))
 		return EXIT_USAGE;
-	if ((rc = load_one(o, &fe, &r, "emitting C")) != 0) {
+	if ((rc = load_program(o, &fe, &prog, "emitting C")) != 0) {
 		front_free(&fe);
 		return rc;
 	}
 	memcpy(hpath, o->output, len + 1);
 	hpath[len - 1] = 'h';
 	hname = strrchr(hpath, '/') ? strrchr(hpath, '/') + 1 : hpath;
-	if (ir_build(&r.m, &prog)) {
-		front_free(&fe);
-		return EXIT_ERRORS;
-	}
 	FILE *c = fopen(o->output, "w"), *h = fopen(hpath, "w");
 	if (!c || !h) {
 		fprintf(stderr, "tfmc: error: cannot write '%s': %s\n", !c ? o->output : hpath, strerror(errno));
@@ -350,7 +365,6 @@ static int cmd_emit(Options *o)
 	if (h)
 		fclose(h);
 	ir_free(&prog);
-	report(o, 0);
 	front_free(&fe);
 	return rc;
 }
@@ -359,7 +373,6 @@ static int cmd_emit(Options *o)
 static int cmd_build(Options *o)
 {
 	Front fe;
-	Resolved r;
 	Program prog;
 	const Target *t;
 	tfm_error e;
@@ -370,21 +383,18 @@ static int cmd_build(Options *o)
 		return usage_error("%s", "build: no -o PROGRAM");
 	if (!(t = pick_target(o)))
 		return EXIT_USAGE;
-	if ((rc = load_one(o, &fe, &r, "build")) != 0) {
+	if ((rc = load_program(o, &fe, &prog, "build")) != 0) {
 		front_free(&fe);
 		return rc;
 	}
-	if (ir_build(&r.m, &prog) == 0) {
-		if (build_program(&prog, t, o->files[0], o->output, &secs, &e)) {
-			fprintf(stderr, "tfmc: error: %s\n", e.msg);
-			rc = EXIT_ERRORS;
-		} else {
-			fprintf(stderr, "tfmc: built %s (model %s, target %s) in %.2f s\n", o->output,
-			        r.m.name, t->name, secs);
-		}
-		ir_free(&prog);
+	if (build_program(&prog, t, o->files[0], o->output, &secs, &e)) {
+		fprintf(stderr, "tfmc: error: %s\n", e.msg);
+		rc = EXIT_ERRORS;
+	} else {
+		fprintf(stderr, "tfmc: built %s (model %s, target %s) in %.2f s\n", o->output,
+		        prog.m.name, t->name, secs);
 	}
-	report(o, 0);
+	ir_free(&prog);
 	front_free(&fe);
 	return rc;
 }
@@ -396,7 +406,6 @@ static int run_spec(Options *o, Front *fe)
 	static int said_fallback;
 	double t0 = tfm_now(), t_check;
 	const Target *t;
-	Resolved r;
 	Program prog;
 	tfm_error e;
 	char *argv[132];
@@ -404,13 +413,8 @@ static int run_spec(Options *o, Front *fe)
 
 	if (!(t = pick_target(o)))
 		return EXIT_USAGE;
-	if ((rc = load_one(o, fe, &r, "run")) != 0)
+	if ((rc = load_program(o, fe, &prog, "run")) != 0)
 		return rc;
-	report(o, 0);
-	diag_free(&o->diags);
-	diag_init(&o->diags);
-	if (ir_build(&r.m, &prog))
-		return EXIT_ERRORS;
 	t_check = tfm_now() - t0;
 	memcpy(argv + 1, o->pass, sizeof o->pass[0] * (size_t)o->n_pass);
 	argv[o->n_pass + 1] = NULL;
@@ -427,7 +431,7 @@ static int run_spec(Options *o, Front *fe)
 				fprintf(stderr, "timings: parse and check %.2f ms, codegen %.2f ms, JIT compile %.2f ms "
 				        "(libtcc; kernels %s)\n", t_check * 1e3, j.seconds_emit * 1e3,
 				        j.seconds_compile * 1e3, isa ? isa : "native");
-			argv[0] = r.m.name;
+			argv[0] = prog.m.name;
 			rc = tfm_main(o->n_pass + 1, argv, j.api);
 			jit_free(&j);
 		}
@@ -526,34 +530,31 @@ static int cmd_run(Options *o)
 static int cmd_init(Options *o)
 {
 	Front fe;
-	Resolved r;
 	Program prog;
 	tfm_weights w;
 	tfm_error e;
+	tfm_tensor_decl *d;
 	int rc;
 
 	if (!o->output)
 		return usage_error("%s", "init: no -o FILE.safetensors");
-	if ((rc = load_one(o, &fe, &r, "init")) != 0) {
+	if ((rc = load_program(o, &fe, &prog, "init")) != 0) {
 		front_free(&fe);
 		return rc;
 	}
-	report(o, 0);
-	if (ir_build(&r.m, &prog) == 0) {
-		tfm_tensor_decl *d = build_decls(&prog);
-		if (!d || tfm_weights_random(&w, d, prog.n_tensors, (uint64_t)o->seed, &e) ||
-		    tfm_file_write(o->output, d, prog.n_tensors, (const float *const *)w.data, &e)) {
-			fprintf(stderr, "tfmc: error: %s\n", d ? e.msg : "out of memory");
-			rc = EXIT_ERRORS;
-		} else {
-			fprintf(stderr, "tfmc: wrote %s: %d tensors of model %s (seed %lld)\n", o->output,
-			        prog.n_tensors, r.m.name, o->seed);
-		}
-		if (d)
-			tfm_weights_free(&w);
-		free(d);
-		ir_free(&prog);
+	d = build_decls(&prog);
+	if (!d || tfm_weights_random(&w, d, prog.n_tensors, (uint64_t)o->seed, &e) ||
+	    tfm_file_write(o->output, d, prog.n_tensors, (const float *const *)w.data, &e)) {
+		fprintf(stderr, "tfmc: error: %s\n", d ? e.msg : "out of memory");
+		rc = EXIT_ERRORS;
+	} else {
+		fprintf(stderr, "tfmc: wrote %s: %d tensors of model %s (seed %lld)\n", o->output,
+		        prog.n_tensors, prog.m.name, o->seed);
 	}
+	if (d)
+		tfm_weights_free(&w);
+	free(d);
+	ir_free(&prog);
 	front_free(&fe);
 	return rc;
 }
