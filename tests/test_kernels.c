@@ -25,8 +25,8 @@
 #include <string.h>
 
 #include "tfm.h"
+#include "testutil.h"
 
-int add_kernel_suites(void);
 
 static const char *const kt_isas[] = { "scalar", "avx2", "avx512" };
 #define KT_N_ISAS ((int)(sizeof kt_isas / sizeof kt_isas[0]))

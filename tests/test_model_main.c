@@ -26,65 +26,27 @@
 #include <unistd.h>
 
 #include "tfm.h"
+#include "testutil.h"
 
-int add_model_main_suites(void);
-
-#define ASSERT_MSG(got, want) do { \
-	if (strcmp((got), (want)) != 0) \
-		fprintf(stderr, "\n    got:  %s\n    want: %s\n", (got), (want)); \
-	CU_ASSERT_STRING_EQUAL((got), (want)); \
-} while (0)
-
-#define ASSERT_HAS(got, piece) do { \
-	if (strstr((got), (piece)) == NULL) \
-		fprintf(stderr, "\n    got:  %s\n    lacks: %s\n", (got), (piece)); \
-	CU_ASSERT_PTR_NOT_NULL(strstr((got), (piece))); \
-} while (0)
 
 /* ---- Temporary files ---------------------------------------------------- */
 
-static char mm_dir[512]; /* the suite's mkdtemp directory */
+static char mm_dir[TEST_DIR_MAX]; /* the suite's mkdtemp directory */
 
 static int mm_dir_open(void)
 {
-	const char *tmp = getenv("TMPDIR");
-
-	snprintf(mm_dir, sizeof mm_dir, "%s/tfmc-mm-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-	return mkdtemp(mm_dir) ? 0 : -1;
+	return test_dir_open(mm_dir, "mm");
 }
 
 static int mm_dir_close(void)
 {
-	char path[1024];
-	struct dirent *d;
-	DIR *dir;
-
-	if (mm_dir[0] == '\0')
-		return 0;
-	dir = opendir(mm_dir);
-	if (dir == NULL)
-		return -1;
-	while ((d = readdir(dir)) != NULL) {
-		if (strcmp(d->d_name, ".") == 0 || strcmp(d->d_name, "..") == 0)
-			continue;
-		snprintf(path, sizeof path, "%s/%s", mm_dir, d->d_name);
-		unlink(path);
-	}
-	closedir(dir);
-	rmdir(mm_dir);
-	mm_dir[0] = '\0';
-	return 0;
+	return test_dir_close(mm_dir);
 }
 
-/* A path in the temporary directory (one of four rotating buffers). */
+/* A path in the temporary directory. */
 static const char *mm_path(const char *name)
 {
-	static char buf[4][1024];
-	static int k;
-
-	k = (k + 1) % 4;
-	snprintf(buf[k], sizeof buf[k], "%s/%s", mm_dir, name);
-	return buf[k];
+	return test_path(mm_dir, name);
 }
 
 /* ---- The fake model ----------------------------------------------------- */

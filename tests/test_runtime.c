@@ -18,66 +18,27 @@
 #include <unistd.h>
 
 #include "tfm.h"
+#include "testutil.h"
 
-int add_runtime_suites(void);
-
-/* Compares a whole message, and shows both on a mismatch. */
-#define ASSERT_MSG(got, want) do { \
-	if (strcmp((got), (want)) != 0) \
-		fprintf(stderr, "\n    got:  %s\n    want: %s\n", (got), (want)); \
-	CU_ASSERT_STRING_EQUAL((got), (want)); \
-} while (0)
-
-/* Checks that a message contains a piece, and shows both if not. */
-#define ASSERT_HAS(got, piece) do { \
-	if (strstr((got), (piece)) == NULL) \
-		fprintf(stderr, "\n    got:  %s\n    lacks: %s\n", (got), (piece)); \
-	CU_ASSERT_PTR_NOT_NULL(strstr((got), (piece))); \
-} while (0)
 
 /* ---- Temporary files ---------------------------------------------------- */
 
-static char rt_dir[512]; /* the suite's mkdtemp directory */
+static char rt_dir[TEST_DIR_MAX]; /* the suite's mkdtemp directory */
 
 static int rt_dir_open(void)
 {
-	const char *tmp = getenv("TMPDIR");
-
-	snprintf(rt_dir, sizeof rt_dir, "%s/tfmc-rt-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-	return mkdtemp(rt_dir) ? 0 : -1;
+	return test_dir_open(rt_dir, "rt");
 }
 
 static int rt_dir_close(void)
 {
-	char path[1024];
-	struct dirent *d;
-	DIR *dir;
-
-	if (rt_dir[0] == '\0')
-		return 0;
-	dir = opendir(rt_dir);
-	if (dir == NULL)
-		return -1;
-	while ((d = readdir(dir)) != NULL) {
-		if (strcmp(d->d_name, ".") == 0 || strcmp(d->d_name, "..") == 0)
-			continue;
-		snprintf(path, sizeof path, "%s/%s", rt_dir, d->d_name);
-		if (rmdir(path) != 0)
-			unlink(path);
-	}
-	closedir(dir);
-	return rmdir(rt_dir);
+	return test_dir_close(rt_dir);
 }
 
-/* A path in the temporary directory (one of four rotating buffers). */
+/* A path in the temporary directory. */
 static const char *rt_path(const char *name)
 {
-	static char buf[4][1024];
-	static int k;
-
-	k = (k + 1) % 4;
-	snprintf(buf[k], sizeof buf[k], "%s/%s", rt_dir, name);
-	return buf[k];
+	return test_path(rt_dir, name);
 }
 
 static unsigned char *read_all(const char *path, size_t *size)

@@ -8,4 +8,28 @@ int add_model_main_suites(void);
 int add_codegen_suites(void);
 int add_kernel_suites(void);
 
+/* Compares a whole message, and shows both on a mismatch. */
+#define ASSERT_MSG(got, want) do { \
+	if (strcmp((got), (want)) != 0) \
+		fprintf(stderr, "\n    got:  %s\n    want: %s\n", (got), (want)); \
+	CU_ASSERT_STRING_EQUAL((got), (want)); \
+} while (0)
+
+/* Checks that a message contains a piece, and shows both if not. */
+#define ASSERT_HAS(got, piece) do { \
+	if (strstr((got), (piece)) == NULL) \
+		fprintf(stderr, "\n    got:  %s\n    lacks: %s\n", (got), (piece)); \
+	CU_ASSERT_PTR_NOT_NULL(strstr((got), (piece))); \
+} while (0)
+
+#define TEST_DIR_MAX 512
+
+/* A new temporary directory under $TMPDIR (or /tmp), named after tag, into
+ * dir; 0 or -1. */
+int test_dir_open(char dir[TEST_DIR_MAX], const char *tag);
+/* Removes dir, its files and its empty subdirectories; clears dir. */
+int test_dir_close(char dir[TEST_DIR_MAX]);
+/* dir/name, in one of four rotating buffers. */
+const char *test_path(const char *dir, const char *name);
+
 #endif
