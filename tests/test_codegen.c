@@ -395,6 +395,10 @@ static void test_commands(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(slurp(path), "tensor"));
 	CU_ASSERT_EQUAL(sh("./tfmc build specs/llama_small.tfm 2>/dev/null"), 2);
 	CU_ASSERT_EQUAL(sh("./tfmc init specs/llama_small.tfm 2>/dev/null"), 2);
+	CU_ASSERT_EQUAL(sh("./tfmc init specs/llama_small.tfm -o %s/x.safetensors --seed 7x 2>%s/err.txt", dir, dir), 2);
+	CU_ASSERT_PTR_NOT_NULL(strstr(slurp(path), "--seed: expected a non-negative integer, got '7x'"));
+	CU_ASSERT_EQUAL(sh("./tfmc init specs/llama_small.tfm -o /no/such/dir/x.safetensors 2>%s/err.txt", dir), 1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(slurp(path), "/no/such/dir/x.safetensors"));
 	CU_ASSERT_EQUAL(sh("./tfmc specs/llama_small.tfm -o %s/x.txt 2>/dev/null", dir), 2);
 	CU_ASSERT_EQUAL(sh("./tfmc specs/llama_small.tfm -o %s/x.c --target neon 2>/dev/null", dir), 2);
 	CU_ASSERT_EQUAL(sh("./tfmc specs/llama_small.tfm -o /no/such/dir/x.c 2>/dev/null"), 2);
