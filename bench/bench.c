@@ -6,7 +6,9 @@
  * times `tfmc build`, and then runs the protocol of a model program's
  * --bench mode (runtime/main.c, tfm_bench: a prefill of 128 tokens and a
  * greedy decode of positions 1..255) several times, at 1 and 2 threads, in
- * the AOT program and in `tfmc run` (the JIT), each run a fresh process.
+ * the AOT program, in `tfmc run` (the JIT) and in the AOT program built
+ * with --weight-dtype bf16 on weights written in bf16, each run a fresh
+ * process.
  * Before that it measures the machine: read bandwidth at 1 GiB and at each
  * model's weight size, and the FP32 FMA peak (machine.c).  It prints a
  * Markdown report for the README, or with --json the same figures for
@@ -40,9 +42,10 @@
 #define MIB          (1024.0 * 1024.0)
 #define HUGE_PAGE    ((size_t)2 << 20)
 
-/* The two ways a spec runs: the program of `tfmc build`, and `tfmc run`. */
-enum { AOT, JIT, N_ENGINES };
-static const char *const engine_name[N_ENGINES] = { "aot", "jit" };
+/* The ways a spec runs: the program of `tfmc build`, `tfmc run`, and the
+ * program of `tfmc build --weight-dtype bf16`. */
+enum { AOT, JIT, BF16, N_ENGINES };
+static const char *const engine_name[N_ENGINES] = { "aot", "jit", "aot-bf16" };
 
 /* The instruction sets of the FMA peak, best first. */
 enum { N_ISAS = 3 };
@@ -86,9 +89,12 @@ typedef struct model {
 	char name[64];
 	long vocab, d_model, max_seq;
 	double params, weight_bytes;	/* f32 */
+	double weight_bytes16;		/* with --weight-dtype bf16 */
 	double flops0, flops_pos;	/* forward FLOPs per token: flops0 + flops_pos per cached position */
 	double bw[N_THREADS];		/* read bandwidth at weight_bytes, 1..N_THREADS threads */
 	double bw_other[N_THREADS];	/* the other load while it was measured */
+	double bw16[N_THREADS];		/* read bandwidth at weight_bytes16 */
+	double bw16_other[N_THREADS];
 	long c_bytes;			/* the generated C, -1 when it failed */
 	double build_s;			/* tfmc build, wall; < 0 when it failed */
 	double init_s;
@@ -320,7 +326,8 @@ static int model_show(model *m, const options *o)
 	if (strncmp(rest, " + ", 3) == 0 && show_digits(rest + 3, &v, &rest) == 0
 	    && strncmp(rest, " per cached position", 20) == 0)
 		m->flops_pos = v;
-	if (show_number(text, "weights", &m->weight_bytes, &rest) || strncmp(rest, " bytes in f32", 13) != 0)
+	if (show_number(text, "weights", &m->weight_bytes, &rest) || strncmp(rest, " bytes in f32, ", 15) != 0
+	    || show_digits(rest + 15, &m->weight_bytes16, &rest) || strncmp(rest, " bytes with --weight-dtype bf16", 31) != 0)
 		goto done;
 	rc = 0;
 done:
@@ -401,8 +408,8 @@ static void run_once(model *m, int engine, int threads, const options *o, int re
 	double busy0, busy1, wall, other = -1;
 	int rc;
 
-	path_in(weights, sizeof weights, m->name, ".safetensors");
-	path_in(prog, sizeof prog, m->name, "");
+	path_in(weights, sizeof weights, m->name, engine == BF16 ? "-bf16.safetensors" : ".safetensors");
+	path_in(prog, sizeof prog, m->name, engine == BF16 ? "-bf16" : "");
 	path_in(out, sizeof out, "run", ".out");
 	path_in(err, sizeof err, "run", ".err");
 	snprintf(th, sizeof th, "%d", threads);
@@ -412,7 +419,7 @@ static void run_once(model *m, int engine, int threads, const options *o, int re
 
 	memset(&ru, 0, sizeof ru);
 	busy0 = machine_busy();
-	rc = run(engine == AOT ? aot : jit, out, err, o->timeout, &ru, &wall);
+	rc = run(engine == JIT ? jit : aot, out, err, o->timeout, &ru, &wall);
 	busy1 = machine_busy();
 	/* What the machine did besides this run: its busy CPU time less the
 	 * run's own, per second. */
@@ -452,8 +459,8 @@ static void run_once(model *m, int engine, int threads, const options *o, int re
 			s->hash_differs = 1;
 	}
 	errtext = slurp(err);
-	if (engine == AOT)
-		snprintf(s->how, sizeof s->how, "AOT");
+	if (engine != JIT)
+		snprintf(s->how, sizeof s->how, engine == BF16 ? "AOT bf16" : "AOT");
 	else if (errtext && (strstr(errtext, "system C compiler") || strstr(errtext, "system compiler")))
 		snprintf(s->how, sizeof s->how, "run (cc)");
 	else
@@ -503,18 +510,26 @@ static void ready_bench(model *m, const options *o, const char *weights)
 static void model_bench(model *m, const options *o, int threads_max)
 {
 	char weights[PATH_MAX + 32], prog[PATH_MAX + 32], csrc[PATH_MAX + 32];
+	char weights16[PATH_MAX + 32], prog16[PATH_MAX + 32];
 	char *init[] = { (char *)o->tfmc, "init", m->spec, "-o", weights, NULL };
 	char *emit[] = { (char *)o->tfmc, m->spec, "-o", csrc, NULL };
 	char *build[] = { (char *)o->tfmc, "build", m->spec, "-o", prog, NULL };
+	char *init16[] = { (char *)o->tfmc, "init", m->spec, "-o", weights16, "--weight-dtype", "bf16", NULL };
+	char *build16[] = { (char *)o->tfmc, "build", m->spec, "-o", prog16, "--weight-dtype", "bf16", NULL };
 	struct stat st;
+	int bf16 = 0;
 
 	path_in(weights, sizeof weights, m->name, ".safetensors");
 	path_in(prog, sizeof prog, m->name, "");
 	path_in(csrc, sizeof csrc, m->name, ".c");
+	path_in(weights16, sizeof weights16, m->name, "-bf16.safetensors");
+	path_in(prog16, sizeof prog16, m->name, "-bf16");
 	m->c_bytes = -1;
 	m->build_s = -1;
 	if (tfmc_step(init, "tfmc init", o, &m->init_s) != 0)
 		return;
+	bf16 = tfmc_step(init16, "tfmc init --weight-dtype bf16", o, NULL) == 0
+	       && tfmc_step(build16, "tfmc build --weight-dtype bf16", o, NULL) == 0;
 	sync(); /* the weights written back now, not during a timed run */
 	if (tfmc_step(emit, "tfmc (emit C)", o, NULL) == 0 && stat(csrc, &st) == 0)
 		m->c_bytes = (long)st.st_size;
@@ -531,6 +546,8 @@ static void model_bench(model *m, const options *o, int threads_max)
 					continue;
 				if (e == JIT && !o->jit)
 					continue;
+				if (e == BF16 && !bf16)
+					continue;
 				run_once(m, e, t, o, rep);
 			}
 	/* The weights of the big models are most of a GiB: gone as soon as
@@ -538,6 +555,8 @@ static void model_bench(model *m, const options *o, int threads_max)
 	if (!o->keep) {
 		unlink(weights);
 		unlink(prog);
+		unlink(weights16);
+		unlink(prog16);
 		unlink(csrc);
 		path_in(csrc, sizeof csrc, m->name, ".h");
 		unlink(csrc);
@@ -588,10 +607,14 @@ typedef struct machine_figures {
 } machine_figures;
 
 /* The decode's fraction of the roofline: weight bytes per token times
- * tokens per second over the read bandwidth at that size and threads. */
-static double decode_roofline(const model *m, int t, double tok_s)
+ * tokens per second over the read bandwidth at that size and threads; the
+ * bytes and the size those of the engine's weights (bf16 for BF16). */
+static double decode_roofline(const model *m, int e, int t, double tok_s)
 {
-	return m->bw[t - 1] > 0 ? m->weight_bytes * tok_s / m->bw[t - 1] : 0;
+	double bytes = e == BF16 ? m->weight_bytes16 : m->weight_bytes;
+	double bw = e == BF16 ? m->bw16[t - 1] : m->bw[t - 1];
+
+	return bw > 0 ? bytes * tok_s / bw : 0;
 }
 
 /* The prefill's fraction of FMA peak: FLOPs per second over the peak of
@@ -626,11 +649,14 @@ static void print_markdown(const model *ms, int n, const machine_figures *mf, co
 		       mf->bw_gib[t - 1] / 1e9, t, t > 1 ? "s" : "", mf->bw_gib_other[t - 1]);
 	printf(".\n- Read bandwidth of a buffer of each model's weight size, 1 / %d threads (other load):",
 	       mf->threads_max);
-	for (int i = 0; i < n; i++) {
-		printf("%s %s %s:", i ? ";" : "", ms[i].name, fmt_bytes(a, sizeof a, ms[i].weight_bytes));
-		for (int t = 1; t <= mf->threads_max; t++)
-			printf("%s%.1f (%.2f)", t > 1 ? " / " : " ", ms[i].bw[t - 1] / 1e9, ms[i].bw_other[t - 1]);
-	}
+	for (int i = 0; i < n; i++)
+		for (int k = 0; k < 2; k++) {
+			printf("%s %s %s%s:", i || k ? ";" : "", ms[i].name,
+			       fmt_bytes(a, sizeof a, k ? ms[i].weight_bytes16 : ms[i].weight_bytes), k ? " (bf16)" : "");
+			for (int t = 1; t <= mf->threads_max; t++)
+				printf("%s%.1f (%.2f)", t > 1 ? " / " : " ", (k ? ms[i].bw16 : ms[i].bw)[t - 1] / 1e9,
+				       (k ? ms[i].bw16_other : ms[i].bw_other)[t - 1]);
+		}
 	printf(" GB/s.\n- Each limit is the best of two measurements, before the models ran and after; "
 	       "bandwidth the best of its passes (a plain vectorised sum).\n\n");
 
@@ -666,7 +692,7 @@ static void print_markdown(const model *ms, int n, const machine_figures *mf, co
 					continue;
 				if (s->n == 0) {
 					printf("| %s | %s | %d | failed: %s | | | | | | | |\n", m->name,
-					       e == AOT ? "AOT" : "JIT", t, s->error);
+					       engine_name[e], t, s->error);
 					continue;
 				}
 				stats dec = stats_of(s->decode, s->n), pre = stats_of(s->prefill, s->n);
@@ -674,7 +700,7 @@ static void print_markdown(const model *ms, int n, const machine_figures *mf, co
 				printf("| %s | %s %s | %d | %s (%s–", m->name, s->how, s->target, t,
 				       fmt_rate(a, sizeof a, dec.median), fmt_rate(b, sizeof b, dec.min));
 				printf("%s) | %.0f%% | ", fmt_rate(a, sizeof a, dec.max),
-				       100 * decode_roofline(m, t, dec.median));
+				       100 * decode_roofline(m, e, t, dec.median));
 				printf("%s (%s–", fmt_rate(a, sizeof a, pre.median), fmt_rate(b, sizeof b, pre.min));
 				printf("%s) | %.0f%% | %.0f MiB | ", fmt_rate(a, sizeof a, pre.max),
 				       100 * prefill_peak(m, s, t, pre.median, mf), (double)s->rss_kib / 1024);
@@ -711,8 +737,8 @@ static void print_markdown(const model *ms, int n, const machine_figures *mf, co
 	       "and about 29 / 54 GB/s up to ~96 MiB, FMA peak 240 GFLOP/s per core).  Their "
 	       "percentages are derived from those quoted figures the same way as ours; ours "
 	       "(tfmc AOT, medians of this run) are on this machine's limits.\n\n");
-	printf("| model | threads | tfmc AOT decode | llama2.c f32 | llama.cpp f32 | llama.cpp bf16 | tfmc AOT prefill-128 | llama.cpp prefill-128 f32 |\n");
-	printf("|---|---|---|---|---|---|---|---|\n");
+	printf("| model | threads | tfmc AOT decode | llama2.c f32 | llama.cpp f32 | tfmc AOT bf16 decode | llama.cpp bf16 | tfmc AOT prefill-128 | llama.cpp prefill-128 f32 |\n");
+	printf("|---|---|---|---|---|---|---|---|---|\n");
 	for (int i = 0; i < n; i++) {
 		const model *m = &ms[i];
 		const struct quoted *q = quoted_for(m->name);
@@ -726,7 +752,7 @@ static void print_markdown(const model *ms, int n, const machine_figures *mf, co
 			printf("| %s | %d | ", m->name, t);
 			if (s->n > 0) {
 				double dec = stats_of(s->decode, s->n).median;
-				printf("%s (%.0f%%) | ", fmt_rate(a, sizeof a, dec), 100 * decode_roofline(m, t, dec));
+				printf("%s (%.0f%%) | ", fmt_rate(a, sizeof a, dec), 100 * decode_roofline(m, AOT, t, dec));
 			} else {
 				printf("– | ");
 			}
@@ -734,6 +760,12 @@ static void print_markdown(const model *ms, int n, const machine_figures *mf, co
 			       100 * m->weight_bytes * q->llama2c[t - 1] / bw);
 			printf("%g (%.0f%%) | ", q->llamacpp[t - 1],
 			       100 * m->weight_bytes * q->llamacpp[t - 1] / bw);
+			if (m->s[BF16][t - 1].n > 0) {
+				double dec = stats_of(m->s[BF16][t - 1].decode, m->s[BF16][t - 1].n).median;
+				printf("%s (%.0f%%) | ", fmt_rate(a, sizeof a, dec), 100 * decode_roofline(m, BF16, t, dec));
+			} else {
+				printf("– | ");
+			}
 			printf("%g (%.0f%%) | ", q->llamacpp_bf16[t - 1],
 			       100 * m->weight_bytes / 2 * q->llamacpp_bf16[t - 1] / bw16);
 			if (s->n > 0) {
@@ -811,8 +843,10 @@ static void print_json(const model *ms, int n, const machine_figures *mf, const 
 		       t > 1 ? ", " : "", GIB, t, mf->bw_gib[t - 1], mf->bw_gib_other[t - 1]);
 	for (int i = 0; i < n; i++)
 		for (int t = 1; t <= mf->threads_max; t++)
-			printf(",\n      {\"bytes\": %.0f, \"threads\": %d, \"bytes_per_s\": %.4g, \"other_load_cpus\": %.2f}",
-			       ms[i].weight_bytes, t, ms[i].bw[t - 1], ms[i].bw_other[t - 1]);
+			for (int k = 0; k < 2; k++)
+				printf(",\n      {\"bytes\": %.0f, \"threads\": %d, \"bytes_per_s\": %.4g, \"other_load_cpus\": %.2f}",
+				       k ? ms[i].weight_bytes16 : ms[i].weight_bytes, t, (k ? ms[i].bw16 : ms[i].bw)[t - 1],
+				       (k ? ms[i].bw16_other : ms[i].bw_other)[t - 1]);
 	printf("]},\n  \"runs_per_series\": %d,\n  \"models\": [", o->runs);
 	for (int i = 0; i < n; i++) {
 		const model *m = &ms[i];
@@ -820,10 +854,10 @@ static void print_json(const model *ms, int n, const machine_figures *mf, const 
 		json_str(m->name);
 		printf(", \"spec\": ");
 		json_str(m->spec);
-		printf(", \"parameters\": %.0f, \"weight_bytes\": %.0f, \"flops_per_token\": %.0f, "
+		printf(", \"parameters\": %.0f, \"weight_bytes\": %.0f, \"weight_bytes_bf16\": %.0f, \"flops_per_token\": %.0f, "
 		       "\"flops_per_cached_position\": %.0f, \"c_bytes\": %ld, \"build_s\": %.3f,\n"
 		       "     \"jit_ready_ms\": %.2f,\n"
-		       "     \"series\": [", m->params, m->weight_bytes, m->flops0, m->flops_pos,
+		       "     \"series\": [", m->params, m->weight_bytes, m->weight_bytes16, m->flops0, m->flops_pos,
 		       m->c_bytes, m->build_s, m->n_ready ? stats_of(m->ready_ms, m->n_ready).median : -1.0);
 		first = 1;
 		for (int e = 0; e < N_ENGINES; e++)
@@ -851,7 +885,7 @@ static void print_json(const model *ms, int n, const machine_figures *mf, const 
 					json_stats("other_load_cpus", s->other, s->n);
 					printf(", \"decode_roofline\": %.4f, \"prefill_fma_peak\": %.4f, "
 					       "\"peak_rss_bytes\": %.0f, \"tokens_hash\": \"%s\", \"same_tokens\": %s",
-					       decode_roofline(m, t, dec.median), prefill_peak(m, s, t, pre.median, mf),
+					       decode_roofline(m, e, t, dec.median), prefill_peak(m, s, t, pre.median, mf),
 					       (double)s->rss_kib * 1024, s->hash, s->hash_differs ? "false" : "true");
 				}
 				printf("}");
@@ -1051,11 +1085,14 @@ static int measure_machine(machine_figures *mf, model *ms, int n)
 #endif
 	for (size_t i = 0; i < buf_bytes / sizeof *buf; i++)
 		buf[i] = (float)(i & 1023) * 0.001f;
-	for (int i = -1; i < n; i++)
+	for (int j = -1; j < 2 * n; j++)	/* -1: 1 GiB; then each model's f32 and bf16 sizes */
 		for (int t = 1; t <= mf->threads_max; t++) {
-			size_t bytes = i < 0 ? (size_t)GIB : (size_t)ms[i].weight_bytes & ~(size_t)255;
-			double *best = i < 0 ? &mf->bw_gib[t - 1] : &ms[i].bw[t - 1];
-			double *other = i < 0 ? &mf->bw_gib_other[t - 1] : &ms[i].bw_other[t - 1];
+			int i = j < 0 ? -1 : j / 2, k = j < 0 ? 0 : j % 2;
+			double wb = i < 0 ? GIB : k ? ms[i].weight_bytes16 : ms[i].weight_bytes;
+			size_t bytes = (size_t)wb & ~(size_t)255;
+			double *best = i < 0 ? &mf->bw_gib[t - 1] : k ? &ms[i].bw16[t - 1] : &ms[i].bw[t - 1];
+			double *other = i < 0 ? &mf->bw_gib_other[t - 1] : k ? &ms[i].bw16_other[t - 1]
+			                                                     : &ms[i].bw_other[t - 1];
 			int passes;
 			load_start(&lp);
 			v = machine_read_bw(&mf->cpu, buf, bytes, t, i < 0 ? 1.0 : 0.5, &passes);

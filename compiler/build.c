@@ -242,6 +242,7 @@ tfm_tensor_decl *build_decls(const Program *p)
 		d[i].ndim = p->tensors[i].ndim;
 		d[i].shape[0] = p->tensors[i].shape[0];
 		d[i].shape[1] = p->tensors[i].shape[1];
+		d[i].dtype = p->tensors[i].dtype == DTYPE_BF16 ? TFM_BF16 : TFM_F32;
 	}
 	return d;
 }

@@ -95,6 +95,26 @@ static const char *tensor_ref(const Emitter *e, int i)
 	return b;
 }
 
+/* The C type of tensor i's elements. */
+static const char *tensor_type(const Emitter *e, int i)
+{
+	return e->p->tensors[i].dtype == DTYPE_BF16 ? "tfm_bf16" : "float";
+}
+
+/* Element j (C text) of tensor i as a float. */
+static const char *tensor_elem(const Emitter *e, int i, const char *j)
+{
+	return e->p->tensors[i].dtype == DTYPE_BF16 ? sp("tfm_bf16_to_f32(%s[%s])", tensor_ref(e, i), j)
+	                                            : sp("%s[%s]", tensor_ref(e, i), j);
+}
+
+/* The name of the matrix-product kernel of op (a shape and a weight type). */
+static const char *matmul_name(const Emitter *e, const Op *op)
+{
+	return sp("matmul_%s%lldx%lld", e->p->tensors[op->w].dtype == DTYPE_BF16 ? "bf16_" : "",
+	          op->rows, op->cols);
+}
+
 /* A float constant as C source: the shortest text that reads back as the
  * same float, with the f suffix. */
 static const char *flt(double v)
@@ -151,10 +171,16 @@ static void banner(Emitter *e, const EmitInfo *info, const char *file_kind)
 	for (char *line = strtok(spec, "\n"); line; line = strtok(NULL, "\n"))
 		out(e, " *   %s\n", line);
 	free(spec);
+	long long bytes = 0;
+	for (int i = 0; i < e->p->n_tensors; i++) {
+		const Tensor *t = &e->p->tensors[i];
+		bytes += t->shape[0] * (t->ndim == 2 ? t->shape[1] : 1) * (t->dtype == DTYPE_BF16 ? 2 : 4);
+	}
 	out(e, " *\n * Cost: %lld parameters (%lld embedding); %lld FLOPs per token plus %lld per\n"
-	    " * cached position; KV cache %lld bytes per position; weights %lld bytes in f32.\n",
+	    " * cached position; KV cache %lld bytes per position.\n * Weights: %lld bytes, %s.\n",
 	    c.params, c.params_embedding, c.flops_linear, c.flops_attn_per_ctx,
-	    c.kv_bytes_per_token, c.params * 4);
+	    c.kv_bytes_per_token, bytes, e->p->weight_dtype == DTYPE_BF16
+	    ? "matrices and embeddings in bf16\n * (widened to f32 as they are read), vectors in f32" : "all f32");
 }
 
 /* ---- Header ---------------------------------------------------------------- */
@@ -186,16 +212,19 @@ static void emit_header(Emitter *e, const EmitInfo *info)
 	    " * and its working buffers.  Instances share nothing: several may live in\n"
 	    " * one process, each used by one thread at a time. */\n"
 	    "typedef struct %s %s;\n\n", n, n);
-	out(e, "/* Creates an instance from a safetensors file (mmap; F32 used in place,\n"
-	    " * F16 and BF16 converted), checked against the tensor list, with a pool\n"
-	    " * of n_threads threads.  0, or -1 with a message in err. */\n"
+	out(e, "/* Creates an instance from a safetensors file (mmap; tensors stored as\n"
+	    " * the model holds them (%s) used in place, others converted),\n"
+	    " * checked against the tensor list, with a pool of n_threads threads.  0,\n"
+	    " * or -1 with a message in err. */\n", e->p->weight_dtype == DTYPE_BF16
+	    ? "matrices in bf16, vectors in f32" : "f32");
+	out(e, 
 	    "int %s_open(%s **m, const char *weights_path, int n_threads, tfm_error *err);\n\n", n, n);
 	out(e, "/* The same over a safetensors image in memory, which must outlive m. */\n"
 	    "int %s_open_memory(%s **m, const void *data, size_t size, int n_threads, tfm_error *err);\n\n",
 	    n, n);
-	out(e, "/* The same over f32 tensors already in memory, in the order of\n"
-	    " * %s_api.tensors (used in place: they must outlive m). */\n"
-	    "int %s_open_tensors(%s **m, float *const *weights, int n_threads, tfm_error *err);\n\n",
+	out(e, "/* The same over tensors already in memory, in the order of %s_api.tensors,\n"
+	    " * each of the type it declares (used in place: they must outlive m). */\n"
+	    "int %s_open_tensors(%s **m, void *const *weights, int n_threads, tfm_error *err);\n\n",
 	    n, n, n);
 	out(e, "/* Forgets the KV cache: the next forward may start at position 0. */\n"
 	    "void %s_reset(%s *m);\n\n", n, n);
@@ -218,9 +247,11 @@ static void emit_header(Emitter *e, const EmitInfo *info)
  * nr * nt vector registers; each load of w feeds nt FMAs and each load of x
  * nr.  The k loop has a constant trip count; the last partial vector uses
  * the target's masked load. */
-static void emit_tile(Emitter *e, int nr, int nt, long long rows, long long cols, const char *ind)
+static void emit_tile(Emitter *e, int nr, int nt, long long rows, long long cols, int bf16,
+                      const char *ind)
 {
 	const Target *t = e->t;
+	const char *wl = bf16 ? t->load_bf16 : t->load, *wlt = bf16 ? t->load_bf16_tail : t->load_tail;
 	long long main_len = cols / t->lanes * t->lanes;
 	int tail = (int)(cols - main_len);
 
@@ -245,7 +276,7 @@ static void emit_tile(Emitter *e, int nr, int nt, long long rows, long long cols
 			    part ? sp(t->load_tail, sp("x%d + k", j), tail) : sp(t->load, sp("x%d + k", j)));
 		for (int i = 0; i < nr; i++) {
 			out(e, "%s\t%s u%d = %s;\n", ind, t->vec, i,
-			    part ? sp(t->load_tail, sp("w%d + k", i), tail) : sp(t->load, sp("w%d + k", i)));
+			    part ? sp(wlt, sp("w%d + k", i), tail) : sp(wl, sp("w%d + k", i)));
 			for (int j = 0; j < nt; j++) {
 				char acc[24];
 				snprintf(acc, sizeof acc, "a%d%d", i, j);
@@ -264,39 +295,43 @@ static void emit_tile(Emitter *e, int nr, int nt, long long rows, long long cols
  * blocks whose rows of x stay in the L2 cache while every row block of w
  * passes over them; inside, register tiles of tile_rows x tile_tokens.
  * With one token (decode) this streams tile_rows rows of w at a time. */
-static void emit_matmul_kernel(Emitter *e, long long rows, long long cols)
+static void emit_matmul_kernel(Emitter *e, const Op *op)
 {
 	const Target *t = e->t;
+	const long long rows = op->rows, cols = op->cols;
+	const int bf16 = e->p->tensors[op->w].dtype == DTYPE_BF16;
+	const char *wl = bf16 ? t->load_bf16 : t->load, *wlt = bf16 ? t->load_bf16_tail : t->load_tail;
 	int nr = t->tile_rows, nt = t->tile_tokens;
 	/* A block of x: as many tokens as fit in 256 KiB, a multiple of the tile. */
 	long long block = (256 * 1024 / 4) / cols / nt * nt;
 
 	if (block < nt)
 		block = nt;
-	out(e, "/* y[t, r] = w[r, :] . x[t, :] (+ b[r]) for t < n and r0 <= r < r1; w is [%lld, %lld]. */\n",
-	    rows, cols);
-	out(e, "static void matmul_%lldx%lld(float *restrict y, const float *restrict x, const float *restrict w,\n"
-	    "\tconst float *restrict b, int n, int r0, int r1)\n{\n", rows, cols);
+	out(e, "/* y[t, r] = w[r, :] . x[t, :] (+ b[r]) for t < n and r0 <= r < r1; w is [%lld, %lld]%s. */\n",
+	    rows, cols, bf16 ? ", bfloat16" : "");
+	out(e, "static void %s(float *restrict y, const float *restrict x, const void *restrict wp,\n"
+	    "\tconst float *restrict b, int n, int r0, int r1)\n{\n\tconst %s *w = wp;\n\n",
+	    matmul_name(e, op), bf16 ? "tfm_bf16" : "float");
 	/* Decode: one token; w is read row after row, one sequential stream
 	 * the prefetchers follow, with DECODE_ACC accumulators per row so the
 	 * FMAs do not wait on each other. */
 	if (t->lanes > 1 && cols >= DECODE_ACC * t->lanes) {
 		long long step = (long long)DECODE_ACC * t->lanes, main_len = cols / step * step;
 		out(e, "\tif (n == 1) {\n\t\tfor (int r = r0; r < r1; r++) {\n"
-		    "\t\t\tconst float *wr = w + (size_t)r * %lld;\n\t\t\t%s ", cols, t->vec);
+		    "\t\t\tconst %s *wr = w + (size_t)r * %lld;\n\t\t\t%s ", bf16 ? "tfm_bf16" : "float", cols, t->vec);
 		for (int i = 0; i < DECODE_ACC; i++)
 			out(e, "%sa%d = %s", i ? ", " : "", i, t->zero);
 		out(e, ";\n\t\t\tint k = 0;\n\n\t\t\tfor (; k < %lld; k += %lld) {\n", main_len, step);
 		for (int i = 0; i < DECODE_ACC; i++)
-			out(e, "\t\t\t\ta%d = %s;\n", i, sp(t->fma, sp(t->load, sp("wr + k + %d", i * t->lanes)),
+			out(e, "\t\t\t\ta%d = %s;\n", i, sp(t->fma, sp(wl, sp("wr + k + %d", i * t->lanes)),
 			                                         sp(t->load, sp("x + k + %d", i * t->lanes)), sp("a%d", i)));
 		out(e, "\t\t\t}\n");
 		for (long long k = main_len; k < cols; k += t->lanes) {
 			int n_left = cols - k < t->lanes ? (int)(cols - k) : t->lanes;
 			if (n_left == t->lanes)
-				out(e, "\t\t\ta0 = %s;\n", sp(t->fma, sp(t->load, sp("wr + %lld", k)), sp(t->load, sp("x + %lld", k)), "a0"));
+				out(e, "\t\t\ta0 = %s;\n", sp(t->fma, sp(wl, sp("wr + %lld", k)), sp(t->load, sp("x + %lld", k)), "a0"));
 			else
-				out(e, "\t\t\ta0 = %s;\n", sp(t->fma, sp(t->load_tail, sp("wr + %lld", k), n_left),
+				out(e, "\t\t\ta0 = %s;\n", sp(t->fma, sp(wlt, sp("wr + %lld", k), n_left),
 				                                    sp(t->load_tail, sp("x + %lld", k), n_left), "a0"));
 		}
 		out(e, "\t\t\ty[r] = hsum(");
@@ -307,13 +342,14 @@ static void emit_matmul_kernel(Emitter *e, long long rows, long long cols)
 	out(e, "\tfor (int t0 = 0; t0 < n; t0 += %lld) {\n\t\tint t1 = t0 + %lld < n ? t0 + %lld : n, r = r0;\n\n",
 	    block, block, block);
 	for (int rb = nr; rb >= 1; rb = rb > 1 ? 1 : 0) {
-		out(e, "\t\tfor (; r + %d <= r1; r += %d) {\n\t\t\tconst float *w0 = w + (size_t)r * %lld", rb, rb, cols);
+		out(e, "\t\tfor (; r + %d <= r1; r += %d) {\n\t\t\tconst %s *w0 = w + (size_t)r * %lld", rb, rb,
+		    bf16 ? "tfm_bf16" : "float", cols);
 		for (int i = 1; i < rb; i++)
 			out(e, ", *w%d = w%d + %lld", i, i - 1, cols);
 		out(e, ";\n\t\t\tint t = t0;\n\n");
 		for (int tb = rb == nr ? nt : 1; tb >= 1; tb = tb > 1 ? 1 : 0) {
 			out(e, "\t\t\tfor (; t + %d <= t1; t += %d) {\n", tb, tb);
-			emit_tile(e, rb, tb, rows, cols, "\t\t\t\t");
+			emit_tile(e, rb, tb, rows, cols, bf16, "\t\t\t\t");
 			out(e, "\t\t\t}\n");
 		}
 		out(e, "\t\t}\n");
@@ -392,15 +428,16 @@ static void emit_common(Emitter *e)
 	if (act == ACT_SWIGLU)
 		out(e, "static float silu(float x)\n{\n\treturn x / (1.0f + expf(-x));\n}\n\n");
 	out(e, "/* A matrix product split by rows over the pool's threads. */\n"
-	    "typedef void matmul_fn(float *restrict, const float *restrict, const float *restrict,\n"
+	    "typedef void matmul_fn(float *restrict, const float *restrict, const void *restrict,\n"
 	    "\tconst float *restrict, int, int, int);\n\n"
-	    "typedef struct matmul_job {\n\tmatmul_fn *fn;\n\tfloat *y;\n\tconst float *x, *w, *b;\n\tint n, rows;\n} matmul_job;\n\n"
+	    "typedef struct matmul_job {\n\tmatmul_fn *fn;\n\tfloat *y;\n\tconst float *x;\n\tconst void *w;\n"
+	    "\tconst float *b;\n\tint n, rows;\n} matmul_job;\n\n"
 	    "static void matmul_worker(void *ctx, int i, int nt)\n{\n"
 	    "\tconst matmul_job *j = ctx;\n"
 	    "\tint per = ((j->rows + nt - 1) / nt + %d) / %d * %d;\n"
 	    "\tint r0 = i * per, r1 = r0 + per < j->rows ? r0 + per : j->rows;\n\n"
 	    "\tif (r0 < r1)\n\t\tj->fn(j->y, j->x, j->w, j->b, j->n, r0, r1);\n}\n\n"
-	    "static void matmul(tfm_pool *pool, matmul_fn *fn, float *y, const float *x, const float *w,\n"
+	    "static void matmul(tfm_pool *pool, matmul_fn *fn, float *y, const float *x, const void *w,\n"
 	    "\tconst float *b, int n, int rows)\n{\n"
 	    "\tmatmul_job j;\n\n\tj.fn = fn;\n\tj.y = y;\n\tj.x = x;\n\tj.w = w;\n\tj.b = b;\n\tj.n = n;\n\tj.rows = rows;\n"
 	    "\ttfm_pool_run(pool, matmul_worker, &j);\n}\n\n",
@@ -416,21 +453,23 @@ static void emit_struct(Emitter *e)
 
 	out(e, "struct %s {\n\t/* Weights (MODEL_REFERENCE.md section 3), bound in place. */\n", e->m->name);
 	for (int i = 0; i < p->n_tensors && p->tensors[i].layer < 0; i++)
-		out(e, "\tconst float *%s;\t/* %s */\n", field(&p->tensors[i], f), p->tensors[i].name);
+		out(e, "\tconst %s *%s;\t/* %s */\n", tensor_type(e, i), field(&p->tensors[i], f), p->tensors[i].name);
 	out(e, "\tstruct {\n");
 	for (int i = 0; i < p->n_tensors; i++)
 		if (p->tensors[i].layer == 0) {
 			const Tensor *t = &p->tensors[i];
 			if (t->ndim == 2)
-				out(e, "\t\tconst float *%s;\t/* [%lld, %lld] */\n", field(t, f), t->shape[0], t->shape[1]);
+				out(e, "\t\tconst %s *%s;\t/* [%lld, %lld] */\n", tensor_type(e, i), field(t, f), t->shape[0],
+				    t->shape[1]);
 			else
-				out(e, "\t\tconst float *%s;\t/* [%lld] */\n", field(t, f), t->shape[0]);
+				out(e, "\t\tconst %s *%s;\t/* [%lld] */\n", tensor_type(e, i), field(t, f), t->shape[0]);
 		}
 	out(e, "\t} layer[N_LAYER];\n");
 	for (int i = 0; i < p->n_tensors; i++)
 		if (p->tensors[i].layer < 0 && i > 0 && p->tensors[i - 1].layer >= 0) {
 			for (int j = i; j < p->n_tensors; j++)
-				out(e, "\tconst float *%s;\t/* %s */\n", field(&p->tensors[j], f), p->tensors[j].name);
+				out(e, "\tconst %s *%s;\t/* %s */\n", tensor_type(e, j), field(&p->tensors[j], f),
+				    p->tensors[j].name);
 			break;
 		}
 	out(e, "\n\t/* Run state. */\n");
@@ -444,7 +483,7 @@ static void emit_struct(Emitter *e)
 	out(e, "\tfloat *logits;\t/* [logits_rows, VOCAB] */\n\tint logits_rows;\n");
 	if (e->t->kernels)
 		out(e, "\tconst tfm_kernels *kern;\t/* the runtime's precompiled kernels */\n");
-	out(e, "\ttfm_pool *pool;\n\ttfm_file *file;\t/* when opened from a file */\n\tfloat **bound;\t/* its tensors */\n};\n\n");
+	out(e, "\ttfm_pool *pool;\n\ttfm_file *file;\t/* when opened from a file */\n\tvoid **bound;\t/* its tensors */\n};\n\n");
 }
 
 static void emit_constants(Emitter *e)
@@ -466,8 +505,8 @@ static void emit_tensor_table(Emitter *e)
 	out(e, "static const tfm_tensor_decl tensors[N_TENSORS] = {\n");
 	for (int i = 0; i < p->n_tensors; i++) {
 		const Tensor *t = &p->tensors[i];
-		out(e, "\t{ \"%s\", %d, { %lld, %lld } },\n", t->name, t->ndim, t->shape[0],
-		    t->ndim == 2 ? t->shape[1] : 0);
+		out(e, "\t{ \"%s\", %d, { %lld, %lld }, %s },\n", t->name, t->ndim, t->shape[0],
+		    t->ndim == 2 ? t->shape[1] : 0, t->dtype == DTYPE_BF16 ? "TFM_BF16" : "TFM_F32");
 	}
 	out(e, "};\n\n");
 }
@@ -540,14 +579,15 @@ static int emit_kernel_call(Emitter *e, const Op *op)
 	const char *o = op->out >= 0 ? buffer_name[op->out] : "";
 	const char *a = op->a >= 0 ? buffer_name[op->a] : "";
 	const char *gelu = op->f == GELU_ERF ? "TFM_ACT_GELU_ERF" : "TFM_ACT_GELU_TANH";
+	const char *bf16 = op->w >= 0 && e->p->tensors[op->w].dtype == DTYPE_BF16 ? "_bf16" : "";
 
 	switch (op->kind) {
 	case OP_MATMUL:
 		if (op->head_only)
-			out(e, "\tm->kern->matmul(m->pool, logits, m->%s + (size_t)h0 * %lld, %s, NULL, n - h0, %lld, %lld);\n",
-			    a, op->cols, tensor_ref(e, op->w), op->rows, op->cols);
+			out(e, "\tm->kern->matmul%s(m->pool, logits, m->%s + (size_t)h0 * %lld, %s, NULL, n - h0, %lld, %lld);\n",
+			    bf16, a, op->cols, tensor_ref(e, op->w), op->rows, op->cols);
 		else
-			out(e, "\tm->kern->matmul(m->pool, m->%s, m->%s, %s, %s, n, %lld, %lld);\n", o, a,
+			out(e, "\tm->kern->matmul%s(m->pool, m->%s, m->%s, %s, %s, n, %lld, %lld);\n", bf16, o, a,
 			    tensor_ref(e, op->w), op->bias >= 0 ? tensor_ref(e, op->bias) : "NULL", op->rows, op->cols);
 		return 1;
 	case OP_NORM:
@@ -592,11 +632,15 @@ static void emit_op(Emitter *e, const Op *op)
 	switch (op->kind) {
 	case OP_EMBED:
 		out(e, "\tfor (int t = 0; t < n; t++)\n\t\tfor (int k = 0; k < D_MODEL; k++)\n"
-		    "\t\t\tm->x[(size_t)t * D_MODEL + k] = %s[(size_t)tok[t] * D_MODEL + k]%s%s;\n",
-		    tensor_ref(e, op->w), op->f != 1.0 ? " * " : "", op->f != 1.0 ? flt(op->f) : "");
+		    "\t\t\tm->x[(size_t)t * D_MODEL + k] = %s%s%s;\n",
+		    tensor_elem(e, op->w, "(size_t)tok[t] * D_MODEL + k"), op->f != 1.0 ? " * " : "",
+		    op->f != 1.0 ? flt(op->f) : "");
 		break;
 	case OP_POS_ADD:
-		if (op->fn == POS_LEARNED)
+		if (op->fn == POS_LEARNED && e->p->tensors[op->w].dtype == DTYPE_BF16)
+			out(e, "\tfor (int i = 0; i < n * D_MODEL; i++)\n\t\tm->x[i] += %s;\n",
+			    tensor_elem(e, op->w, "(size_t)pos * D_MODEL + i"));
+		else if (op->fn == POS_LEARNED)
 			out(e, "\tadd(m->x, %s + (size_t)pos * D_MODEL, n * D_MODEL);\n", tensor_ref(e, op->w));
 		else
 			out(e, "\tfor (int t = 0; t < n; t++)\n\t\tfor (int i = 0; i < D_MODEL / 2; i++) {\n"
@@ -618,12 +662,11 @@ static void emit_op(Emitter *e, const Op *op)
 		break;
 	case OP_MATMUL:
 		if (op->head_only)
-			out(e, "\tmatmul(m->pool, matmul_%lldx%lld, logits, m->%s + (size_t)h0 * %lld, %s, NULL, %s, %lld);\n",
-			    op->rows, op->cols, a, op->cols, tensor_ref(e, op->w), rows, op->rows);
+			out(e, "\tmatmul(m->pool, %s, logits, m->%s + (size_t)h0 * %lld, %s, NULL, %s, %lld);\n",
+			    matmul_name(e, op), a, op->cols, tensor_ref(e, op->w), rows, op->rows);
 		else
-			out(e, "\tmatmul(m->pool, matmul_%lldx%lld, m->%s, m->%s, %s, %s, n, %lld);\n", op->rows,
-			    op->cols, o, a, tensor_ref(e, op->w), op->bias >= 0 ? tensor_ref(e, op->bias) : "NULL",
-			    op->rows);
+			out(e, "\tmatmul(m->pool, %s, m->%s, m->%s, %s, %s, n, %lld);\n", matmul_name(e, op), o, a,
+			    tensor_ref(e, op->w), op->bias >= 0 ? tensor_ref(e, op->bias) : "NULL", op->rows);
 		break;
 	case OP_ROPE:
 		out(e, "\trope(m, m->%s, n, pos, %d, %lld);\n", o, op->heads, p->width[op->out]);
@@ -691,7 +734,7 @@ static void emit_api(Emitter *e)
 	const char *n = m->name;
 	char f[64];
 
-	out(e, "int %s_open_tensors(struct %s **out, float *const *w, int n_threads, tfm_error *err)\n{\n", n, n);
+	out(e, "int %s_open_tensors(struct %s **out, void *const *w, int n_threads, tfm_error *err)\n{\n", n, n);
 	out(e, "\tstruct %s *m = calloc(1, sizeof *m);\n\n\t*out = NULL;\n\tif (!m)\n\t\treturn tfm_fail(err, \"out of memory\");\n", n);
 	for (int i = 0; i < e->p->n_tensors; i++)
 		out(e, "\t%s = w[%d];\n", tensor_ref(e, i), i);
@@ -729,14 +772,14 @@ static void emit_api(Emitter *e)
 	out(e, "\t*out = m;\n\treturn 0;\nfail:\n\t%s_close(m);\n\treturn -1;\n}\n\n", n);
 
 	out(e, "int %s_open_memory(struct %s **out, const void *data, size_t size, int n_threads, tfm_error *err)\n{\n"
-	    "\ttfm_file *file;\n\tfloat **bound = malloc(sizeof *bound * N_TENSORS);\n\n\t*out = NULL;\n"
+	    "\ttfm_file *file;\n\tvoid **bound = malloc(sizeof *bound * N_TENSORS);\n\n\t*out = NULL;\n"
 	    "\tif (!bound)\n\t\treturn tfm_fail(err, \"out of memory\");\n"
 	    "\tif (tfm_file_from_memory(&file, data, size, \"memory\", err)) {\n\t\tfree(bound);\n\t\treturn -1;\n\t}\n"
 	    "\tif (tfm_file_bind(file, tensors, N_TENSORS, bound, err) || %s_open_tensors(out, bound, n_threads, err)) {\n"
 	    "\t\ttfm_file_close(file);\n\t\tfree(bound);\n\t\treturn -1;\n\t}\n"
 	    "\t(*out)->file = file;\n\t(*out)->bound = bound;\n\treturn 0;\n}\n\n", n, n, n);
 	out(e, "int %s_open(struct %s **out, const char *path, int n_threads, tfm_error *err)\n{\n"
-	    "\ttfm_file *file;\n\tfloat **bound = malloc(sizeof *bound * N_TENSORS);\n\n\t*out = NULL;\n"
+	    "\ttfm_file *file;\n\tvoid **bound = malloc(sizeof *bound * N_TENSORS);\n\n\t*out = NULL;\n"
 	    "\tif (!bound)\n\t\treturn tfm_fail(err, \"out of memory\");\n"
 	    "\tif (tfm_file_open(&file, path, err)) {\n\t\tfree(bound);\n\t\treturn -1;\n\t}\n"
 	    "\tif (tfm_file_bind(file, tensors, N_TENSORS, bound, err) || %s_open_tensors(out, bound, n_threads, err)) {\n"
@@ -772,7 +815,7 @@ static void emit_api(Emitter *e)
 	    "\t\tforward_chunk(m, tokens + c, nc, pos + c, h0, m->logits + (size_t)(all ? c : 0) * VOCAB);\n\t}\n"
 	    "\treturn m->logits;\n}\n\n");
 
-	out(e, "static int api_open(void **inst, float *const *w, int n_threads, tfm_error *err)\n{\n"
+	out(e, "static int api_open(void **inst, void *const *w, int n_threads, tfm_error *err)\n{\n"
 	    "\treturn %s_open_tensors((struct %s **)inst, w, n_threads, err);\n}\n\n"
 	    "static void api_close(void *inst)\n{\n\t%s_close(inst);\n}\n\n"
 	    "static void api_reset(void *inst)\n{\n\t%s_reset(inst);\n}\n\n"
@@ -816,12 +859,13 @@ void emit_c(const Program *p, const Target *t, const EmitInfo *info, FILE *c, FI
 		int seen = 0;
 		for (int j = 0; j < i; j++) {
 			const Op *o = &p->ops[j];
-			seen |= o->kind == op->kind && o->rows == op->rows && o->cols == op->cols && o->fn == op->fn;
+			seen |= o->kind == op->kind && o->rows == op->rows && o->cols == op->cols && o->fn == op->fn &&
+			        (op->kind != OP_MATMUL || p->tensors[o->w].dtype == p->tensors[op->w].dtype);
 		}
 		if (seen)
 			continue;
 		if (op->kind == OP_MATMUL)
-			emit_matmul_kernel(&e, op->rows, op->cols);
+			emit_matmul_kernel(&e, op);
 		else if (op->kind == OP_NORM)
 			emit_norm_kernel(&e, op->fn, op->cols);
 	}

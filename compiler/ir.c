@@ -193,7 +193,7 @@ static void widths(Program *p)
 #undef X
 }
 
-int ir_build(const Model *m, Program *p)
+int ir_build(const Model *m, int weight_dtype, Program *p)
 {
 	memset(p, 0, sizeof *p);
 	p->m = *m;
@@ -202,6 +202,7 @@ int ir_build(const Model *m, Program *p)
 	if (!p->tensors)
 		return -1;
 	model_tensors(m, p->tensors, p->n_tensors);
+	ir_set_weight_dtype(p, weight_dtype);
 	widths(p);
 
 	Op *op = emit(p, OP_EMBED, -1, B_X_, m->embed_scale == SCALE_SQRT
@@ -229,6 +230,13 @@ int ir_build(const Model *m, Program *p)
 		op->head_only = 1;
 	}
 	return 0;
+}
+
+void ir_set_weight_dtype(Program *p, int weight_dtype)
+{
+	p->weight_dtype = weight_dtype;
+	for (int i = 0; i < p->n_tensors; i++)
+		p->tensors[i].dtype = p->tensors[i].ndim == 2 ? weight_dtype : DTYPE_F32;
 }
 
 void ir_free(Program *p)

@@ -75,13 +75,18 @@ typedef struct Program {
 	Op *ops;
 	int n_ops, cap_ops;
 	long long width[BUF__COUNT];
+	int weight_dtype;	/* DTYPE_ of matrices and embeddings; vectors are f32 */
 } Program;
 
 extern const char *const op_name[OP__COUNT];
 extern const char *const buffer_name[BUF__COUNT];
 
-/* Builds the forward pass of m; returns 0, or -1 when out of memory. */
-int ir_build(const Model *m, Program *p);
+/* Builds the forward pass of m, its matrices and embeddings (the 2-D
+ * tensors) held as weight_dtype (DTYPE_); returns 0, or -1 when out of
+ * memory. */
+int ir_build(const Model *m, int weight_dtype, Program *p);
+/* Changes how p holds its matrices and embeddings. */
+void ir_set_weight_dtype(Program *p, int weight_dtype);
 void ir_free(Program *p);
 /* Prints the operation list, one per line (tfmc show --ir, tests). */
 void ir_print(const Program *p, FILE *f);

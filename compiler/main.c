@@ -30,6 +30,7 @@ typedef struct Options {
 	int n_pass;
 	int watch;		/* run --watch */
 	int timings;		/* run --timings */
+	int weight_dtype;	/* --weight-dtype: DTYPE_, or -1 when not given */
 	Diags diags;
 } Options;
 
@@ -53,6 +54,9 @@ static void usage(FILE *f)
 "options:\n"
 "  --model NAME           the model to use (default: the first in FILE)\n"
 "  --target T             native (default), scalar, avx2 or avx512\n"
+"  --weight-dtype f32|bf16\n"
+"                         how the program holds matrices and embeddings (emit,\n"
+"                         build, run, init); run picks bf16 when --weights has them\n"
 "  -Wall                  also the style warnings (post-norm, layernorm, ...)\n"
 "  -WNAME, -Wno-NAME      turn one warning on or off\n"
 "  -Werror                make warnings errors\n"
@@ -108,6 +112,13 @@ static int parse_args(Options *o, int argc, char **argv)
 			o->seed = strtoll(argv[++i], &end, 10);
 			if (*argv[i] == 0 || *end || o->seed < 0)
 				return usage_error("--seed: expected a non-negative integer, got '%s'", argv[i]);
+		} else if (strncmp(a, "--weight-dtype", 14) == 0 && (a[14] == 0 || a[14] == '=')) {
+			const char *v = a[14] ? a + 15 : i + 1 < argc ? argv[++i] : NULL;
+			if (!v)
+				return usage_error("%s needs an argument", a);
+			if (strcmp(v, "f32") != 0 && strcmp(v, "bf16") != 0)
+				return usage_error("--weight-dtype: expected f32 or bf16, got '%s'", v);
+			o->weight_dtype = v[0] == 'b' ? DTYPE_BF16 : DTYPE_F32;
 		} else if (strcmp(a, "--model") == 0 || strcmp(a, "-o") == 0 || strcmp(a, "--target") == 0) {
 			if (i + 1 >= argc)
 				return usage_error("%s needs an argument", a);
@@ -242,8 +253,11 @@ static void show_model(FILE *f, const Resolved *r)
 	        commas(c.flops_linear + c.flops_attn_per_ctx * m->max_seq, e));
 	fprintf(f, "    KV cache          %s bytes per token, %s bytes at max_seq (f32)\n",
 	        commas(c.kv_bytes_per_token, a), commas(c.kv_bytes_per_token * m->max_seq, b));
-	fprintf(f, "    weights           %s bytes in f32, %s bytes in bf16\n", commas(c.params * 4, a),
-	        commas(c.params * 2, b));
+	long long vectors = 0;	/* --weight-dtype bf16 keeps these in f32 */
+	for (int i = 0; i < n; i++)
+		vectors += t[i].ndim == 2 ? 0 : t[i].shape[0];
+	fprintf(f, "    weights           %s bytes in f32, %s bytes with --weight-dtype bf16\n",
+	        commas(c.params * 4, a), commas(c.params * 2 + vectors * 2, b));
 	fprintf(f, "\ntensors (%d)\n", n);
 	for (int i = 0; i < n; i++) {
 		long long size = t[i].shape[0] * (t[i].ndim == 2 ? t[i].shape[1] : 1);
@@ -307,7 +321,7 @@ static int load_program(Options *o, Front *fe, Program *p, const char *what)
 	report(o, 0);
 	diag_free(&o->diags);
 	diag_init(&o->diags);
-	if (ir_build(&r.m, p)) {
+	if (ir_build(&r.m, o->weight_dtype < 0 ? DTYPE_F32 : o->weight_dtype, p)) {
 		fprintf(stderr, "tfmc: error: out of memory\n");
 		return EXIT_ERRORS;
 	}
@@ -399,6 +413,37 @@ static int cmd_build(Options *o)
 	return rc;
 }
 
+/* The --weights file among the model program's options, or NULL. */
+static const char *weights_option(const Options *o)
+{
+	for (int i = 0; i < o->n_pass; i++) {
+		if (strcmp(o->pass[i], "--weights") == 0 && i + 1 < o->n_pass)
+			return o->pass[i + 1];
+		if (strncmp(o->pass[i], "--weights=", 10) == 0)
+			return o->pass[i] + 10;
+	}
+	return NULL;
+}
+
+/* run without --weight-dtype: the matrices stay bf16 when the weights file
+ * stores every one of them so (widening them would only double the bytes
+ * each token reads).  An unreadable file is left for the run to report. */
+static void weights_like_file(const Options *o, Program *p)
+{
+	const char *path = weights_option(o);
+	tfm_file *f;
+	int bf16 = 0, other = 0;
+
+	if (!path || tfm_file_open(&f, path, NULL))
+		return;
+	for (int i = 0; i < p->n_tensors; i++)
+		if (p->tensors[i].ndim == 2)
+			*(tfm_file_dtype(f, p->tensors[i].name) == TFM_BF16 ? &bf16 : &other) += 1;
+	tfm_file_close(f);
+	if (bf16 && !other)
+		ir_set_weight_dtype(p, DTYPE_BF16);
+}
+
 /* One run of a spec: check it, compile it (in process with libtcc, else
  * with cc into the cache), run it with the model program's options. */
 static int run_spec(Options *o, Front *fe)
@@ -415,6 +460,8 @@ static int run_spec(Options *o, Front *fe)
 		return EXIT_USAGE;
 	if ((rc = load_program(o, fe, &prog, "run")) != 0)
 		return rc;
+	if (o->weight_dtype < 0)
+		weights_like_file(o, &prog);
 	t_check = tfm_now() - t0;
 	memcpy(argv + 1, o->pass, sizeof o->pass[0] * (size_t)o->n_pass);
 	argv[o->n_pass + 1] = NULL;
@@ -429,8 +476,9 @@ static int run_spec(Options *o, Front *fe)
 		} else {
 			if (o->timings)
 				fprintf(stderr, "timings: parse and check %.2f ms, codegen %.2f ms, JIT compile %.2f ms "
-				        "(libtcc; kernels %s)\n", t_check * 1e3, j.seconds_emit * 1e3,
-				        j.seconds_compile * 1e3, isa ? isa : "native");
+				        "(libtcc; kernels %s; matrices %s)\n", t_check * 1e3, j.seconds_emit * 1e3,
+				        j.seconds_compile * 1e3, isa ? isa : "native",
+				        prog.weight_dtype == DTYPE_BF16 ? "bf16" : "f32");
 			argv[0] = prog.m.name;
 			rc = tfm_main(o->n_pass + 1, argv, j.api);
 			jit_free(&j);
@@ -448,8 +496,9 @@ static int run_spec(Options *o, Front *fe)
 			rc = EXIT_ERRORS;
 		} else {
 			if (o->timings)
-				fprintf(stderr, "timings: parse and check %.2f ms, codegen and cc %.2f ms (%s)\n",
-				        t_check * 1e3, (tfm_now() - t0) * 1e3, built ? "compiled" : "cached");
+				fprintf(stderr, "timings: parse and check %.2f ms, codegen and cc %.2f ms (%s; matrices %s)\n",
+				        t_check * 1e3, (tfm_now() - t0) * 1e3, built ? "compiled" : "cached",
+				        prog.weight_dtype == DTYPE_BF16 ? "bf16" : "f32");
 			argv[0] = path;
 			rc = build_exec(argv);
 		}
@@ -544,12 +593,13 @@ static int cmd_init(Options *o)
 	}
 	d = build_decls(&prog);
 	if (!d || tfm_weights_random(&w, d, prog.n_tensors, (uint64_t)o->seed, &e) ||
-	    tfm_file_write(o->output, d, prog.n_tensors, (const float *const *)w.data, &e)) {
+	    tfm_file_write(o->output, d, prog.n_tensors, (const void *const *)w.data, &e)) {
 		fprintf(stderr, "tfmc: error: %s\n", d ? e.msg : "out of memory");
 		rc = EXIT_ERRORS;
 	} else {
-		fprintf(stderr, "tfmc: wrote %s: %d tensors of model %s (seed %lld)\n", o->output,
-		        prog.n_tensors, prog.m.name, o->seed);
+		fprintf(stderr, "tfmc: wrote %s: %d tensors of model %s (seed %lld%s)\n", o->output,
+		        prog.n_tensors, prog.m.name, o->seed,
+		        prog.weight_dtype == DTYPE_BF16 ? ", matrices in bf16" : "");
 	}
 	if (d)
 		tfm_weights_free(&w);
@@ -603,6 +653,7 @@ int main(int argc, char **argv)
 	int rc;
 
 	memset(&o, 0, sizeof o);
+	o.weight_dtype = -1;
 	diag_init(&o.diags);
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {

@@ -15,6 +15,8 @@ typedef struct Target {
 	const char *zero;	/* an all-zero vector */
 	const char *load;	/* load(ptr): unaligned load of `lanes` floats */
 	const char *load_tail;	/* load_tail(ptr, n): the first n floats, the rest 0; %d is n */
+	const char *load_bf16;	/* load_bf16(ptr): `lanes` bfloat16 widened to floats */
+	const char *load_bf16_tail;	/* load_bf16_tail(ptr, n): the first n, the rest 0 */
 	const char *splat;	/* splat(x): x in every lane */
 	const char *fma;	/* fma(a, b, c) = a * b + c */
 	const char *store;	/* store(ptr, v) */

@@ -22,6 +22,7 @@ const Target targets[] = {
 		"scalar", 1, 4, 1, "c99", "", "",
 		"float", "0.0f",
 		"(*(%s))", "(*(%s))",
+		"tfm_bf16_to_f32(*(%s))", "tfm_bf16_to_f32(*(%s))",
 		"(%s)", "((%s) * (%s) + (%s))",
 		"(*(%s) = (%s))", "(*(%s) = (%s))",
 		"",
@@ -32,6 +33,7 @@ const Target targets[] = {
 		"avx2", 8, 4, 3, "c11", "-mavx2 -mfma", "#include <immintrin.h>",
 		"__m256", "_mm256_setzero_ps()",
 		"_mm256_loadu_ps(%s)", "load_tail(%s, %d)",
+		"load_bf16(%s)", "load_bf16_tail(%s, %d)",
 		"_mm256_set1_ps(%s)", "_mm256_fmadd_ps(%s, %s, %s)",
 		"_mm256_storeu_ps(%s, %s)", "store_tail(%s, %s, %d)",
 		"/* The sum of the 8 lanes of v. */\n"
@@ -58,6 +60,20 @@ const Target targets[] = {
 		"static inline __attribute__((unused)) void store_tail(float *p, __m256 v, int n)\n"
 		"{\n"
 		"\t_mm256_maskstore_ps(p, tail_mask(n), v);\n"
+		"}\n"
+		"\n"
+		"/* 8 bfloat16 widened to floats: each the top half of a float (exact). */\n"
+		"static inline __attribute__((unused)) __m256 load_bf16(const tfm_bf16 *p)\n"
+		"{\n"
+		"\t__m256i h = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p));\n"
+		"\treturn _mm256_castsi256_ps(_mm256_slli_epi32(h, 16));\n"
+		"}\n"
+		"\n"
+		"static inline __attribute__((unused)) __m256 load_bf16_tail(const tfm_bf16 *p, int n)\n"
+		"{\n"
+		"\ttfm_bf16 h[8] = { 0 };\n"
+		"\tmemcpy(h, p, sizeof *p * (size_t)n);\n"
+		"\treturn load_bf16(h);\n"
 		"}\n",
 		has_avx2, 0,
 	},
@@ -66,12 +82,27 @@ const Target targets[] = {
 		"avx512", 16, 4, 6, "c11", "-mavx512f", "#include <immintrin.h>",
 		"__m512", "_mm512_setzero_ps()",
 		"_mm512_loadu_ps(%s)", "_mm512_maskz_loadu_ps((__mmask16)((1u << %2$d) - 1), %1$s)",
+		"load_bf16(%s)", "load_bf16_tail(%s, %d)",
 		"_mm512_set1_ps(%s)", "_mm512_fmadd_ps(%s, %s, %s)",
 		"_mm512_storeu_ps(%s, %s)", "_mm512_mask_storeu_ps(%1$s, (__mmask16)((1u << %3$d) - 1), %2$s)",
 		"/* The sum of the 16 lanes of v. */\n"
 		"static inline float hsum(__m512 v)\n"
 		"{\n"
 		"\treturn _mm512_reduce_add_ps(v);\n"
+		"}\n"
+		"\n"
+		"/* 16 bfloat16 widened to floats: each the top half of a float (exact). */\n"
+		"static inline __attribute__((unused)) __m512 load_bf16(const tfm_bf16 *p)\n"
+		"{\n"
+		"\t__m512i h = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)p));\n"
+		"\treturn _mm512_castsi512_ps(_mm512_slli_epi32(h, 16));\n"
+		"}\n"
+		"\n"
+		"static inline __attribute__((unused)) __m512 load_bf16_tail(const tfm_bf16 *p, int n)\n"
+		"{\n"
+		"\ttfm_bf16 h[16] = { 0 };\n"
+		"\tmemcpy(h, p, sizeof *p * (size_t)n);\n"
+		"\treturn load_bf16(h);\n"
 		"}\n",
 		has_avx512, 0,
 	},
@@ -79,7 +110,8 @@ const Target targets[] = {
 
 const Target target_kernels = {
 	"kernels", 1, 1, 1, "c99", "", "",
-	"float", "0.0f", "(*(%s))", "(*(%s))", "(%s)", "((%s) * (%s) + (%s))",
+	"float", "0.0f", "(*(%s))", "(*(%s))", "tfm_bf16_to_f32(*(%s))", "tfm_bf16_to_f32(*(%s))",
+	"(%s)", "((%s) * (%s) + (%s))",
 	"(*(%s) = (%s))", "(*(%s) = (%s))", "",
 	always, 1,
 };

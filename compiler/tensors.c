@@ -18,6 +18,7 @@ static int add(Tensor *out, int n, int max, int role, int layer, const char *nam
 		t->ndim = cols ? 2 : 1;
 		t->shape[0] = rows;
 		t->shape[1] = cols;
+		t->dtype = DTYPE_F32;
 	}
 	return n + 1;
 }

@@ -59,7 +59,11 @@ typedef struct Tensor {
 	int layer;		/* -1 outside the layer stack */
 	int ndim;
 	long long shape[2];
+	int dtype;		/* DTYPE_ how a model holds it in memory (set by ir_build) */
 } Tensor;
+
+/* Element types of weights in memory: the runtime's TFM_F32 and TFM_BF16. */
+enum { DTYPE_F32, DTYPE_BF16 };
 
 /* The tensors of m in section 3's order.  Returns how many there are;
  * out (may be NULL) receives at most max of them. */

@@ -34,7 +34,8 @@
  *   }
  *
  * Cost: 15191712 parameters (9216000 embedding); 30375936 FLOPs per token plus 6912 per
- * cached position; KV cache 13824 bytes per position; weights 60766848 bytes in f32.
+ * cached position; KV cache 13824 bytes per position.
+ * Weights: 60766848 bytes, all f32.
  *
  * Build: cc -std=c11 -O2 -mavx2 -mfma -c llama_small.c -I<tfmc>/runtime
  * (with -DTFM_MAIN, and linked with <tfmc>/build/libtfmrt.a -lcjson -lpthread
@@ -61,62 +62,62 @@
 #define N_TENSORS 56
 
 static const tfm_tensor_decl tensors[N_TENSORS] = {
-	{ "tok_embeddings.weight", 2, { 32000, 288 } },
-	{ "layers.0.attention_norm.weight", 1, { 288, 0 } },
-	{ "layers.0.ffn_norm.weight", 1, { 288, 0 } },
-	{ "layers.0.attention.wq.weight", 2, { 288, 288 } },
-	{ "layers.0.attention.wk.weight", 2, { 288, 288 } },
-	{ "layers.0.attention.wv.weight", 2, { 288, 288 } },
-	{ "layers.0.attention.wo.weight", 2, { 288, 288 } },
-	{ "layers.0.feed_forward.w_gate.weight", 2, { 768, 288 } },
-	{ "layers.0.feed_forward.w_up.weight", 2, { 768, 288 } },
-	{ "layers.0.feed_forward.w_down.weight", 2, { 288, 768 } },
-	{ "layers.1.attention_norm.weight", 1, { 288, 0 } },
-	{ "layers.1.ffn_norm.weight", 1, { 288, 0 } },
-	{ "layers.1.attention.wq.weight", 2, { 288, 288 } },
-	{ "layers.1.attention.wk.weight", 2, { 288, 288 } },
-	{ "layers.1.attention.wv.weight", 2, { 288, 288 } },
-	{ "layers.1.attention.wo.weight", 2, { 288, 288 } },
-	{ "layers.1.feed_forward.w_gate.weight", 2, { 768, 288 } },
-	{ "layers.1.feed_forward.w_up.weight", 2, { 768, 288 } },
-	{ "layers.1.feed_forward.w_down.weight", 2, { 288, 768 } },
-	{ "layers.2.attention_norm.weight", 1, { 288, 0 } },
-	{ "layers.2.ffn_norm.weight", 1, { 288, 0 } },
-	{ "layers.2.attention.wq.weight", 2, { 288, 288 } },
-	{ "layers.2.attention.wk.weight", 2, { 288, 288 } },
-	{ "layers.2.attention.wv.weight", 2, { 288, 288 } },
-	{ "layers.2.attention.wo.weight", 2, { 288, 288 } },
-	{ "layers.2.feed_forward.w_gate.weight", 2, { 768, 288 } },
-	{ "layers.2.feed_forward.w_up.weight", 2, { 768, 288 } },
-	{ "layers.2.feed_forward.w_down.weight", 2, { 288, 768 } },
-	{ "layers.3.attention_norm.weight", 1, { 288, 0 } },
-	{ "layers.3.ffn_norm.weight", 1, { 288, 0 } },
-	{ "layers.3.attention.wq.weight", 2, { 288, 288 } },
-	{ "layers.3.attention.wk.weight", 2, { 288, 288 } },
-	{ "layers.3.attention.wv.weight", 2, { 288, 288 } },
-	{ "layers.3.attention.wo.weight", 2, { 288, 288 } },
-	{ "layers.3.feed_forward.w_gate.weight", 2, { 768, 288 } },
-	{ "layers.3.feed_forward.w_up.weight", 2, { 768, 288 } },
-	{ "layers.3.feed_forward.w_down.weight", 2, { 288, 768 } },
-	{ "layers.4.attention_norm.weight", 1, { 288, 0 } },
-	{ "layers.4.ffn_norm.weight", 1, { 288, 0 } },
-	{ "layers.4.attention.wq.weight", 2, { 288, 288 } },
-	{ "layers.4.attention.wk.weight", 2, { 288, 288 } },
-	{ "layers.4.attention.wv.weight", 2, { 288, 288 } },
-	{ "layers.4.attention.wo.weight", 2, { 288, 288 } },
-	{ "layers.4.feed_forward.w_gate.weight", 2, { 768, 288 } },
-	{ "layers.4.feed_forward.w_up.weight", 2, { 768, 288 } },
-	{ "layers.4.feed_forward.w_down.weight", 2, { 288, 768 } },
-	{ "layers.5.attention_norm.weight", 1, { 288, 0 } },
-	{ "layers.5.ffn_norm.weight", 1, { 288, 0 } },
-	{ "layers.5.attention.wq.weight", 2, { 288, 288 } },
-	{ "layers.5.attention.wk.weight", 2, { 288, 288 } },
-	{ "layers.5.attention.wv.weight", 2, { 288, 288 } },
-	{ "layers.5.attention.wo.weight", 2, { 288, 288 } },
-	{ "layers.5.feed_forward.w_gate.weight", 2, { 768, 288 } },
-	{ "layers.5.feed_forward.w_up.weight", 2, { 768, 288 } },
-	{ "layers.5.feed_forward.w_down.weight", 2, { 288, 768 } },
-	{ "norm.weight", 1, { 288, 0 } },
+	{ "tok_embeddings.weight", 2, { 32000, 288 }, TFM_F32 },
+	{ "layers.0.attention_norm.weight", 1, { 288, 0 }, TFM_F32 },
+	{ "layers.0.ffn_norm.weight", 1, { 288, 0 }, TFM_F32 },
+	{ "layers.0.attention.wq.weight", 2, { 288, 288 }, TFM_F32 },
+	{ "layers.0.attention.wk.weight", 2, { 288, 288 }, TFM_F32 },
+	{ "layers.0.attention.wv.weight", 2, { 288, 288 }, TFM_F32 },
+	{ "layers.0.attention.wo.weight", 2, { 288, 288 }, TFM_F32 },
+	{ "layers.0.feed_forward.w_gate.weight", 2, { 768, 288 }, TFM_F32 },
+	{ "layers.0.feed_forward.w_up.weight", 2, { 768, 288 }, TFM_F32 },
+	{ "layers.0.feed_forward.w_down.weight", 2, { 288, 768 }, TFM_F32 },
+	{ "layers.1.attention_norm.weight", 1, { 288, 0 }, TFM_F32 },
+	{ "layers.1.ffn_norm.weight", 1, { 288, 0 }, TFM_F32 },
+	{ "layers.1.attention.wq.weight", 2, { 288, 288 }, TFM_F32 },
+	{ "layers.1.attention.wk.weight", 2, { 288, 288 }, TFM_F32 },
+	{ "layers.1.attention.wv.weight", 2, { 288, 288 }, TFM_F32 },
+	{ "layers.1.attention.wo.weight", 2, { 288, 288 }, TFM_F32 },
+	{ "layers.1.feed_forward.w_gate.weight", 2, { 768, 288 }, TFM_F32 },
+	{ "layers.1.feed_forward.w_up.weight", 2, { 768, 288 }, TFM_F32 },
+	{ "layers.1.feed_forward.w_down.weight", 2, { 288, 768 }, TFM_F32 },
+	{ "layers.2.attention_norm.weight", 1, { 288, 0 }, TFM_F32 },
+	{ "layers.2.ffn_norm.weight", 1, { 288, 0 }, TFM_F32 },
+	{ "layers.2.attention.wq.weight", 2, { 288, 288 }, TFM_F32 },
+	{ "layers.2.attention.wk.weight", 2, { 288, 288 }, TFM_F32 },
+	{ "layers.2.attention.wv.weight", 2, { 288, 288 }, TFM_F32 },
+	{ "layers.2.attention.wo.weight", 2, { 288, 288 }, TFM_F32 },
+	{ "layers.2.feed_forward.w_gate.weight", 2, { 768, 288 }, TFM_F32 },
+	{ "layers.2.feed_forward.w_up.weight", 2, { 768, 288 }, TFM_F32 },
+	{ "layers.2.feed_forward.w_down.weight", 2, { 288, 768 }, TFM_F32 },
+	{ "layers.3.attention_norm.weight", 1, { 288, 0 }, TFM_F32 },
+	{ "layers.3.ffn_norm.weight", 1, { 288, 0 }, TFM_F32 },
+	{ "layers.3.attention.wq.weight", 2, { 288, 288 }, TFM_F32 },
+	{ "layers.3.attention.wk.weight", 2, { 288, 288 }, TFM_F32 },
+	{ "layers.3.attention.wv.weight", 2, { 288, 288 }, TFM_F32 },
+	{ "layers.3.attention.wo.weight", 2, { 288, 288 }, TFM_F32 },
+	{ "layers.3.feed_forward.w_gate.weight", 2, { 768, 288 }, TFM_F32 },
+	{ "layers.3.feed_forward.w_up.weight", 2, { 768, 288 }, TFM_F32 },
+	{ "layers.3.feed_forward.w_down.weight", 2, { 288, 768 }, TFM_F32 },
+	{ "layers.4.attention_norm.weight", 1, { 288, 0 }, TFM_F32 },
+	{ "layers.4.ffn_norm.weight", 1, { 288, 0 }, TFM_F32 },
+	{ "layers.4.attention.wq.weight", 2, { 288, 288 }, TFM_F32 },
+	{ "layers.4.attention.wk.weight", 2, { 288, 288 }, TFM_F32 },
+	{ "layers.4.attention.wv.weight", 2, { 288, 288 }, TFM_F32 },
+	{ "layers.4.attention.wo.weight", 2, { 288, 288 }, TFM_F32 },
+	{ "layers.4.feed_forward.w_gate.weight", 2, { 768, 288 }, TFM_F32 },
+	{ "layers.4.feed_forward.w_up.weight", 2, { 768, 288 }, TFM_F32 },
+	{ "layers.4.feed_forward.w_down.weight", 2, { 288, 768 }, TFM_F32 },
+	{ "layers.5.attention_norm.weight", 1, { 288, 0 }, TFM_F32 },
+	{ "layers.5.ffn_norm.weight", 1, { 288, 0 }, TFM_F32 },
+	{ "layers.5.attention.wq.weight", 2, { 288, 288 }, TFM_F32 },
+	{ "layers.5.attention.wk.weight", 2, { 288, 288 }, TFM_F32 },
+	{ "layers.5.attention.wv.weight", 2, { 288, 288 }, TFM_F32 },
+	{ "layers.5.attention.wo.weight", 2, { 288, 288 }, TFM_F32 },
+	{ "layers.5.feed_forward.w_gate.weight", 2, { 768, 288 }, TFM_F32 },
+	{ "layers.5.feed_forward.w_up.weight", 2, { 768, 288 }, TFM_F32 },
+	{ "layers.5.feed_forward.w_down.weight", 2, { 288, 768 }, TFM_F32 },
+	{ "norm.weight", 1, { 288, 0 }, TFM_F32 },
 };
 
 struct llama_small {
@@ -153,7 +154,7 @@ struct llama_small {
 	int logits_rows;
 	tfm_pool *pool;
 	tfm_file *file;	/* when opened from a file */
-	float **bound;	/* its tensors */
+	void **bound;	/* its tensors */
 };
 
 /* The sum of the 8 lanes of v. */
@@ -182,6 +183,20 @@ static inline __attribute__((unused)) void store_tail(float *p, __m256 v, int n)
 	_mm256_maskstore_ps(p, tail_mask(n), v);
 }
 
+/* 8 bfloat16 widened to floats: each the top half of a float (exact). */
+static inline __attribute__((unused)) __m256 load_bf16(const tfm_bf16 *p)
+{
+	__m256i h = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p));
+	return _mm256_castsi256_ps(_mm256_slli_epi32(h, 16));
+}
+
+static inline __attribute__((unused)) __m256 load_bf16_tail(const tfm_bf16 *p, int n)
+{
+	tfm_bf16 h[8] = { 0 };
+	memcpy(h, p, sizeof *p * (size_t)n);
+	return load_bf16(h);
+}
+
 /* out += a, n floats. */
 static void add(float *restrict out, const float *restrict a, int n)
 {
@@ -195,13 +210,15 @@ static float silu(float x)
 }
 
 /* A matrix product split by rows over the pool's threads. */
-typedef void matmul_fn(float *restrict, const float *restrict, const float *restrict,
+typedef void matmul_fn(float *restrict, const float *restrict, const void *restrict,
 	const float *restrict, int, int, int);
 
 typedef struct matmul_job {
 	matmul_fn *fn;
 	float *y;
-	const float *x, *w, *b;
+	const float *x;
+	const void *w;
+	const float *b;
 	int n, rows;
 } matmul_job;
 
@@ -215,7 +232,7 @@ static void matmul_worker(void *ctx, int i, int nt)
 		j->fn(j->y, j->x, j->w, j->b, j->n, r0, r1);
 }
 
-static void matmul(tfm_pool *pool, matmul_fn *fn, float *y, const float *x, const float *w,
+static void matmul(tfm_pool *pool, matmul_fn *fn, float *y, const float *x, const void *w,
 	const float *b, int n, int rows)
 {
 	matmul_job j;
@@ -247,9 +264,11 @@ static void rmsnorm_288(float *out, const float *in, const float *w, const float
 }
 
 /* y[t, r] = w[r, :] . x[t, :] (+ b[r]) for t < n and r0 <= r < r1; w is [288, 288]. */
-static void matmul_288x288(float *restrict y, const float *restrict x, const float *restrict w,
+static void matmul_288x288(float *restrict y, const float *restrict x, const void *restrict wp,
 	const float *restrict b, int n, int r0, int r1)
 {
+	const float *w = wp;
+
 	if (n == 1) {
 		for (int r = r0; r < r1; r++) {
 			const float *wr = w + (size_t)r * 288;
@@ -351,9 +370,11 @@ static void matmul_288x288(float *restrict y, const float *restrict x, const flo
 }
 
 /* y[t, r] = w[r, :] . x[t, :] (+ b[r]) for t < n and r0 <= r < r1; w is [768, 288]. */
-static void matmul_768x288(float *restrict y, const float *restrict x, const float *restrict w,
+static void matmul_768x288(float *restrict y, const float *restrict x, const void *restrict wp,
 	const float *restrict b, int n, int r0, int r1)
 {
+	const float *w = wp;
+
 	if (n == 1) {
 		for (int r = r0; r < r1; r++) {
 			const float *wr = w + (size_t)r * 288;
@@ -455,9 +476,11 @@ static void matmul_768x288(float *restrict y, const float *restrict x, const flo
 }
 
 /* y[t, r] = w[r, :] . x[t, :] (+ b[r]) for t < n and r0 <= r < r1; w is [288, 768]. */
-static void matmul_288x768(float *restrict y, const float *restrict x, const float *restrict w,
+static void matmul_288x768(float *restrict y, const float *restrict x, const void *restrict wp,
 	const float *restrict b, int n, int r0, int r1)
 {
+	const float *w = wp;
+
 	if (n == 1) {
 		for (int r = r0; r < r1; r++) {
 			const float *wr = w + (size_t)r * 768;
@@ -559,9 +582,11 @@ static void matmul_288x768(float *restrict y, const float *restrict x, const flo
 }
 
 /* y[t, r] = w[r, :] . x[t, :] (+ b[r]) for t < n and r0 <= r < r1; w is [32000, 288]. */
-static void matmul_32000x288(float *restrict y, const float *restrict x, const float *restrict w,
+static void matmul_32000x288(float *restrict y, const float *restrict x, const void *restrict wp,
 	const float *restrict b, int n, int r0, int r1)
 {
+	const float *w = wp;
+
 	if (n == 1) {
 		for (int r = r0; r < r1; r++) {
 			const float *wr = w + (size_t)r * 288;
@@ -986,7 +1011,7 @@ static void forward_chunk(struct llama_small *m, const int *tok, int n, int pos,
 	matmul(m->pool, matmul_32000x288, logits, m->x + (size_t)h0 * 288, m->tok_embeddings, NULL, (n - h0), 32000);
 }
 
-int llama_small_open_tensors(struct llama_small **out, float *const *w, int n_threads, tfm_error *err)
+int llama_small_open_tensors(struct llama_small **out, void *const *w, int n_threads, tfm_error *err)
 {
 	struct llama_small *m = calloc(1, sizeof *m);
 
@@ -1093,7 +1118,7 @@ fail:
 int llama_small_open_memory(struct llama_small **out, const void *data, size_t size, int n_threads, tfm_error *err)
 {
 	tfm_file *file;
-	float **bound = malloc(sizeof *bound * N_TENSORS);
+	void **bound = malloc(sizeof *bound * N_TENSORS);
 
 	*out = NULL;
 	if (!bound)
@@ -1115,7 +1140,7 @@ int llama_small_open_memory(struct llama_small **out, const void *data, size_t s
 int llama_small_open(struct llama_small **out, const char *path, int n_threads, tfm_error *err)
 {
 	tfm_file *file;
-	float **bound = malloc(sizeof *bound * N_TENSORS);
+	void **bound = malloc(sizeof *bound * N_TENSORS);
 
 	*out = NULL;
 	if (!bound)
@@ -1195,7 +1220,7 @@ const float *llama_small_forward(struct llama_small *m, const int *tokens, int n
 	return m->logits;
 }
 
-static int api_open(void **inst, float *const *w, int n_threads, tfm_error *err)
+static int api_open(void **inst, void *const *w, int n_threads, tfm_error *err)
 {
 	return llama_small_open_tensors((struct llama_small **)inst, w, n_threads, err);
 }

@@ -34,7 +34,8 @@
  *   }
  *
  * Cost: 15191712 parameters (9216000 embedding); 30375936 FLOPs per token plus 6912 per
- * cached position; KV cache 13824 bytes per position; weights 60766848 bytes in f32.
+ * cached position; KV cache 13824 bytes per position.
+ * Weights: 60766848 bytes, all f32.
  *
  * Use (compile llama_small.c with -I<tfmc>/runtime and link <tfmc>/build/libtfmrt.a
  * -lcjson -lpthread -lm; or let `tfmc build` do it):
@@ -63,17 +64,18 @@
  * one process, each used by one thread at a time. */
 typedef struct llama_small llama_small;
 
-/* Creates an instance from a safetensors file (mmap; F32 used in place,
- * F16 and BF16 converted), checked against the tensor list, with a pool
- * of n_threads threads.  0, or -1 with a message in err. */
+/* Creates an instance from a safetensors file (mmap; tensors stored as
+ * the model holds them (f32) used in place, others converted),
+ * checked against the tensor list, with a pool of n_threads threads.  0,
+ * or -1 with a message in err. */
 int llama_small_open(llama_small **m, const char *weights_path, int n_threads, tfm_error *err);
 
 /* The same over a safetensors image in memory, which must outlive m. */
 int llama_small_open_memory(llama_small **m, const void *data, size_t size, int n_threads, tfm_error *err);
 
-/* The same over f32 tensors already in memory, in the order of
- * llama_small_api.tensors (used in place: they must outlive m). */
-int llama_small_open_tensors(llama_small **m, float *const *weights, int n_threads, tfm_error *err);
+/* The same over tensors already in memory, in the order of llama_small_api.tensors,
+ * each of the type it declares (used in place: they must outlive m). */
+int llama_small_open_tensors(llama_small **m, void *const *weights, int n_threads, tfm_error *err);
 
 /* Forgets the KV cache: the next forward may start at position 0. */
 void llama_small_reset(llama_small *m);

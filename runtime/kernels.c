@@ -21,6 +21,10 @@
  * in L1 while every token tile passes, and a panel of MC rows stays in L2
  * while blocks of TB tokens pass.
  *
+ * Weights come as floats or as bfloat16 (matmul_bf16), widened to floats
+ * as they are loaded (a shift: exact), so the arithmetic is the same; the
+ * flag BF is a constant wherever the kernels are inlined.
+ *
  * Every output y[t, r] is computed the same way whatever the tile, the path
  * or the thread: per chunk of columns (split as mm_chunk says), lane-wise
  * fused products in column order, one reduction tree (reduce4), then added
@@ -144,6 +148,28 @@ INLINE void vstore_part(float *p, vf v, int m)
 #endif
 }
 
+/* Weights: w + i as floats, or as bfloat16 widened to floats when bf. */
+typedef unsigned short vh_u __attribute__((vector_size(VL * 2), aligned(2), may_alias));
+typedef int vi __attribute__((vector_size(VL * 4)));
+
+INLINE vf wload(const void *w, const int bf, size_t i)
+{
+	if (bf)
+		return (vf)(__builtin_convertvector(*(const vh_u *)((const tfm_bf16 *)w + i), vi) << 16);
+	return vload((const float *)w + i);
+}
+
+/* The first m (0 < m < VL) weights at w + i, the other lanes 0. */
+INLINE vf wload_part(const void *w, const int bf, size_t i, int m)
+{
+	if (bf) {
+		tfm_bf16 h[VL] = { 0 };
+		memcpy(h, (const tfm_bf16 *)w + i, sizeof h[0] * (size_t)m);
+		return wload(h, 1, 0);
+	}
+	return vload_part((const float *)w + i, m);
+}
+
 /* The lane sums of a, b, c, d, as one vector {sum a, sum b, sum c, sum d}.
  * The same tree for every caller: halves folded down to 4 lanes, then
  * (x0 + x2) + (x1 + x3). */
@@ -181,9 +207,10 @@ INLINE v4 reduce4(vf a, vf b, vf c, vf d)
 typedef struct matmul_job {
 	float *y;		/* [n, rows] */
 	const float *x;		/* [n, cols] */
-	const float *w;		/* [rows, cols] */
+	const void *w;		/* [rows, cols], float or (bf16 set) tfm_bf16 */
 	const float *b;		/* [rows] or NULL */
 	int n, rows, cols;
+	int bf16;
 } matmul_job;
 
 /* One tile, R <= TR rows x T <= NR tokens, over kl columns of a chunk:
@@ -191,13 +218,15 @@ typedef struct matmul_job {
  * w, x and y point at the tile's first row, token and column.  The vector
  * of token j at column k is at x + j * xj + k / VL * xs: xj = the row
  * length and xs = VL for x as the caller laid it out, xj = VL and
- * xs = NR * VL for a packed block (mm_pack).  When pf is not NULL, the R *
- * kl floats there are prefetched into L2 at the pace of the loop.  R and T
- * are constants where this is inlined, so acc lives in registers. */
-INLINE void mm_tile(const int R, const int T, float *y, const float *x, const float *w,
-                    const float *b, int ldy, size_t xj, size_t xs, int ldw, int kl, int first,
-                    const float *pf)
+ * xs = NR * VL for a packed block (mm_pack).  w is floats, or bfloat16 when
+ * BF is set.  When pf is not NULL, the R * kl weights there are prefetched
+ * into L2 at the pace of the loop.  R, T and BF are constants where this is
+ * inlined, so acc lives in registers. */
+INLINE void mm_tile(const int R, const int T, const int BF, float *y, const float *x,
+                    const void *w, const float *b, int ldy, size_t xj, size_t xs, int ldw, int kl,
+                    int first, const void *pf)
 {
+	const int es = BF ? 2 : 4;	/* bytes per weight */
 	vf acc[TR][NR];
 	int k;
 
@@ -210,14 +239,14 @@ INLINE void mm_tile(const int R, const int T, float *y, const float *x, const fl
 		vf xv[NR];
 		if (pf)
 #pragma GCC unroll 8
-			for (int l = 0; l < R * VL; l += 16)
-				__builtin_prefetch(pf + (size_t)k * R + l, 0, 2);
+			for (int l = 0; l < R * VL * es; l += 64)
+				__builtin_prefetch((const char *)pf + (size_t)k * R * es + l, 0, 2);
 #pragma GCC unroll 8
 		for (int j = 0; j < T; j++)
 			xv[j] = vload(x + j * xj);
 #pragma GCC unroll 8
 		for (int i = 0; i < R; i++) {
-			vf wv = vload(w + (size_t)i * ldw + k);
+			vf wv = wload(w, BF, (size_t)i * ldw + k);
 #pragma GCC unroll 8
 			for (int j = 0; j < T; j++)
 				acc[i][j] = vfma(wv, xv[j], acc[i][j]);
@@ -230,7 +259,7 @@ INLINE void mm_tile(const int R, const int T, float *y, const float *x, const fl
 			xv[j] = vload_part(x + j * xj, kl - k);
 #pragma GCC unroll 8
 		for (int i = 0; i < R; i++) {
-			vf wv = vload_part(w + (size_t)i * ldw + k, kl - k);
+			vf wv = wload_part(w, BF, (size_t)i * ldw + k, kl - k);
 #pragma GCC unroll 8
 			for (int j = 0; j < T; j++)
 				acc[i][j] = vfma(wv, xv[j], acc[i][j]);
@@ -306,15 +335,17 @@ static void mm_merge(float *y, const float *s, const float *b, int len, int firs
  * meanwhile), each tile of MR rows (in L1, the next one prefetched) meets
  * every tile of NR tokens of a block of tbmax.  The tiles write their sums
  * to ys and the block is added to y at once: y's rows can be a power of
- * two apart, and then a tile's rows of y all fall into one L1 set. */
-static void mm_rows_batch(const matmul_job *m, int r0, int r1, float *xp, float *ys, int tbmax,
-                          int all)
+ * two apart, and then a tile's rows of y all fall into one L1 set.  BF:
+ * the weights are bfloat16 (m->bf16), a constant where this is inlined. */
+INLINE void mm_rows_batch(const int BF, const matmul_job *m, int r0, int r1, float *xp, float *ys,
+                          int tbmax, int all)
 {
 	const int n = m->n, cols = m->cols, rows = m->rows, kc = mm_chunk(cols);
+	const size_t es = BF ? 2 : 4;	/* bytes per weight */
 
 	for (int k0 = 0; k0 < cols; k0 += kc) {
 		const int kl = cols - k0 < kc ? cols - k0 : kc;
-		const int lines = (kl + 15) / 16;	/* cache lines of a row's chunk */
+		const int lines = (int)((kl * es + 63) / 64);	/* cache lines of a row's chunk */
 		const size_t tile = (size_t)(kl + VL - 1) / VL * NR * VL; /* floats per packed tile */
 		if (all)
 			mm_pack(xp, m->x + k0, n, kl, cols);
@@ -327,7 +358,7 @@ static void mm_rows_batch(const matmul_job *m, int r0, int r1, float *xp, float 
 				if (!all)
 					mm_pack(xp, m->x + (size_t)t0 * cols + k0, tb, kl, cols);
 				for (int r = 0; r < pl; r += MR) {
-					const float *w = m->w + (size_t)(p0 + r) * cols + k0;
+					const char *w = (const char *)m->w + ((size_t)(p0 + r) * cols + k0) * es;
 					const int R = pl - r < MR ? pl - r : MR;
 					for (int q = 0; q < nq; q++) {
 						const float *x = xb + (size_t)q * tile;
@@ -337,11 +368,11 @@ static void mm_rows_batch(const matmul_job *m, int r0, int r1, float *xp, float 
 						/* the next tile of rows into L2, a share per token tile */
 						for (int i = MR; i < 2 * MR && r + i < pl; i++)
 							for (int l = q * lines / nq; l < (q + 1) * lines / nq; l++)
-								__builtin_prefetch(w + (size_t)i * cols + l * 16, 0, 2);
+								__builtin_prefetch(w + (size_t)i * cols * es + l * 64, 0, 2);
 
 /* A switch over every (R, T): each case is its own unrolled tile. */
 #define TILE(R_, T_) case (R_) * 16 + (T_): \
-	mm_tile(R_, T_, y, x, w, NULL, MC, VL, NR * VL, cols, kl, 1, NULL); break;
+	mm_tile(R_, T_, BF, y, x, w, NULL, MC, VL, NR * VL, cols, kl, 1, NULL); break;
 #define TILES_T(R_) TILE(R_, 1) TILE(R_, 2) TILES_T3(R_)
 #if NR == 3
 #define TILES_T3(R_) TILE(R_, 3)
@@ -366,24 +397,26 @@ static void mm_rows_batch(const matmul_job *m, int r0, int r1, float *xp, float 
 
 /* Decode: y[r] for rows r0..r1-1 of a single token, MD rows at a time, all
  * chunks of a block before the next.  A block is MD * cols contiguous
- * floats; while it is read, the next one is prefetched at the same pace. */
-static void mm_rows_single(const matmul_job *m, int r0, int r1)
+ * weights; while it is read, the next one is prefetched at the same pace. */
+INLINE void mm_rows_single(const int BF, const matmul_job *m, int r0, int r1)
 {
 	const int cols = m->cols, kc = mm_chunk(cols);
+	const size_t es = BF ? 2 : 4;	/* bytes per weight */
 
 	for (int r = r0; r < r1; r += MD) {
-		const float *w = m->w + (size_t)r * cols;
+		const char *w = (const char *)m->w + (size_t)r * cols * es;
 		const float *b = m->b ? m->b + r : NULL;
 		const int R = r1 - r < MD ? r1 - r : MD;
-		const float *next = cols <= MD_PF_COLS && r + 2 * MD <= r1 ? w + (size_t)MD * cols : NULL;
+		const char *next = cols <= MD_PF_COLS && r + 2 * MD <= r1 ? w + (size_t)MD * cols * es : NULL;
 
 		for (int k0 = 0; k0 < cols; k0 += kc) {
 			const int kl = cols - k0 < kc ? cols - k0 : kc;
 			float *y = m->y + r;
 			const float *x = m->x + k0;
-			const float *pf = next ? next + (size_t)k0 * MD : NULL;
+			const char *pf = next ? next + (size_t)k0 * MD * es : NULL;
+			const char *wk = w + (size_t)k0 * es;
 			switch (R) {
-#define ROWS(R_) case R_: mm_tile(R_, 1, y, x, w + k0, b, 0, 0, VL, cols, kl, k0 == 0, pf); break;
+#define ROWS(R_) case R_: mm_tile(R_, 1, BF, y, x, wk, b, 0, 0, VL, cols, kl, k0 == 0, pf); break;
 			ROWS(1) ROWS(2) ROWS(3) ROWS(4) ROWS(5) ROWS(6) ROWS(7) ROWS(8)
 			}
 		}
@@ -407,23 +440,32 @@ static void mm_part(void *ctx, int i, int nt)
 	if (r0 >= r1)
 		return;
 	if (m->n == 1) {
-		mm_rows_single(m, r0, r1);
+		if (m->bf16)
+			mm_rows_single(1, m, r0, r1);
+		else
+			mm_rows_single(0, m, r0, r1);
 		return;
 	}
 	buf = tfm_alloc(sizeof(float) * (packed + TB * MC));
 	if (buf) {
-		mm_rows_batch(m, r0, r1, buf, buf + packed, TB, 1);
+		if (m->bf16)
+			mm_rows_batch(1, m, r0, r1, buf, buf + packed, TB, 1);
+		else
+			mm_rows_batch(0, m, r0, r1, buf, buf + packed, TB, 1);
 		tfm_free(buf);
 	} else {
 		float small[NR * (KC + MC)] __attribute__((aligned(64)));
-		mm_rows_batch(m, r0, r1, small, small + NR * KC, NR, 0);
+		if (m->bf16)
+			mm_rows_batch(1, m, r0, r1, small, small + NR * KC, NR, 0);
+		else
+			mm_rows_batch(0, m, r0, r1, small, small + NR * KC, NR, 0);
 	}
 }
 
-static void NAME(matmul)(tfm_pool *pool, float *y, const float *x, const float *w,
-                         const float *b, int n, int rows, int cols)
+static void mm_run(tfm_pool *pool, float *y, const float *x, const void *w, int bf16,
+                   const float *b, int n, int rows, int cols)
 {
-	matmul_job m = { y, x, w, b, n, rows, cols };
+	matmul_job m = { y, x, w, b, n, rows, cols, bf16 };
 
 	if (n <= 0 || rows <= 0)
 		return;
@@ -434,6 +476,18 @@ static void NAME(matmul)(tfm_pool *pool, float *y, const float *x, const float *
 		return;
 	}
 	tfm_pool_run(pool, mm_part, &m);
+}
+
+static void NAME(matmul)(tfm_pool *pool, float *y, const float *x, const float *w,
+                         const float *b, int n, int rows, int cols)
+{
+	mm_run(pool, y, x, w, 0, b, n, rows, cols);
+}
+
+static void NAME(matmul_bf16)(tfm_pool *pool, float *y, const float *x, const tfm_bf16 *w,
+                              const float *b, int n, int rows, int cols)
+{
+	mm_run(pool, y, x, w, 1, b, n, rows, cols);
 }
 
 /* ---- Norms ------------------------------------------------------------------ */
@@ -759,6 +813,7 @@ extern const tfm_kernels NAME(tfm_kernels);
 const tfm_kernels NAME(tfm_kernels) = {
 	.isa = STR(TFM_ISA),
 	.matmul = NAME(matmul),
+	.matmul_bf16 = NAME(matmul_bf16),
 	.norm = NAME(norm),
 	.attention = NAME(attention),
 	.glu = NAME(glu),

@@ -9,10 +9,11 @@
  * Reading maps the file and checks every header field before any data is
  * touched, so a truncated or malformed file is an error naming the problem,
  * never a crash.  Binding then matches the tensors against the model's
- * declarations: F32 data that is 4-byte aligned is used where it lies; F16,
- * BF16 and unaligned F32 data are converted into f32 memory owned by the file.
+ * declarations: data stored in the type a declaration asks for (F32 or
+ * BF16), and aligned for it, is used where it lies; any other is converted
+ * into memory owned by the file, once per tensor and type.
  *
- * Writing (F32 only) pads the header with spaces so the data section starts
+ * Writing (F32 and BF16) pads the header with spaces so the data section starts
  * at a multiple of 64 bytes, then lays the tensors back to back: the format
  * forbids holes in the data section, and the reference safetensors library
  * rejects them ("InvalidOffset").  Tensors whose byte size is a multiple of
@@ -38,25 +39,24 @@
 #define TFM_WRITE_ALIGN 64                     /* data section alignment in written files */
 #define TFM_MAX_EXACT   9007199254740992.0     /* 2^53: JSON numbers are doubles */
 
-enum { TFM_F32, TFM_F16, TFM_BF16 };
-
+/* Indexed by TFM_F32, TFM_BF16, TFM_F16. */
 static const struct {
 	const char *name;
 	size_t size; /* bytes per element */
 } tfm_dtypes[] = {
 	{ "F32", 4 },
-	{ "F16", 2 },
 	{ "BF16", 2 },
+	{ "F16", 2 },
 };
 
 typedef struct tfm_tensor {
 	char *name;
-	int dtype;                  /* TFM_F32, TFM_F16 or TFM_BF16 */
+	int dtype;                  /* TFM_F32, TFM_BF16 or TFM_F16 */
 	int ndim;                   /* 0..TFM_MAX_NDIM */
 	size_t shape[TFM_MAX_NDIM]; /* [ndim] */
 	size_t nelem;               /* product of shape */
 	size_t begin, end;          /* byte range in the data section */
-	float *conv;                /* [nelem] converted data, owned, or NULL */
+	void *conv[2];              /* [nelem] converted to TFM_F32, TFM_BF16; owned, or NULL */
 } tfm_tensor;
 
 struct tfm_file {
@@ -173,7 +173,8 @@ void tfm_file_close(tfm_file *f)
 		return;
 	for (i = 0; i < f->n; i++) {
 		free(f->tensors[i].name);
-		free(f->tensors[i].conv);
+		free(f->tensors[i].conv[TFM_F32]);
+		free(f->tensors[i].conv[TFM_BF16]);
 	}
 	free(f->tensors);
 	free(f->sorted);
@@ -444,46 +445,58 @@ int tfm_file_open(tfm_file **f, const char *path, tfm_error *e)
 	return 0;
 }
 
-/* Returns t's data as f32: in place, or converted into t->conv. */
-static float *tfm_tensor_f32(tfm_file *f, tfm_tensor *t, tfm_error *e)
+/* Element i of t's data as a float (exact for every stored type). */
+static float tfm_elem_f32(const unsigned char *src, int dtype, size_t i)
+{
+	switch (dtype) {
+	case TFM_F32:
+		return tfm_bits_f32((uint32_t)src[4 * i] | (uint32_t)src[4 * i + 1] << 8
+		                    | (uint32_t)src[4 * i + 2] << 16 | (uint32_t)src[4 * i + 3] << 24);
+	case TFM_BF16:
+		return tfm_bits_f32((uint32_t)src[2 * i] << 16 | (uint32_t)src[2 * i + 1] << 24);
+	default:
+		return tfm_f16_to_f32((uint16_t)(src[2 * i] | src[2 * i + 1] << 8));
+	}
+}
+
+/* Returns t's data as `want` (TFM_F32 or TFM_BF16): in place when it is
+ * stored so, else converted into t->conv[want]. */
+static void *tfm_tensor_as(tfm_file *f, tfm_tensor *t, int want, tfm_error *e)
 {
 	const unsigned char *src = f->data + t->begin; /* [end - begin] */
-	size_t i, nbytes;
-	uint32_t u;
+	size_t i, nbytes, esize = tfm_dtypes[want].size;
 
-	if (t->dtype == TFM_F32 && tfm_host_is_le()
-	    && (uintptr_t)src % _Alignof(float) == 0)
-		return (float *)(uintptr_t)src; /* read-only: the map is PROT_READ */
-	if (t->conv != NULL)
-		return t->conv;
-	if (tfm_mul(t->nelem ? t->nelem : 1, sizeof(float), &nbytes) != 0
-	    || (t->conv = malloc(nbytes)) == NULL) {
+	if (t->dtype == want && tfm_host_is_le() && (uintptr_t)src % esize == 0)
+		return (void *)(uintptr_t)src; /* read-only: the map is PROT_READ */
+	if (t->conv[want] != NULL)
+		return t->conv[want];
+	if (tfm_mul(t->nelem ? t->nelem : 1, esize, &nbytes) != 0
+	    || (t->conv[want] = malloc(nbytes)) == NULL) {
 		tfm_fail(e, "%s: out of memory converting tensor '%.200s'", f->label, t->name);
 		return NULL;
 	}
-	switch (t->dtype) {
-	case TFM_F32:
-		for (i = 0; i < t->nelem; i++) {
-			u = (uint32_t)src[4 * i] | (uint32_t)src[4 * i + 1] << 8
-			    | (uint32_t)src[4 * i + 2] << 16 | (uint32_t)src[4 * i + 3] << 24;
-			t->conv[i] = tfm_bits_f32(u);
-		}
-		break;
-	case TFM_F16:
+	if (want == TFM_F32) {
+		float *out = t->conv[want];
 		for (i = 0; i < t->nelem; i++)
-			t->conv[i] = tfm_f16_to_f32((uint16_t)(src[2 * i] | src[2 * i + 1] << 8));
-		break;
-	case TFM_BF16:
+			out[i] = tfm_elem_f32(src, t->dtype, i);
+	} else {
+		tfm_bf16 *out = t->conv[want];
 		for (i = 0; i < t->nelem; i++)
-			t->conv[i] = tfm_bits_f32((uint32_t)src[2 * i] << 16
-			                          | (uint32_t)src[2 * i + 1] << 24);
-		break;
+			out[i] = t->dtype == TFM_BF16 ? (tfm_bf16)(src[2 * i] | src[2 * i + 1] << 8)
+			                              : tfm_f32_to_bf16(tfm_elem_f32(src, t->dtype, i));
 	}
-	return t->conv;
+	return t->conv[want];
+}
+
+int tfm_file_dtype(const tfm_file *f, const char *name)
+{
+	const tfm_tensor *t = tfm_find(f, name);
+
+	return t ? t->dtype : -1;
 }
 
 int tfm_file_bind(tfm_file *f, const tfm_tensor_decl *decl, int n,
-                  float **out, tfm_error *e)
+                  void **out, tfm_error *e)
 {
 	tfm_tensor **found = NULL; /* [n] the tensor each decl names */
 	unsigned char *used = NULL; /* [f->n] 1 if a decl names it */
@@ -503,9 +516,10 @@ int tfm_file_bind(tfm_file *f, const tfm_tensor_decl *decl, int n,
 	for (i = 0; i < n; i++) {
 		const tfm_tensor_decl *d = &decl[i];
 		if (d->name == NULL || d->ndim < 0 || d->ndim > 2
-		    || (d->ndim > 0 && d->shape[0] < 0) || (d->ndim > 1 && d->shape[1] < 0)) {
-			tfm_fail(e, "%s: declaration %d is malformed (name, ndim 0..2, non-negative shape)",
-			         f->label, i);
+		    || (d->ndim > 0 && d->shape[0] < 0) || (d->ndim > 1 && d->shape[1] < 0)
+		    || (d->dtype != TFM_F32 && d->dtype != TFM_BF16)) {
+			tfm_fail(e, "%s: declaration %d is malformed (name, ndim 0..2, non-negative shape, "
+			         "F32 or BF16)", f->label, i);
 			goto done;
 		}
 		for (j = 0; j < d->ndim; j++)
@@ -536,7 +550,7 @@ int tfm_file_bind(tfm_file *f, const tfm_tensor_decl *decl, int n,
 			goto done;
 		}
 	for (i = 0; i < n; i++)
-		if ((out[i] = tfm_tensor_f32(f, found[i], e)) == NULL)
+		if ((out[i] = tfm_tensor_as(f, found[i], decl[i].dtype, e)) == NULL)
 			goto done;
 	rc = 0;
 done:
@@ -559,7 +573,8 @@ static int tfm_json_push(cJSON *arr, double x)
 	return 0;
 }
 
-/* Adds "name": {"dtype": "F32", "shape": [...], "data_offsets": [b, e]}. */
+/* Adds "name": {"dtype": "F32", "shape": [...], "data_offsets": [b, e]}
+ * (or "BF16"). */
 static int tfm_json_entry(cJSON *root, const tfm_tensor_decl *d, size_t begin, size_t end)
 {
 	cJSON *obj, *shape, *offs;
@@ -571,7 +586,7 @@ static int tfm_json_entry(cJSON *root, const tfm_tensor_decl *d, size_t begin, s
 		return -1;
 	}
 	/* From here obj belongs to root, and each Add* attaches or fails cleanly. */
-	if (cJSON_AddStringToObject(obj, "dtype", "F32") == NULL
+	if (cJSON_AddStringToObject(obj, "dtype", tfm_dtypes[d->dtype].name) == NULL
 	    || (shape = cJSON_AddArrayToObject(obj, "shape")) == NULL
 	    || (offs = cJSON_AddArrayToObject(obj, "data_offsets")) == NULL)
 		return -1;
@@ -590,7 +605,7 @@ static int tfm_write_zeros(FILE *fp, size_t n)
 }
 
 int tfm_file_write(const char *path, const tfm_tensor_decl *decl, int n,
-                   const float *const *data, tfm_error *e)
+                   const void *const *data, tfm_error *e)
 {
 	size_t *begin = NULL; /* [n + 1] data offset of each tensor, then the end */
 	size_t *nelem = NULL; /* [n] */
@@ -616,8 +631,8 @@ int tfm_file_write(const char *path, const tfm_tensor_decl *decl, int n,
 	for (i = 0; i < n; i++) {
 		const tfm_tensor_decl *d = &decl[i];
 		if (d->name == NULL || strcmp(d->name, "__metadata__") == 0
-		    || d->ndim < 0 || d->ndim > 2) {
-			tfm_fail(e, "%s: declaration %d is malformed (name, ndim 0..2)", path, i);
+		    || d->ndim < 0 || d->ndim > 2 || (d->dtype != TFM_F32 && d->dtype != TFM_BF16)) {
+			tfm_fail(e, "%s: declaration %d is malformed (name, ndim 0..2, F32 or BF16)", path, i);
 			goto done;
 		}
 		for (j = 0; j < i; j++)
@@ -635,7 +650,7 @@ int tfm_file_write(const char *path, const tfm_tensor_decl *decl, int n,
 			tfm_fail(e, "%s: tensor '%.200s' has no data", path, d->name);
 			goto done;
 		}
-		if (tfm_mul(nelem[i], sizeof(float), &nbytes) != 0) {
+		if (tfm_mul(nelem[i], tfm_dtypes[d->dtype].size, &nbytes) != 0) {
 			tfm_fail(e, "%s: tensors too large", path);
 			goto done;
 		}
@@ -675,9 +690,9 @@ int tfm_file_write(const char *path, const tfm_tensor_decl *decl, int n,
 	off = 0;
 	for (i = 0; i < n; i++) {
 		if (tfm_write_zeros(fp, begin[i] - off) != 0
-		    || tfm_write_f32le(fp, data[i], nelem[i]) != 0)
+		    || tfm_write_le(fp, data[i], nelem[i], tfm_dtypes[decl[i].dtype].size) != 0)
 			goto write_error;
-		off = begin[i] + nelem[i] * sizeof(float);
+		off = begin[i] + nelem[i] * tfm_dtypes[decl[i].dtype].size;
 	}
 	err = fclose(fp);
 	fp = NULL;

@@ -25,13 +25,36 @@ int tfm_fail(tfm_error *e, const char *fmt, ...)
 #endif
 	;
 
+/* ---- Element types ----------------------------------------------------- */
+
+/* How tensors are stored: in files all three; in memory, as a model reads
+ * its weights, TFM_F32 or TFM_BF16 (matrices and embeddings only). */
+enum { TFM_F32, TFM_BF16, TFM_F16 };
+
+/* bfloat16: the top half of a float32's bits. */
+typedef uint16_t tfm_bf16;
+
+/* Exact: every bfloat16 is a float. */
+static inline float tfm_bf16_to_f32(tfm_bf16 h)
+{
+	union { uint32_t u; float f; } v;
+
+	v.u = (uint32_t)h << 16;
+	return v.f;
+}
+
+/* Rounds to the nearest bfloat16, ties to even; NaN stays NaN (quiet). */
+tfm_bf16 tfm_f32_to_bf16(float x);
+
 /* ---- Weights: safetensors files --------------------------------------- */
 
-/* One tensor a model expects: its name and shape (ndim 0..2). */
+/* One tensor a model expects: its name, shape (ndim 0..2) and the element
+ * type it reads in memory (TFM_F32, the zero default, or TFM_BF16). */
 typedef struct tfm_tensor_decl {
 	const char *name;
 	int ndim;
 	long shape[2];
+	int dtype;
 } tfm_tensor_decl;
 
 typedef struct tfm_file tfm_file;
@@ -46,18 +69,25 @@ int tfm_file_from_memory(tfm_file **f, const void *data, size_t size,
 
 void tfm_file_close(tfm_file *f);
 
-/* Binds the n tensors of decl to f32 data: out[i] points to decl[i]'s data
- * (row-major, shape as declared).  Checks that every declared tensor is
- * present with its shape and that the file holds no other tensor; errors name
- * the tensor and both shapes.  F32 data that is 4-byte aligned is used in
- * place (zero-copy); F16 and BF16 are converted into memory owned by f.
- * The pointers stay valid until tfm_file_close. */
+/* Binds the n tensors of decl to data of the types they declare: out[i]
+ * points to decl[i]'s data (row-major, shape as declared), float or
+ * tfm_bf16.  Checks that every declared tensor is present with its shape
+ * and that the file holds no other tensor; errors name the tensor and both
+ * shapes.  Data already of the declared type is used in place (zero-copy);
+ * any other is converted (F16 and BF16 to f32 exactly, F32 and F16 to bf16
+ * rounded to nearest even) into memory owned by f.  The pointers stay
+ * valid until tfm_file_close. */
 int tfm_file_bind(tfm_file *f, const tfm_tensor_decl *decl, int n,
-                  float **out, tfm_error *e);
+                  void **out, tfm_error *e);
 
-/* Writes a safetensors file of n F32 tensors. */
+/* The type tensor `name` is stored in (TFM_F32, TFM_BF16, TFM_F16), or -1
+ * when the file has no such tensor. */
+int tfm_file_dtype(const tfm_file *f, const char *name);
+
+/* Writes a safetensors file of n tensors, each F32 or BF16 as its decl
+ * says, from data[i] of that type. */
 int tfm_file_write(const char *path, const tfm_tensor_decl *decl, int n,
-                   const float *const *data, tfm_error *e);
+                   const void *const *data, tfm_error *e);
 
 /* ---- Sampling ---------------------------------------------------------- */
 
@@ -137,6 +167,11 @@ typedef struct tfm_kernels {
 	 * Rows are split over the pool's threads. */
 	void (*matmul)(tfm_pool *pool, float *y, const float *x, const float *w,
 	               const float *b, int n, int rows, int cols);
+	/* The same with w in bfloat16, widened to f32 as it is read: the
+	 * products and sums are f32, so y is what matmul gives for the same
+	 * (bf16-valued) weights up to the order of the additions. */
+	void (*matmul_bf16)(tfm_pool *pool, float *y, const float *x, const tfm_bf16 *w,
+	                    const float *b, int n, int rows, int cols);
 	/* out[r] = rmsnorm(in[r]) * w, or layernorm(in[r]) * w + b when b is not
 	 * NULL, over rows of `width`; out may equal in. */
 	void (*norm)(float *out, const float *in, const float *w, const float *b,
@@ -165,9 +200,10 @@ typedef struct tfm_model_api {
 	const tfm_tensor_decl *tensors;	/* in MODEL_REFERENCE.md section 3 order */
 	int n_tensors;
 	const char *target;		/* the instruction set it was compiled for */
-	/* Creates an instance over n_tensors f32 arrays in the order of tensors
-	 * (used in place: they must outlive the instance). */
-	int (*open)(void **inst, float *const *weights, int n_threads, tfm_error *e);
+	/* Creates an instance over n_tensors arrays in the order of tensors,
+	 * each of its declared type (used in place: they must outlive the
+	 * instance). */
+	int (*open)(void **inst, void *const *weights, int n_threads, tfm_error *e);
 	void (*close)(void *inst);
 	/* Forgets the cached keys and values: the next forward starts at pos 0. */
 	void (*reset)(void *inst);
@@ -182,8 +218,8 @@ typedef struct tfm_model_api {
 /* The weights of a model instance, whichever way they came. */
 typedef struct tfm_weights {
 	tfm_file *file;		/* when read from a file, else NULL */
-	float **data;		/* [n_tensors] */
-	float *owned;		/* random weights, else NULL */
+	void **data;		/* [n_tensors] float or tfm_bf16, as declared */
+	void *owned;		/* random weights, else NULL */
 	int n;
 } tfm_weights;
 
@@ -192,7 +228,8 @@ int tfm_weights_load(tfm_weights *w, const tfm_model_api *api, const char *path,
                      tfm_error *e);
 /* Random weights as `tfmc init` makes them: N(0, 0.02) for matrices and
  * embeddings, 1 for norm weights, 0 for biases; the same seed gives the
- * same weights on every machine. */
+ * same weights on every machine.  A bf16 tensor holds the f32 values
+ * rounded. */
 int tfm_weights_random(tfm_weights *w, const tfm_tensor_decl *decl, int n,
                        uint64_t seed, tfm_error *e);
 void tfm_weights_free(tfm_weights *w);

@@ -9,7 +9,8 @@
 /* 1 on a little-endian host. */
 int tfm_host_is_le(void);
 
-/* Writes n floats of x to fp as little-endian float32; returns 0 or -1. */
-int tfm_write_f32le(FILE *fp, const float *x, size_t n);
+/* Writes n elements of `size` bytes (2 or 4) of x to fp, little-endian;
+ * returns 0 or -1. */
+int tfm_write_le(FILE *fp, const void *x, size_t n, size_t size);
 
 #endif

@@ -39,30 +39,37 @@ int tfm_host_is_le(void)
 	return *(const unsigned char *)&one == 1;
 }
 
-/* Writes n floats of x to fp as little-endian float32; returns 0 or -1. */
-int tfm_write_f32le(FILE *fp, const float *x, size_t n)
+/* Writes n elements of `size` bytes (2 or 4) of x to fp, little-endian;
+ * returns 0 or -1. */
+int tfm_write_le(FILE *fp, const void *x, size_t n, size_t size)
 {
-	unsigned char buf[4096]; /* [1024 floats * 4 bytes] */
-	size_t i, j, m;
-	uint32_t u;
+	unsigned char buf[4096], *src = (unsigned char *)(uintptr_t)x;
+	size_t i, j, k, m, per = sizeof buf / size;
 
 	if (n == 0)
 		return 0; /* x may be NULL */
 	if (tfm_host_is_le())
-		return fwrite(x, sizeof *x, n, fp) == n ? 0 : -1;
+		return fwrite(x, size, n, fp) == n ? 0 : -1;
 	for (i = 0; i < n; i += m) {
-		m = n - i < sizeof buf / 4 ? n - i : sizeof buf / 4;
-		for (j = 0; j < m; j++) {
-			memcpy(&u, &x[i + j], 4);
-			buf[4 * j + 0] = (unsigned char)(u);
-			buf[4 * j + 1] = (unsigned char)(u >> 8);
-			buf[4 * j + 2] = (unsigned char)(u >> 16);
-			buf[4 * j + 3] = (unsigned char)(u >> 24);
-		}
-		if (fwrite(buf, 4, m, fp) != m)
+		m = n - i < per ? n - i : per;
+		for (j = 0; j < m; j++)
+			for (k = 0; k < size; k++)
+				buf[j * size + k] = src[(i + j) * size + size - 1 - k];
+		if (fwrite(buf, size, m, fp) != m)
 			return -1;
 	}
 	return 0;
+}
+
+tfm_bf16 tfm_f32_to_bf16(float x)
+{
+	uint32_t u;
+
+	memcpy(&u, &x, sizeof u);
+	if ((u & 0x7fffffffu) > 0x7f800000u)	/* NaN: keep the sign, make it quiet */
+		return (tfm_bf16)(u >> 16 | 0x40);
+	u += 0x7fffu + (u >> 16 & 1);		/* to nearest, ties to even; may carry to inf */
+	return (tfm_bf16)(u >> 16);
 }
 
 int tfm_npy_write(const char *path, const float *data, long rows, long cols,
@@ -98,7 +105,7 @@ int tfm_npy_write(const char *path, const float *data, long rows, long cols,
 	fp = fopen(path, "wb");
 	if (fp == NULL)
 		return tfm_fail(e, "%s: cannot create: %s", path, strerror(errno));
-	if (fwrite(head, 1, total, fp) != total || tfm_write_f32le(fp, data, n) != 0) {
+	if (fwrite(head, 1, total, fp) != total || tfm_write_le(fp, data, n, sizeof *data) != 0) {
 		int err = errno;
 		fclose(fp);
 		remove(path);

@@ -22,7 +22,8 @@
  *   - everything is double arithmetic with products only (no a * b + c that
  *     a compiler could fuse), and the only libm calls are log, sqrt and cos,
  *     which glibc and musl round correctly in practice; the value times 0.02
- *     is rounded to float once.
+ *     is rounded to float once (and that float to bfloat16, nearest even,
+ *     for a tensor declared TFM_BF16).
  *
  * All tensors share one block, each starting at a multiple of 64 bytes so
  * that SIMD loads are aligned, as they are in files tfm_file_write makes.
@@ -112,7 +113,7 @@ static double tfm_normal(uint64_t *s)
  * stream there, so the values do not depend on how the work is split. */
 typedef struct tfm_fill {
 	const tfm_tensor_decl *decl;
-	float *const *data;
+	void *const *data;
 	const size_t *nelem;
 	int n, part, parts;
 	uint64_t base;
@@ -128,13 +129,20 @@ static void *tfm_fill_part(void *arg)
 		size_t j0 = f->nelem[i] / (size_t)f->parts * (size_t)f->part;
 		size_t j1 = f->part + 1 == f->parts ? f->nelem[i] : f->nelem[i] / (size_t)f->parts * (size_t)(f->part + 1);
 		uint64_t s = (f->base ^ tfm_fnv1a(f->decl[i].name)) + 2 * (uint64_t)j0 * 0x9e3779b97f4a7c15ull;
-		for (size_t j = j0; j < j1; j++)
-			f->data[i][j] = (float)(tfm_normal(&s) * TFM_INIT_STD);
+		if (f->decl[i].dtype == TFM_BF16) {
+			tfm_bf16 *x = f->data[i];
+			for (size_t j = j0; j < j1; j++)
+				x[j] = tfm_f32_to_bf16((float)(tfm_normal(&s) * TFM_INIT_STD));
+		} else {
+			float *x = f->data[i];
+			for (size_t j = j0; j < j1; j++)
+				x[j] = (float)(tfm_normal(&s) * TFM_INIT_STD);
+		}
 	}
 	return NULL;
 }
 
-static void tfm_fill_normal(const tfm_tensor_decl *decl, float *const *data, const size_t *nelem,
+static void tfm_fill_normal(const tfm_tensor_decl *decl, void *const *data, const size_t *nelem,
                             int n, uint64_t base)
 {
 	enum { MAX_PARTS = 8 };
@@ -171,11 +179,10 @@ static int tfm_is_norm_weight(const char *name)
 int tfm_weights_random(tfm_weights *w, const tfm_tensor_decl *decl, int n,
                        uint64_t seed, tfm_error *e)
 {
-	size_t *begin = NULL; /* [n] offset of each tensor in floats */
+	size_t *begin = NULL; /* [n] offset of each tensor in bytes */
 	size_t *nelem = NULL; /* [n] */
 	uint64_t off = 0, bytes, base;
 	size_t j;
-	float *x;
 	int i, k;
 
 	memset(w, 0, sizeof *w);
@@ -193,11 +200,12 @@ int tfm_weights_random(tfm_weights *w, const tfm_tensor_decl *decl, int n,
 	 * that keeps every sum and product far from overflowing. */
 	for (i = 0; i < n; i++) {
 		const tfm_tensor_decl *d = &decl[i];
-		if (d->name == NULL || d->ndim < 0 || d->ndim > 2) {
-			tfm_fail(e, "random weights: declaration %d is malformed (name, ndim 0..2)", i);
+		if (d->name == NULL || d->ndim < 0 || d->ndim > 2
+		    || (d->dtype != TFM_F32 && d->dtype != TFM_BF16)) {
+			tfm_fail(e, "random weights: declaration %d is malformed (name, ndim 0..2, F32 or BF16)", i);
 			goto fail;
 		}
-		bytes = sizeof(float);
+		bytes = d->dtype == TFM_BF16 ? sizeof(tfm_bf16) : sizeof(float);
 		for (k = 0; k < d->ndim; k++) {
 			if (d->shape[k] < 0) {
 				tfm_fail(e, "random weights: tensor '%.200s' has a negative dimension (%ld)",
@@ -211,8 +219,8 @@ int tfm_weights_random(tfm_weights *w, const tfm_tensor_decl *decl, int n,
 		off = (off + TFM_WEIGHTS_ALIGN - 1) / TFM_WEIGHTS_ALIGN * TFM_WEIGHTS_ALIGN;
 		if (bytes > TFM_WEIGHTS_MAX - off)
 			goto too_large;
-		nelem[i] = (size_t)(bytes / sizeof(float));
-		begin[i] = (size_t)(off / sizeof(float));
+		nelem[i] = (size_t)(bytes / (d->dtype == TFM_BF16 ? sizeof(tfm_bf16) : sizeof(float)));
+		begin[i] = (size_t)off;
 		off += bytes;
 	}
 	off = (off + TFM_WEIGHTS_ALIGN - 1) / TFM_WEIGHTS_ALIGN * TFM_WEIGHTS_ALIGN;
@@ -226,12 +234,15 @@ int tfm_weights_random(tfm_weights *w, const tfm_tensor_decl *decl, int n,
 	base = seed;
 	base = tfm_splitmix_next(&base);
 	for (i = 0; i < n; i++) {
-		x = w->owned + begin[i];
-		w->data[i] = x;
+		w->data[i] = (char *)w->owned + begin[i];
 		if (decl[i].ndim != 2) {
 			float v = tfm_is_norm_weight(decl[i].name) ? 1.0f : 0.0f;
-			for (j = 0; j < nelem[i]; j++)
-				x[j] = v;
+			for (j = 0; j < nelem[i]; j++) {
+				if (decl[i].dtype == TFM_BF16)
+					((tfm_bf16 *)w->data[i])[j] = tfm_f32_to_bf16(v);
+				else
+					((float *)w->data[i])[j] = v;
+			}
 		}
 	}
 	tfm_fill_normal(decl, w->data, nelem, n, base);

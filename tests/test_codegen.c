@@ -5,7 +5,10 @@
  * and drives it through its tfm_model_api: the logits of a whole prompt
  * must match the golden ones within 1e-4 * max(1, max |ref|), at 1 and 2
  * threads, and so must the logits of the same prompt fed one token at a
- * time.  A target this machine cannot run is still compiled. */
+ * time.  Each is built twice: with f32 weights, and with the matrices and
+ * embeddings held in bf16 (--weight-dtype bf16), checked against logits the
+ * reference computed from the same weights rounded to bf16.  A target this
+ * machine cannot run is still compiled. */
 #include <dlfcn.h>
 #include <math.h>
 #include <stdarg.h>
@@ -97,16 +100,21 @@ static double max_diff(const float *a, const float *b, long n)
 	return isnan(m) ? INFINITY : m;
 }
 
-/* Emits spec for target t and builds it as a shared object; returns its handle. */
-static void *build(const char *spec, const char *name, const Target *t, const char *cc)
+/* The weight types a model is built with: f32, and bf16 matrices. */
+static const char *const dtypes[2] = { "f32", "bf16" };
+
+/* Emits spec for target t, weights held as dtypes[bf16], and builds it as a
+ * shared object; returns its handle. */
+static void *build(const char *spec, const char *name, const Target *t, int bf16, const char *cc)
 {
 	char so[256];
 
-	snprintf(so, sizeof so, "%s/%s_%s_%s.so", dir, name, t->name, cc);
-	if (sh("./tfmc %s -o %s/%s_%s.c --target %s 2>/dev/null", spec, dir, name, t->name, t->name))
+	snprintf(so, sizeof so, "%s/%s_%s_%s_%s.so", dir, name, t->name, dtypes[bf16], cc);
+	if (sh("./tfmc %s -o %s/%s_%s_%s.c --target %s --weight-dtype %s 2>/dev/null", spec, dir, name,
+	       t->name, dtypes[bf16], t->name, dtypes[bf16]))
 		return NULL;
-	if (sh("%s -std=%s -O1 -fPIC -shared -Wall -Wextra -pedantic -Werror %s -Iruntime %s/%s_%s.c -o %s",
-	       cc, t->std, t->cflags, dir, name, t->name, so))
+	if (sh("%s -std=%s -O1 -fPIC -shared -Wall -Wextra -pedantic -Werror %s -Iruntime %s/%s_%s_%s.c -o %s",
+	       cc, t->std, t->cflags, dir, name, t->name, dtypes[bf16], so))
 		return NULL;
 	return dlopen(so, RTLD_NOW | RTLD_LOCAL);
 }
@@ -114,29 +122,44 @@ static void *build(const char *spec, const char *name, const Target *t, const ch
 typedef struct Golden {
 	char name[128];
 	int tok[64], n;
-	float *logits;
+	float *logits;		/* from the weights as stored */
+	float *logits_bf16;	/* from them with the 2-D tensors rounded to bf16 */
 	long rows, cols;
 } Golden;
 
 static int golden_load(Golden *g, const char *name)
 {
 	char path[512];
+	long rows, cols;
+
 	snprintf(g->name, sizeof g->name, "%s", name);
 	snprintf(path, sizeof path, GOLDEN "/%s.tokens", name);
 	g->n = read_tokens(path, g->tok, 64);
 	snprintf(path, sizeof path, GOLDEN "/%s.logits.npy", name);
 	g->logits = npy_read(path, &g->rows, &g->cols);
-	return g->logits && g->n == g->rows ? 0 : -1;
+	snprintf(path, sizeof path, GOLDEN "/%s.logits_bf16.npy", name);
+	g->logits_bf16 = npy_read(path, &rows, &cols);
+	return g->logits && g->logits_bf16 && g->n == g->rows && rows == g->rows && cols == g->cols
+	       ? 0 : -1;
 }
 
-/* Checks one built model against its golden: prefill and token by token. */
+static void golden_free(Golden *g)
+{
+	free(g->logits);
+	free(g->logits_bf16);
+}
+
+/* Checks one built model against its golden (the bf16 one when the model
+ * holds bf16 weights): prefill and token by token. */
 static void check_golden(const tfm_model_api *api, const Golden *g, const char *target, int threads)
 {
-	char path[512];
+	char path[512], label[48];
 	tfm_weights w;
 	tfm_error e;
 	void *inst;
-	double tol = 1e-4 * fmax(1.0, max_abs(g->logits, g->rows * g->cols));
+	int bf16 = api->tensors[0].dtype == TFM_BF16;	/* tok_embeddings */
+	const float *want = bf16 ? g->logits_bf16 : g->logits;
+	double tol = 1e-4 * fmax(1.0, max_abs(want, g->rows * g->cols));
 
 	snprintf(path, sizeof path, GOLDEN "/%s.safetensors", g->name);
 	CU_ASSERT_EQUAL_FATAL(tfm_weights_load(&w, api, path, &e), 0);
@@ -145,15 +168,16 @@ static void check_golden(const tfm_model_api *api, const Golden *g, const char *
 
 	const float *l = api->forward(inst, g->tok, g->n, 0, 1, &e);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(l);
-	double d = max_diff(l, g->logits, g->rows * g->cols);
-	printf("\n    %-56s %-7s %d thread%s  prefill max |diff| %.2e", g->name, target, threads,
+	double d = max_diff(l, want, g->rows * g->cols);
+	snprintf(label, sizeof label, "%s %s", target, dtypes[bf16]);
+	printf("\n    %-56s %-16s %d thread%s  prefill max |diff| %.2e", g->name, label, threads,
 	       threads > 1 ? "s" : " ", d);
 	CU_ASSERT(d <= tol);
 
 	/* The last row alone. */
 	l = api->forward(inst, g->tok, g->n, 0, 0, &e);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(l);
-	CU_ASSERT(max_diff(l, g->logits + (g->n - 1) * g->cols, g->cols) <= tol);
+	CU_ASSERT(max_diff(l, want + (g->n - 1) * g->cols, g->cols) <= tol);
 
 	/* One token at a time. */
 	api->reset(inst);
@@ -161,7 +185,7 @@ static void check_golden(const tfm_model_api *api, const Golden *g, const char *
 	for (int t = 0; t < g->n; t++) {
 		l = api->forward(inst, &g->tok[t], 1, t, 0, &e);
 		CU_ASSERT_PTR_NOT_NULL_FATAL(l);
-		dd = fmax(dd, max_diff(l, g->logits + t * g->cols, g->cols));
+		dd = fmax(dd, max_diff(l, want + t * g->cols, g->cols));
 	}
 	printf(", decode %.2e", dd);
 	CU_ASSERT(dd <= tol);
@@ -190,12 +214,12 @@ static void test_goldens(void)
 		char spec[256];
 		CU_ASSERT_EQUAL_FATAL(golden_load(&g, name), 0);
 		snprintf(spec, sizeof spec, GOLDEN "/%s.tfm", name);
-		for (int i = 0; i < n_targets; i++) {
-			const Target *t = &targets[i];
-			void *so = build(spec, name, t, "gcc");
+		for (int i = 0; i < 2 * n_targets; i++) {
+			const Target *t = &targets[i / 2];
+			void *so = build(spec, name, t, i % 2, "gcc");
 			CU_ASSERT_PTR_NOT_NULL(so);
 			if (!so) {
-				printf("\n    %s %s: build failed: %s", name, t->name, dlerror());
+				printf("\n    %s %s %s: build failed: %s", name, t->name, dtypes[i % 2], dlerror());
 				continue;
 			}
 			char sym[160];
@@ -206,11 +230,12 @@ static void test_goldens(void)
 				check_golden(api, &g, t->name, 1);
 				check_golden(api, &g, t->name, 2);
 			} else if (api) {
-				printf("\n    %-56s %-7s compiled; not run (this CPU lacks it)", name, t->name);
+				printf("\n    %-56s %-7s %-8s compiled; not run (this CPU lacks it)", name, t->name,
+				       dtypes[i % 2]);
 			}
 			dlclose(so);
 		}
-		free(g.logits);
+		golden_free(&g);
 	}
 	fclose(f);
 	printf("\n");
@@ -242,19 +267,21 @@ static void test_jit_goldens(void)
 		front_init(&fe, &d);
 		CU_ASSERT_EQUAL_FATAL(front_load(&fe, spec, (Loc){ 0 }), 0);
 		CU_ASSERT_EQUAL_FATAL(check_select(&fe, spec, NULL, &r), 0);
-		CU_ASSERT_EQUAL_FATAL(ir_build(&r.m, &p), 0);
-		for (int i = 0; i < n_targets; i++) {
+		CU_ASSERT_EQUAL_FATAL(ir_build(&r.m, DTYPE_F32, &p), 0);
+		for (int i = 0; i < 2 * n_targets; i++) {
+			const Target *t = &targets[i / 2];
 			Jit j;
 			tfm_error e;
 			char label[32];
-			if (!tfm_kernels_for(targets[i].name))
+			if (!tfm_kernels_for(t->name))
 				continue;
-			CU_ASSERT_EQUAL(jit_compile(&p, spec, targets[i].name, &j, &e), 0);
+			ir_set_weight_dtype(&p, i % 2 ? DTYPE_BF16 : DTYPE_F32);
+			CU_ASSERT_EQUAL(jit_compile(&p, spec, t->name, &j, &e), 0);
 			if (!j.api) {
 				printf("\n    %s: %s", name, e.msg);
 				continue;
 			}
-			snprintf(label, sizeof label, "jit/%s", targets[i].name);
+			snprintf(label, sizeof label, "jit/%s", t->name);
 			check_golden(j.api, &g, label, 1);
 			check_golden(j.api, &g, label, 2);
 			jit_free(&j);
@@ -262,7 +289,7 @@ static void test_jit_goldens(void)
 		ir_free(&p);
 		front_free(&fe);
 		diag_free(&d);
-		free(g.logits);
+		golden_free(&g);
 	}
 	fclose(f);
 	printf("\n");
@@ -317,25 +344,90 @@ static const char *slurp(const char *path)
 	return buf;
 }
 
-/* Whether the .npy file `name` in the test directory holds golden g's
- * logits, within the tolerance of the golden tests. */
-static int npy_matches_golden(const char *name, const char *g)
+/* How far the .npy file `name` in the test directory is from golden g's
+ * logits (kind "logits" or "logits_bf16"), in units of the golden tests'
+ * tolerance; infinite when either is unreadable or the shapes differ. */
+static double npy_distance(const char *name, const char *g, const char *kind)
 {
 	char path[256];
 	long rows, cols, grows, gcols;
-	int ok;
+	double d = INFINITY;
 
 	snprintf(path, sizeof path, "%s/%s", dir, name);
 	float *got = npy_read(path, &rows, &cols);
-	snprintf(path, sizeof path, GOLDEN "/%s.logits.npy", g);
+	snprintf(path, sizeof path, GOLDEN "/%s.%s.npy", g, kind);
 	float *want = npy_read(path, &grows, &gcols);
-	ok = got && want && rows == grows && cols == gcols &&
-	     max_diff(got, want, rows * cols) <= 1e-4 * fmax(1, max_abs(want, rows * cols));
-	if (!ok)
-		printf("\n    %s does not match the golden logits of %s", name, g);
+	if (got && want && rows == grows && cols == gcols)
+		d = max_diff(got, want, rows * cols) / (1e-4 * fmax(1, max_abs(want, rows * cols)));
 	free(got);
 	free(want);
-	return ok;
+	return d;
+}
+
+static int npy_matches(const char *name, const char *g, const char *kind)
+{
+	double d = npy_distance(name, g, kind);
+
+	if (!(d <= 1))
+		printf("\n    %s does not match the golden %s of %s (%.3g x the tolerance)", name, kind, g, d);
+	return d <= 1;
+}
+
+static int npy_matches_golden(const char *name, const char *g)
+{
+	return npy_matches(name, g, "logits");
+}
+
+/* --weight-dtype: bf16 programs from any weights file, and tfmc run keeping
+ * a bf16 file's matrices in bf16 unless told otherwise. */
+static void test_weight_dtype(void)
+{
+	const char *g = "pre_serial_ln_gelu_learned_tied_bias";	/* f32 weights */
+	const char *gb = "pre_serial_ln_geglu_erf_rope_interleaved_bf16";	/* bf16 weights */
+	char path[256];
+
+	setenv("XDG_CACHE_HOME", dir, 1);
+	/* A bf16 program rounds f32 weights as it loads them. */
+	CU_ASSERT_EQUAL(sh("./tfmc build " GOLDEN "/%s.tfm -o %s/prog16 --weight-dtype bf16 2>/dev/null", g, dir), 0);
+	CU_ASSERT_EQUAL(sh("%s/prog16 --weights " GOLDEN "/%s.safetensors --tokens $(cat " GOLDEN "/%s.tokens) "
+	                   "--logits %s/b16.npy -n 0 2>/dev/null", dir, g, g, dir), 0);
+	CU_ASSERT(npy_matches("b16.npy", g, "logits_bf16"));
+	CU_ASSERT(npy_distance("b16.npy", g, "logits") > 1);	/* the rounding shows */
+
+	/* run: a bf16 file keeps bf16 matrices, and says so. */
+	CU_ASSERT_EQUAL(sh("./tfmc run " GOLDEN "/%s.tfm --weights " GOLDEN "/%s.safetensors --tokens $(cat "
+	                   GOLDEN "/%s.tokens) --logits %s/auto.npy -n 0 --timings 2>%s/err.txt", gb, gb, gb, dir, dir), 0);
+	snprintf(path, sizeof path, "%s/err.txt", dir);
+	CU_ASSERT_PTR_NOT_NULL(strstr(slurp(path), "matrices bf16"));
+	CU_ASSERT(npy_matches("auto.npy", gb, "logits"));
+	CU_ASSERT_EQUAL(sh("./tfmc run " GOLDEN "/%s.tfm --weights " GOLDEN "/%s.safetensors -n 0 --timings "
+	                   "--weight-dtype f32 2>%s/err.txt", gb, gb, dir), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(slurp(path), "matrices f32"));
+	CU_ASSERT_EQUAL(sh("./tfmc run " GOLDEN "/%s.tfm --weights " GOLDEN "/%s.safetensors -n 0 --timings "
+	                   "2>%s/err.txt", g, g, dir), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(slurp(path), "matrices f32"));
+
+	/* init writes bf16 matrices (half the bytes) that run reads back as they are. */
+	CU_ASSERT_EQUAL(sh("./tfmc init specs/llama_small.tfm -o %s/w16.safetensors --seed 1 --weight-dtype bf16 2>/dev/null",
+	                   dir), 0);
+	CU_ASSERT_EQUAL(sh("./tfmc init specs/llama_small.tfm -o %s/w32.safetensors --seed 1 2>/dev/null", dir), 0);
+	CU_ASSERT_EQUAL(sh("test $(stat -c %%s %s/w16.safetensors) -lt $(( $(stat -c %%s %s/w32.safetensors) / 2 + 100000 ))",
+	                   dir, dir), 0);
+	CU_ASSERT_EQUAL(sh("./tfmc run specs/llama_small.tfm --weights %s/w16.safetensors -n 4 --seed 1 --timings "
+	                   ">%s/a.txt 2>%s/err.txt", dir, dir, dir), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(slurp(path), "matrices bf16"));
+	/* ...the same tokens as the f32 weights held in bf16, and as random bf16 weights */
+	CU_ASSERT_EQUAL(sh("./tfmc run specs/llama_small.tfm --weights %s/w32.safetensors -n 4 --seed 1 "
+	                   "--weight-dtype bf16 >%s/b.txt 2>/dev/null", dir, dir), 0);
+	CU_ASSERT_EQUAL(sh("cmp -s %s/a.txt %s/b.txt", dir, dir), 0);
+	CU_ASSERT_EQUAL(sh("./tfmc run specs/llama_small.tfm -n 4 --seed 1 --weight-dtype bf16 >%s/b.txt 2>/dev/null",
+	                   dir), 0);
+	CU_ASSERT_EQUAL(sh("cmp -s %s/a.txt %s/b.txt", dir, dir), 0);
+
+	/* Bad values are usage errors. */
+	CU_ASSERT_EQUAL(sh("./tfmc build specs/llama_small.tfm -o %s/x --weight-dtype f16 2>%s/err.txt", dir, dir), 2);
+	CU_ASSERT_PTR_NOT_NULL(strstr(slurp(path), "--weight-dtype: expected f32 or bf16, got 'f16'"));
+	CU_ASSERT_EQUAL(sh("./tfmc build specs/llama_small.tfm -o %s/x --weight-dtype 2>%s/err.txt", dir, dir), 2);
 }
 
 /* tfmc init, build and run, as a user types them. */
@@ -488,6 +580,7 @@ int add_codegen_suites(void)
 	if (!s ||
 	    !CU_add_test(s, "goldens, every target, prefill and decode", test_goldens) ||
 	    !CU_add_test(s, "goldens through the JIT and every kernel set", test_jit_goldens) ||
+	    !CU_add_test(s, "--weight-dtype bf16: build, run, init", test_weight_dtype) ||
 	    !CU_add_test(s, "gcc, clang and tcc compile the output cleanly", test_compilers) ||
 	    !CU_add_test(s, "snapshot of generated/llama_small", test_snapshot) ||
 	    !CU_add_test(s, "tfmc init, build and run", test_commands) ||

@@ -13,7 +13,8 @@
  * thousand terms of size 1 with room to spare; per element for the
  * activations, which are not sums.  Results must also be bit-identical
  * whatever the thread count, and for matmul whether a token comes alone
- * (decode) or in a batch (prefill).
+ * (decode) or in a batch (prefill).  matmul_bf16 must give the bits that
+ * matmul gives for the same weights widened to f32.
  *
  * add_kernel_suites() registers the suite; tests/test_main.c runs it.
  */
@@ -118,7 +119,7 @@ static void test_dispatch(void)
 		if (k == NULL)
 			continue;
 		CU_ASSERT_STRING_EQUAL(k->isa, kt_isas[i]);
-		CU_ASSERT(k->matmul && k->norm && k->attention && k->glu && k->act);
+		CU_ASSERT(k->matmul && k->matmul_bf16 && k->norm && k->attention && k->glu && k->act);
 	}
 	/* NULL picks the widest set the CPU runs */
 	for (int i = KT_N_ISAS - 1; i >= 0; i--)
@@ -134,8 +135,10 @@ static void test_dispatch(void)
 static double kt_mm_worst[KT_N_ISAS];
 
 /* Checks y = w x (+ b) for one shape on every set and every pool; w is
- * offset by one float so that it is only 4-byte aligned. */
-static void kt_matmul_case(int n, int rows, int cols, int bias)
+ * offset by one element so that it is only 4-byte (f32) or 2-byte (bf16)
+ * aligned.  With bf16, w is rounded to bf16 and the product is checked in
+ * both kernels: matmul on the rounded floats, matmul_bf16 on the bf16. */
+static void kt_matmul_case(int n, int rows, int cols, int bias, int bf16)
 {
 	float *x = kt_random((size_t)n * cols, -1, 1);
 	float *wbuf = kt_random((size_t)rows * cols + 1, -1, 1), *w = wbuf + 1;
@@ -144,8 +147,13 @@ static void kt_matmul_case(int n, int rows, int cols, int bias)
 	float *y = malloc(sizeof *y * (size_t)n * rows);
 	float *y0 = malloc(sizeof *y0 * (size_t)n * rows);
 	float *y1 = malloc(sizeof *y1 * (size_t)rows);
+	tfm_bf16 *hbuf = malloc(sizeof *hbuf * ((size_t)rows * cols + 1)), *h = hbuf + 1;
 
-	CU_ASSERT_FATAL(ref && y && y0 && y1);
+	CU_ASSERT_FATAL(ref && y && y0 && y1 && hbuf);
+	for (size_t i = 0; bf16 && i < (size_t)rows * cols; i++) {
+		h[i] = tfm_f32_to_bf16(w[i]);
+		w[i] = tfm_bf16_to_f32(h[i]);
+	}
 	for (int t = 0; t < n; t++)
 		for (int r = 0; r < rows; r++) {
 			double s = b ? b[r] : 0;
@@ -160,6 +168,15 @@ static void kt_matmul_case(int n, int rows, int cols, int bias)
 		for (int p = 0; p < 4; p++) {
 			memset(y, 0xff, sizeof *y * (size_t)n * rows);	/* NaN: every output written */
 			k->matmul(kt_pool[p], y, x, w, b, n, rows, cols);
+			if (bf16) {	/* the bf16 kernel: the same bits */
+				memset(y1, 0xff, sizeof *y1 * (size_t)rows);
+				k->matmul_bf16(kt_pool[p], y1, x + (size_t)(n - 1) * cols, h, b, 1, rows, cols);
+				CU_ASSERT(memcmp(y1, y + (size_t)(n - 1) * rows, sizeof *y1 * (size_t)rows) == 0);
+				memcpy(y0, y, sizeof *y * (size_t)n * rows);
+				memset(y, 0xff, sizeof *y * (size_t)n * rows);
+				k->matmul_bf16(kt_pool[p], y, x, h, b, n, rows, cols);
+				CU_ASSERT(memcmp(y0, y, sizeof *y * (size_t)n * rows) == 0);
+			}
 			double d = kt_rel_diff(y, ref, (size_t)n * rows);
 			kt_mm_worst[i] = fmax(kt_mm_worst[i], d);
 			if (!(d <= 1e-5))
@@ -179,6 +196,7 @@ static void kt_matmul_case(int n, int rows, int cols, int bias)
 	}
 	free(x);
 	free(wbuf);
+	free(hbuf);
 	free(b);
 	free(ref);
 	free(y);
@@ -200,11 +218,11 @@ static void test_matmul(void)
 
 	for (int a = 0; a < nsz; a++)
 		for (int bb = 0; bb < nsz; bb++)
-			for (int j = 0; j < (int)(sizeof ns / sizeof ns[0]); j++)
-				kt_matmul_case(ns[j], sizes[a], sizes[bb], c++ % 2);
+			for (int j = 0; j < (int)(sizeof ns / sizeof ns[0]); j++, c++)
+				kt_matmul_case(ns[j], sizes[a], sizes[bb], c % 2, c % 3 == 0);
 	for (int j = 0; j < (int)(sizeof big / sizeof big[0]); j++) {
-		kt_matmul_case(big[j][0], big[j][1], big[j][2], 0);
-		kt_matmul_case(big[j][0], big[j][1], big[j][2], 1);
+		kt_matmul_case(big[j][0], big[j][1], big[j][2], 0, 0);
+		kt_matmul_case(big[j][0], big[j][1], big[j][2], 1, 1);
 	}
 	for (int i = 0; i < KT_N_ISAS; i++)
 		if (kt_kernels(i))

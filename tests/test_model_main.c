@@ -56,8 +56,8 @@ static const char *mm_path(const char *name)
 #define FAKE_DIM     4
 
 static const tfm_tensor_decl fake_tensors[] = {
-	{ "emb.weight", 2, { FAKE_VOCAB, FAKE_DIM } },
-	{ "norm.weight", 1, { FAKE_DIM, 0 } },
+	{ "emb.weight", 2, { FAKE_VOCAB, FAKE_DIM }, TFM_F32 },
+	{ "norm.weight", 1, { FAKE_DIM, 0 }, TFM_F32 },
 };
 
 typedef struct fake_inst {
@@ -72,7 +72,7 @@ static int fake_threads;            /* n_threads of the last open */
 static int fake_fail_pos = -1;      /* forward fails when it reaches this position */
 static int fake_forwards;           /* forward calls */
 
-static int fake_open(void **inst, float *const *weights, int n_threads, tfm_error *e)
+static int fake_open(void **inst, void *const *weights, int n_threads, tfm_error *e)
 {
 	fake_inst *m;
 
@@ -167,7 +167,7 @@ static void fake_weights(float *emb, float *norm)
 static int fake_write(const char *path)
 {
 	float emb[FAKE_VOCAB * FAKE_DIM], norm[FAKE_DIM];
-	const float *data[2] = { emb, norm };
+	const void *data[2] = { emb, norm };
 
 	fake_weights(emb, norm);
 	return tfm_file_write(path, fake_tensors, 2, data, NULL);
@@ -276,13 +276,13 @@ fail:
 /* ---- tfm_weights_random -------------------------------------------------- */
 
 static const tfm_tensor_decl mm_decl[] = {
-	{ "tok_embeddings.weight", 2, { 37, 24 } },
-	{ "layers.0.attention_norm.weight", 1, { 24, 0 } },
-	{ "layers.0.attention_norm.bias", 1, { 24, 0 } },
-	{ "layers.0.attention.wq.weight", 2, { 24, 24 } },
-	{ "layers.0.attention.wq.bias", 1, { 24, 0 } },
-	{ "norm.weight", 1, { 24, 0 } },
-	{ "output.weight", 2, { 3, 5 } },
+	{ "tok_embeddings.weight", 2, { 37, 24 }, TFM_F32 },
+	{ "layers.0.attention_norm.weight", 1, { 24, 0 }, TFM_F32 },
+	{ "layers.0.attention_norm.bias", 1, { 24, 0 }, TFM_F32 },
+	{ "layers.0.attention.wq.weight", 2, { 24, 24 }, TFM_F32 },
+	{ "layers.0.attention.wq.bias", 1, { 24, 0 }, TFM_F32 },
+	{ "norm.weight", 1, { 24, 0 }, TFM_F32 },
+	{ "output.weight", 2, { 3, 5 }, TFM_F32 },
 };
 #define MM_N ((int)(sizeof mm_decl / sizeof mm_decl[0]))
 
@@ -311,10 +311,10 @@ static void test_random_fill(void)
 		n = mm_nelem(&mm_decl[i]);
 		CU_ASSERT_EQUAL((uintptr_t)w.data[i] % 64, 0);
 		if (i > 0) { /* disjoint, in order */
-			CU_ASSERT(w.data[i] >= w.data[i - 1] + mm_nelem(&mm_decl[i - 1]));
+			CU_ASSERT((float *)w.data[i] >= (float *)w.data[i - 1] + mm_nelem(&mm_decl[i - 1]));
 		}
 		for (j = 0; j < n; j++) {
-			float x = w.data[i][j];
+			float x = ((float *)w.data[i])[j];
 			if (mm_decl[i].ndim == 2) {
 				CU_ASSERT(x != 0 && fabsf(x) < 0.2f);
 			} else if (strstr(mm_decl[i].name, "norm.weight")) {
@@ -359,7 +359,7 @@ static void test_random_determinism(void)
  * the same on every machine: these are the first values for seed 42. */
 static void test_random_golden(void)
 {
-	static const tfm_tensor_decl one[] = { { "output.weight", 2, { 3, 5 } } };
+	static const tfm_tensor_decl one[] = { { "output.weight", 2, { 3, 5 }, TFM_F32 } };
 	static const uint32_t want[4] = { 0x3d043f70, 0x3b031644, 0xbc30ab3c, 0xbd0a6b81 };
 	tfm_weights a, b;
 	tfm_error e = { { 0 } };
@@ -370,12 +370,35 @@ static void test_random_golden(void)
 	CU_ASSERT_EQUAL_FATAL(tfm_weights_random(&b, mm_decl, MM_N, 42, &e), 0);
 	CU_ASSERT_EQUAL(memcmp(a.data[0], b.data[MM_N - 1], 15 * sizeof(float)), 0);
 	for (j = 0; j < 4; j++) {
-		memcpy(&u, &a.data[0][j], 4);
+		memcpy(&u, (float *)a.data[0] + j, 4);
 		if (u != want[j])
 			fprintf(stderr, "\n    value %d: got 0x%08x (%.9g), want 0x%08x\n", j,
-			        (unsigned)u, (double)a.data[0][j], (unsigned)want[j]);
+			        (unsigned)u, (double)((float *)a.data[0])[j], (unsigned)want[j]);
 		CU_ASSERT_EQUAL(u, want[j]);
 	}
+	tfm_weights_free(&a);
+	tfm_weights_free(&b);
+}
+
+/* Random bf16 tensors hold the f32 values rounded; vectors stay exact. */
+static void test_random_bf16(void)
+{
+	static const tfm_tensor_decl f32[] = { { "output.weight", 2, { 33, 17 }, TFM_F32 },
+	                                       { "norm.weight", 1, { 17 }, TFM_F32 } };
+	static const tfm_tensor_decl bf16[] = { { "output.weight", 2, { 33, 17 }, TFM_BF16 },
+	                                        { "norm.weight", 1, { 17 }, TFM_BF16 } };
+	tfm_weights a, b;
+	tfm_error e = { { 0 } };
+	int bad = 0;
+
+	CU_ASSERT_EQUAL_FATAL(tfm_weights_random(&a, f32, 2, 9, &e), 0);
+	CU_ASSERT_EQUAL_FATAL(tfm_weights_random(&b, bf16, 2, 9, &e), 0);
+	for (int j = 0; j < 33 * 17; j++)
+		bad += ((tfm_bf16 *)b.data[0])[j] != tfm_f32_to_bf16(((float *)a.data[0])[j]);
+	for (int j = 0; j < 17; j++)
+		bad += ((tfm_bf16 *)b.data[1])[j] != 0x3f80;	/* 1.0 */
+	CU_ASSERT_EQUAL(bad, 0);
+	CU_ASSERT_EQUAL((uintptr_t)b.data[1] % 64, 0);
 	tfm_weights_free(&a);
 	tfm_weights_free(&b);
 }
@@ -383,7 +406,7 @@ static void test_random_golden(void)
 /* Mean 0, standard deviation 0.02, and normal: 68.3% within one sigma. */
 static void test_random_statistics(void)
 {
-	static const tfm_tensor_decl big[] = { { "layers.3.feed_forward.w_up.weight", 2, { 512, 512 } } };
+	static const tfm_tensor_decl big[] = { { "layers.3.feed_forward.w_up.weight", 2, { 512, 512 }, TFM_F32 } };
 	const size_t n = 512 * 512;
 	tfm_weights w;
 	tfm_error e = { { 0 } };
@@ -392,7 +415,7 @@ static void test_random_statistics(void)
 
 	CU_ASSERT_EQUAL_FATAL(tfm_weights_random(&w, big, 1, 1234, &e), 0);
 	for (j = 0; j < n; j++) {
-		double x = w.data[0][j];
+		double x = ((float *)w.data[0])[j];
 		sum += x;
 		sq += x * x;
 		within += fabs(x) < 0.02;
@@ -410,12 +433,12 @@ static void test_random_statistics(void)
 static void test_random_errors(void)
 {
 	static const tfm_tensor_decl huge[] = {
-		{ "tok_embeddings.weight", 2, { 1000, 1000 } },
-		{ "output.weight", 2, { 1L << 20, 1L << 14 } }, /* exactly 64 GiB */
+		{ "tok_embeddings.weight", 2, { 1000, 1000 }, TFM_F32 },
+		{ "output.weight", 2, { 1L << 20, 1L << 14 }, TFM_F32 }, /* exactly 64 GiB */
 	};
-	static const tfm_tensor_decl overflow[] = { { "w", 2, { LONG_MAX, LONG_MAX } } };
-	static const tfm_tensor_decl negative[] = { { "w", 2, { 4, -1 } } };
-	static const tfm_tensor_decl bad_ndim[] = { { "w", 3, { 4, 4 } } };
+	static const tfm_tensor_decl overflow[] = { { "w", 2, { LONG_MAX, LONG_MAX }, TFM_F32 } };
+	static const tfm_tensor_decl negative[] = { { "w", 2, { 4, -1 }, TFM_F32 } };
+	static const tfm_tensor_decl bad_ndim[] = { { "w", 3, { 4, 4 }, TFM_F32 } };
 	tfm_weights w;
 	tfm_error e = { { 0 } };
 
@@ -429,7 +452,7 @@ static void test_random_errors(void)
 	CU_ASSERT_EQUAL(tfm_weights_random(&w, negative, 1, 1, &e), -1);
 	ASSERT_MSG(e.msg, "random weights: tensor 'w' has a negative dimension (-1)");
 	CU_ASSERT_EQUAL(tfm_weights_random(&w, bad_ndim, 1, 1, &e), -1);
-	ASSERT_MSG(e.msg, "random weights: declaration 0 is malformed (name, ndim 0..2)");
+	ASSERT_MSG(e.msg, "random weights: declaration 0 is malformed (name, ndim 0..2, F32 or BF16)");
 	tfm_weights_free(&w);
 
 	/* No tensors at all is fine. */
@@ -463,16 +486,16 @@ static void test_load(void)
 static void test_load_errors(void)
 {
 	static const tfm_tensor_decl wrong_shape[] = {
-		{ "emb.weight", 2, { 10, 5 } },
-		{ "norm.weight", 1, { 4, 0 } },
+		{ "emb.weight", 2, { 10, 5 }, TFM_F32 },
+		{ "norm.weight", 1, { 4, 0 }, TFM_F32 },
 	};
 	static const tfm_tensor_decl extra[] = {
-		{ "emb.weight", 2, { 10, 4 } },
-		{ "norm.weight", 1, { 4, 0 } },
-		{ "norm.bias", 1, { 4, 0 } },
+		{ "emb.weight", 2, { 10, 4 }, TFM_F32 },
+		{ "norm.weight", 1, { 4, 0 }, TFM_F32 },
+		{ "norm.bias", 1, { 4, 0 }, TFM_F32 },
 	};
 	float data[64] = { 0 };
-	const float *d[3] = { data, data, data };
+	const void *d[3] = { data, data, data };
 	const char *path = mm_path("wrong.safetensors");
 	char want[1200];
 	tfm_weights w;
@@ -715,11 +738,11 @@ static void test_main_runtime_errors(void)
 	const char *good = mm_path("fake.safetensors");
 	const char *bad = mm_path("wrong.safetensors");
 	static const tfm_tensor_decl wrong[] = {
-		{ "emb.weight", 2, { 10, 4 } },
-		{ "norm.weight", 1, { 5, 0 } },
+		{ "emb.weight", 2, { 10, 4 }, TFM_F32 },
+		{ "norm.weight", 1, { 5, 0 }, TFM_F32 },
 	};
 	float data[64] = { 0 };
-	const float *d[2] = { data, data };
+	const void *d[2] = { data, data };
 	char want[1200];
 
 	CU_ASSERT_EQUAL_FATAL(tfm_file_write(bad, wrong, 2, d, NULL), 0);
@@ -764,6 +787,7 @@ static const mm_test mm_weights_tests[] = {
 	{ "random: matrices, norms, biases, alignment", test_random_fill },
 	{ "random: same seed same bits, another differs", test_random_determinism },
 	{ "random: the same values on every machine", test_random_golden },
+	{ "random: bf16 tensors are the f32 values rounded", test_random_bf16 },
 	{ "random: mean 0, std 0.02, normal", test_random_statistics },
 	{ "random: absurd sizes and bad declarations", test_random_errors },
 	{ "load: a file from tfm_file_write", test_load },

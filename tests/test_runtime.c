@@ -122,7 +122,7 @@ static const char *bind_error(const char *json, const void *data, size_t dsize,
                               const tfm_tensor_decl *decl, int n)
 {
 	static tfm_error e;
-	float *out[8];
+	void *out[8];
 	unsigned char *img;
 	tfm_file *f = NULL;
 	size_t size;
@@ -153,9 +153,9 @@ static float bits_f32(uint32_t u)
 /* ---- Safetensors: write, open, bind ------------------------------------- */
 
 static const tfm_tensor_decl rt_decl[3] = {
-	{ "tok_embeddings.weight", 2, { 5, 3 } },
-	{ "norm.weight", 1, { 3 } },
-	{ "output.weight", 2, { 7, 3 } },
+	{ "tok_embeddings.weight", 2, { 5, 3 }, TFM_F32 },
+	{ "norm.weight", 1, { 3 }, TFM_F32 },
+	{ "output.weight", 2, { 7, 3 }, TFM_F32 },
 };
 
 /* Fills the three rt_decl tensors with values, special ones included. */
@@ -179,7 +179,7 @@ static void rt_fill(float *a, float *b, float *c)
 static void test_st_roundtrip(void)
 {
 	float a[15], b[3], c[21]; /* [5, 3], [3], [7, 3] */
-	const float *data[3] = { a, b, c };
+	const void *data[3] = { a, b, c };
 	const float *want[3] = { a, b, c };
 	tfm_tensor_decl rev[3] = { rt_decl[2], rt_decl[0], rt_decl[1] };
 	const int rev_of[3] = { 2, 0, 1 };
@@ -188,7 +188,7 @@ static void test_st_roundtrip(void)
 	cJSON *hdr, *t;
 	tfm_file *f;
 	tfm_error e;
-	float *out[3], *again[3];
+	void *out[3], *again[3];
 	size_t size, hlen, begin[3];
 	int i;
 
@@ -229,8 +229,8 @@ static void test_st_roundtrip(void)
 	CU_ASSERT_EQUAL((uintptr_t)out[1] % 64, 0);            /* the first is aligned */
 	CU_ASSERT_EQUAL((char *)out[2] - (char *)out[1], 60);  /* norm - tok */
 	CU_ASSERT_EQUAL((char *)out[0] - (char *)out[1], 72);  /* output - tok */
-	CU_ASSERT_EQUAL(f32_bits(out[1][3]), 0x7fc01234u);
-	CU_ASSERT_EQUAL(f32_bits(out[1][0]), 0x80000000u);
+	CU_ASSERT_EQUAL(f32_bits(((float *)out[1])[3]), 0x7fc01234u);
+	CU_ASSERT_EQUAL(f32_bits(((float *)out[1])[0]), 0x80000000u);
 	/* Binding again gives the same pointers. */
 	CU_ASSERT_EQUAL(tfm_file_bind(f, rev, 3, again, &e), 0);
 	CU_ASSERT(memcmp(out, again, sizeof out) == 0);
@@ -252,10 +252,10 @@ static void test_st_empty_and_metadata(void)
 		" \"w\": {\"dtype\": \"F32\", \"shape\": [0, 4], \"data_offsets\": [0, 0]},"
 		" \"s\": {\"dtype\": \"F32\", \"shape\": [], \"data_offsets\": [0, 4]}}   \n";
 	const float one = 1.0f;
-	tfm_tensor_decl decl[2] = { { "w", 2, { 0, 4 } }, { "s", 0, { 0, 0 } } };
+	tfm_tensor_decl decl[2] = { { "w", 2, { 0, 4 }, TFM_F32 }, { "s", 0, { 0, 0 }, TFM_F32 } };
 	const char *path = rt_path("empty.safetensors");
 	unsigned char *img;
-	float *out[2];
+	void *out[2];
 	tfm_file *f;
 	tfm_error e;
 	size_t size;
@@ -265,7 +265,7 @@ static void test_st_empty_and_metadata(void)
 	CU_ASSERT_EQUAL_FATAL(tfm_file_from_memory(&f, img, size, "m", &e), 0);
 	CU_ASSERT_EQUAL(tfm_file_bind(f, decl, 2, out, &e), 0);
 	CU_ASSERT_PTR_NOT_NULL(out[0]);
-	CU_ASSERT_EQUAL(out[1][0], 1.0f);
+	CU_ASSERT_EQUAL(*(float *)out[1], 1.0f);
 	tfm_file_close(f);
 	free(img);
 
@@ -282,7 +282,8 @@ static void test_st_unaligned_f32(void)
 	static const char json[] = "{\"x\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}";
 	char padded[128];
 	unsigned char bytes[8], *img;
-	tfm_tensor_decl decl = { "x", 1, { 2 } };
+	tfm_tensor_decl decl = { "x", 1, { 2 }, TFM_F32 };
+	void *p;
 	float *out;
 	tfm_file *f;
 	tfm_error e;
@@ -303,7 +304,8 @@ static void test_st_unaligned_f32(void)
 		bytes[4 + i] = (unsigned char)(u >> (8 * i));
 	img = st_image(padded, bytes, 8, &size);
 	CU_ASSERT_EQUAL_FATAL(tfm_file_from_memory(&f, img, size, "m", &e), 0);
-	CU_ASSERT_EQUAL_FATAL(tfm_file_bind(f, &decl, 1, &out, &e), 0);
+	CU_ASSERT_EQUAL_FATAL(tfm_file_bind(f, &decl, 1, &p, &e), 0);
+	out = p;
 	CU_ASSERT(out < (float *)img || out >= (float *)(img + size));
 	CU_ASSERT_EQUAL((uintptr_t)out % sizeof(float), 0);
 	CU_ASSERT_EQUAL(out[0], 1.5f);
@@ -327,13 +329,14 @@ static float f16_ref(unsigned h)
 	return (h & 0x8000) ? -v : v;
 }
 
-/* Binds one tensor "h" of 65536 2-byte values 0..65535 of the given dtype. */
-static void bind_all_halves(const char *dtype, void (*check)(float *out))
+/* Binds one tensor "h" of 65536 2-byte values 0..65535 of the given dtype
+ * as `want` (TFM_F32 or TFM_BF16), and checks the result. */
+static void bind_all_halves(const char *dtype, int want, void (*check)(void *out))
 {
 	char json[128];
 	unsigned char *bytes, *img;
-	tfm_tensor_decl decl = { "h", 2, { 256, 256 } };
-	float *out;
+	tfm_tensor_decl decl = { "h", 2, { 256, 256 }, want };
+	void *out;
 	tfm_file *f;
 	tfm_error e;
 	size_t size;
@@ -356,8 +359,9 @@ static void bind_all_halves(const char *dtype, void (*check)(float *out))
 	free(bytes);
 }
 
-static void check_f16(float *out)
+static void check_f16(void *p)
 {
+	const float *out = p;
 	unsigned h, bad = 0;
 
 	CU_ASSERT_EQUAL(out[0x3c00], 1.0f);
@@ -382,8 +386,9 @@ static void check_f16(float *out)
 	CU_ASSERT_EQUAL(bad, 0);
 }
 
-static void check_bf16(float *out)
+static void check_bf16(void *p)
 {
+	const float *out = p;
 	unsigned h, bad = 0;
 
 	CU_ASSERT_EQUAL(out[0x3f80], 1.0f);
@@ -399,12 +404,151 @@ static void check_bf16(float *out)
 
 static void test_st_f16(void)
 {
-	bind_all_halves("F16", check_f16);
+	bind_all_halves("F16", TFM_F32, check_f16);
 }
 
 static void test_st_bf16(void)
 {
-	bind_all_halves("BF16", check_bf16);
+	bind_all_halves("BF16", TFM_F32, check_bf16);
+}
+
+/* The bfloat16 nearest to x, ties to even, found the long way: of the two
+ * bfloat16 around x, the closer in double arithmetic (exact here). */
+static uint16_t bf16_ref(float x)
+{
+	uint32_t u = f32_bits(x);
+	uint16_t lo = (uint16_t)(u >> 16), hi = (uint16_t)(lo + 1);
+	double dlo, dhi;
+
+	if (isnan(x))
+		return (uint16_t)(lo | 0x40);
+	if ((u & 0xffff) == 0)
+		return lo;
+	dlo = fabs((double)x - bits_f32((uint32_t)lo << 16));
+	/* past the largest finite bfloat16 the next one up is infinity */
+	dhi = (hi & 0x7f80) == 0x7f80 ? (dlo > ldexp(1.0, 127 - 8) ? 0 : INFINITY)
+	                              : fabs((double)x - bits_f32((uint32_t)hi << 16));
+	return dlo < dhi ? lo : dhi < dlo ? hi : (lo & 1) ? hi : lo;
+}
+
+/* tfm_f32_to_bf16 against bf16_ref over every exponent, with mantissas
+ * at, around and between the ties. */
+static void test_f32_to_bf16(void)
+{
+	static const uint32_t low[] = { 0, 1, 0x7fff, 0x8000, 0x8001, 0xffff, 0x4000, 0xc000 };
+	uint64_t rng = 42;
+	int bad = 0;
+
+	for (uint32_t sign = 0; sign < 2; sign++)
+		for (uint32_t exp = 0; exp < 256; exp++)
+			for (int k = 0; k < 64; k++) {
+				rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+				uint32_t top = (uint32_t)(rng >> 40) & 0x7f;	/* 7 stored bits kept */
+				uint32_t u = sign << 31 | exp << 23 | top << 16 | low[k % 8];
+				if (k >= 8)
+					u = (u & 0xffff0000u) | (uint32_t)(rng >> 20 & 0xffff);
+				if (top == 0x7f && k % 2)
+					u |= 0x7f0000;	/* mantissa all ones: rounds up a binade */
+				float x = bits_f32(u);
+				if (tfm_f32_to_bf16(x) != bf16_ref(x) && !(isnan(x) && isnan(tfm_bf16_to_f32(tfm_f32_to_bf16(x)))))
+					bad++;
+			}
+	CU_ASSERT_EQUAL(bad, 0);
+	CU_ASSERT_EQUAL(tfm_f32_to_bf16(1.0f), 0x3f80);
+	CU_ASSERT_EQUAL(tfm_f32_to_bf16(bits_f32(0x3f808000u)), 0x3f80);	/* tie: to even */
+	CU_ASSERT_EQUAL(tfm_f32_to_bf16(bits_f32(0x3f818000u)), 0x3f82);	/* tie: to even, up */
+	CU_ASSERT_EQUAL(tfm_f32_to_bf16(bits_f32(0x7f7fffffu)), 0x7f80);	/* FLT_MAX: to inf */
+	CU_ASSERT_EQUAL(tfm_f32_to_bf16(INFINITY), 0x7f80);
+	CU_ASSERT_EQUAL(tfm_f32_to_bf16(-INFINITY), 0xff80);
+	CU_ASSERT(isnan(tfm_bf16_to_f32(tfm_f32_to_bf16(bits_f32(0x7f800001u)))));	/* signalling NaN stays NaN */
+	CU_ASSERT_EQUAL(tfm_f32_to_bf16(-0.0f), 0x8000);
+}
+
+static void check_f16_as_bf16(void *p)
+{
+	const tfm_bf16 *out = p;
+	int bad = 0;
+
+	for (unsigned h = 0; h < 65536; h++) {
+		float want = f16_ref(h);
+		if (isnan(want) ? !isnan(tfm_bf16_to_f32(out[h])) : out[h] != tfm_f32_to_bf16(want))
+			bad++;
+	}
+	CU_ASSERT_EQUAL(bad, 0);
+	CU_ASSERT_EQUAL(out[0x3c00], 0x3f80);	/* 1.0 */
+}
+
+static void check_bf16_as_bf16(void *p)
+{
+	const tfm_bf16 *out = p;
+	int bad = 0;
+
+	for (unsigned h = 0; h < 65536; h++)
+		bad += out[h] != h;
+	CU_ASSERT_EQUAL(bad, 0);
+}
+
+/* Binding as bf16: F16 rounded, BF16 as it is. */
+static void test_st_as_bf16(void)
+{
+	bind_all_halves("F16", TFM_BF16, check_f16_as_bf16);
+	bind_all_halves("BF16", TFM_BF16, check_bf16_as_bf16);
+}
+
+/* BF16 tensors written, read back in place as bf16 and widened as f32;
+ * F32 tensors read as bf16 are rounded. */
+static void test_st_write_bf16(void)
+{
+	tfm_tensor_decl decl[2] = { { "m", 2, { 3, 5 }, TFM_BF16 }, { "v", 1, { 5 }, TFM_F32 } };
+	tfm_tensor_decl as32[2] = { { "m", 2, { 3, 5 }, TFM_F32 }, { "v", 1, { 5 }, TFM_BF16 } };
+	tfm_bf16 m[15];
+	float v[5] = { 1.0f, bits_f32(0x3f808000u), bits_f32(0x3f818000u), -3.0f, 1e-3f };
+	const void *data[2] = { m, v };
+	const char *path = rt_path("bf16.safetensors");
+	unsigned char *raw;
+	size_t size, hlen = 0;
+	void *out[2];
+	tfm_file *f;
+	tfm_error e;
+	cJSON *hdr;
+	int i;
+
+	for (i = 0; i < 15; i++)
+		m[i] = tfm_f32_to_bf16((float)(i - 7) / 3.0f);
+	CU_ASSERT_EQUAL_FATAL(tfm_file_write(path, decl, 2, data, &e), 0);
+	raw = read_all(path, &size);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(raw);
+	for (i = 7; i >= 0; i--)
+		hlen = hlen << 8 | raw[i];
+	CU_ASSERT_EQUAL(size, 8 + hlen + 15 * 2 + 5 * 4);
+	hdr = cJSON_ParseWithLength((const char *)raw + 8, hlen);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(hdr);
+	CU_ASSERT_STRING_EQUAL(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(hdr, "m"),
+	                                                        "dtype")->valuestring, "BF16");
+	CU_ASSERT_STRING_EQUAL(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(hdr, "v"),
+	                                                        "dtype")->valuestring, "F32");
+	cJSON_Delete(hdr);
+	free(raw);
+
+	CU_ASSERT_EQUAL_FATAL(tfm_file_open(&f, path, &e), 0);
+	CU_ASSERT_EQUAL(tfm_file_dtype(f, "m"), TFM_BF16);
+	CU_ASSERT_EQUAL(tfm_file_dtype(f, "v"), TFM_F32);
+	CU_ASSERT_EQUAL(tfm_file_dtype(f, "nothing"), -1);
+	CU_ASSERT_EQUAL_FATAL(tfm_file_bind(f, decl, 2, out, &e), 0);
+	CU_ASSERT_EQUAL(memcmp(out[0], m, sizeof m), 0);
+	CU_ASSERT_EQUAL(memcmp(out[1], v, sizeof v), 0);
+	CU_ASSERT_EQUAL_FATAL(tfm_file_bind(f, as32, 2, out, &e), 0);
+	for (i = 0; i < 15; i++)
+		CU_ASSERT_EQUAL(((float *)out[0])[i], tfm_bf16_to_f32(m[i]));
+	for (i = 0; i < 5; i++)
+		CU_ASSERT_EQUAL(((tfm_bf16 *)out[1])[i], tfm_f32_to_bf16(v[i]));
+	CU_ASSERT_EQUAL(((tfm_bf16 *)out[1])[1], 0x3f80);
+	CU_ASSERT_EQUAL(((tfm_bf16 *)out[1])[2], 0x3f82);
+	/* a declared type the runtime does not hold */
+	as32[0].dtype = TFM_F16;
+	CU_ASSERT_EQUAL(tfm_file_bind(f, as32, 2, out, &e), -1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "F32 or BF16"));
+	tfm_file_close(f);
 }
 
 /* ---- Safetensors: every error ------------------------------------------- */
@@ -414,8 +558,8 @@ static const unsigned char zeros64[64];
 static void test_st_missing(void)
 {
 	static const char json[] = "{\"x\": {\"dtype\": \"F32\", \"shape\": [2], \"data_offsets\": [0, 8]}}";
-	tfm_tensor_decl decl[2] = { { "x", 1, { 2 } },
-	                            { "layers.0.attention.wq.weight", 2, { 32, 16 } } };
+	tfm_tensor_decl decl[2] = { { "x", 1, { 2 }, TFM_F32 },
+	                            { "layers.0.attention.wq.weight", 2, { 32, 16 }, TFM_F32 } };
 
 	ASSERT_MSG(bind_error(json, zeros64, 8, decl, 2),
 	           "m.safetensors: missing tensor 'layers.0.attention.wq.weight' (expected shape [32, 16])");
@@ -424,8 +568,8 @@ static void test_st_missing(void)
 static void test_st_wrong_shape(void)
 {
 	static const char json[] = "{\"x\": {\"dtype\": \"F32\", \"shape\": [2, 3], \"data_offsets\": [0, 24]}}";
-	tfm_tensor_decl d1 = { "x", 2, { 3, 2 } };
-	tfm_tensor_decl d2 = { "x", 1, { 6 } };
+	tfm_tensor_decl d1 = { "x", 2, { 3, 2 }, TFM_F32 };
+	tfm_tensor_decl d2 = { "x", 1, { 6 }, TFM_F32 };
 
 	ASSERT_MSG(bind_error(json, zeros64, 24, &d1, 1),
 	           "m.safetensors: tensor 'x' has shape [2, 3], expected [3, 2]");
@@ -438,7 +582,7 @@ static void test_st_unexpected(void)
 	static const char json[] =
 		"{\"x\": {\"dtype\": \"F32\", \"shape\": [2], \"data_offsets\": [0, 8]},"
 		" \"rope.freqs\": {\"dtype\": \"BF16\", \"shape\": [1, 2], \"data_offsets\": [8, 12]}}";
-	tfm_tensor_decl decl = { "x", 1, { 2 } };
+	tfm_tensor_decl decl = { "x", 1, { 2 }, TFM_F32 };
 
 	ASSERT_MSG(bind_error(json, zeros64, 12, &decl, 1),
 	           "m.safetensors: unexpected tensor 'rope.freqs' [1, 2]: the model does not use it");
@@ -576,7 +720,7 @@ static void test_st_short(void)
 static void test_st_truncated(void)
 {
 	float a[15], b[3], c[21];
-	const float *data[3] = { a, b, c };
+	const void *data[3] = { a, b, c };
 	const char *path = rt_path("truncated.safetensors");
 	char want[1200];
 	tfm_error e;
@@ -623,10 +767,10 @@ static void test_st_bad_path(void)
 static void test_st_write_errors(void)
 {
 	float x[2] = { 1, 2 };
-	const float *data[2] = { x, x };
-	tfm_tensor_decl twice[2] = { { "a", 1, { 2 } }, { "a", 1, { 2 } } };
-	tfm_tensor_decl meta = { "__metadata__", 1, { 2 } };
-	tfm_tensor_decl neg = { "n", 2, { 2, -1 } };
+	const void *data[2] = { x, x };
+	tfm_tensor_decl twice[2] = { { "a", 1, { 2 }, TFM_F32 }, { "a", 1, { 2 }, TFM_F32 } };
+	tfm_tensor_decl meta = { "__metadata__", 1, { 2 }, TFM_F32 };
+	tfm_tensor_decl neg = { "n", 2, { 2, -1 }, TFM_F32 };
 	const char *bad = rt_path("no-such-dir/w.safetensors");
 	const char *ok = rt_path("w.safetensors");
 	char want[1200];
@@ -1041,6 +1185,9 @@ static const rt_test rt_safetensors_tests[] = {
 	{ "unaligned F32 is copied", test_st_unaligned_f32 },
 	{ "F16 conversion, all 65536 values", test_st_f16 },
 	{ "BF16 conversion, all 65536 values", test_st_bf16 },
+	{ "f32 to bf16 rounding", test_f32_to_bf16 },
+	{ "bind as bf16: F16 rounded, BF16 in place", test_st_as_bf16 },
+	{ "BF16 write and read back", test_st_write_bf16 },
 	{ "missing tensor", test_st_missing },
 	{ "wrong shape", test_st_wrong_shape },
 	{ "unexpected tensor", test_st_unexpected },

@@ -4,7 +4,9 @@
 
 For each case NAME it writes NAME.tfm (every key explicit), NAME.safetensors
 (the weights), NAME.tokens (one line of comma-separated ids) and
-NAME.logits.npy (float32 [n_tokens, vocab]), then INDEX (the case names).
+NAME.logits.npy (float32 [n_tokens, vocab]), NAME.logits_bf16.npy (the same
+with the 2-D tensors rounded to bfloat16, as `--weight-dtype bf16` holds
+them), then INDEX (the case names).
 Everything is seeded from the case name, so a rerun gives identical bytes.
 The logits are computed from the weights as read back from the file, i.e.
 after rounding to F16/BF16.
@@ -192,6 +194,12 @@ def write_case(case):
     stored = ref.read_safetensors(base + ".safetensors")
     logits = ref.forward(stored_cfg, stored, tokens)
     ref.write_npy(base + ".logits.npy", logits)
+
+    # And from the weights as `--weight-dtype bf16` holds them: matrices and
+    # embeddings (the 2-D tensors) rounded to bfloat16, vectors unchanged.
+    rounded = {k: ref.bf16_bits_to_f32(ref.f32_to_bf16_bits(v)).reshape(v.shape)
+               if v.ndim == 2 else v for k, v in stored.items()}
+    ref.write_npy(base + ".logits_bf16.npy", ref.forward(stored_cfg, rounded, tokens))
     return cfg, logits
 
 
