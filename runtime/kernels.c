@@ -12,8 +12,8 @@
  * SSE2 (or any target GCC knows) handles, with a separate multiply and add.
  *
  * Matrix products are the hot loops.  Decode (n = 1) is a stream of weights
- * that must run at memory bandwidth: MD rows at a time, one accumulator
- * each, so MD independent streams are in flight.  Prefill (n > 1) is a
+ * that must run at memory bandwidth: a row at a time, four accumulators,
+ * one sequential stream (mm_row).  Prefill (n > 1) is a
  * register-tiled product: a tile of MR rows x NR tokens kept in MR * NR
  * accumulators over a chunk of at most KC columns, so each weight load
  * feeds NR tokens and each token load MR rows.  The tokens' chunk is packed
@@ -25,12 +25,14 @@
  * as they are loaded (a shift: exact), so the arithmetic is the same; the
  * flag BF is a constant wherever the kernels are inlined.
  *
- * Every output y[t, r] is computed the same way whatever the tile, the path
- * or the thread: per chunk of columns (split as mm_chunk says), lane-wise
- * fused products in column order, one reduction tree (reduce4), then added
- * to the bias (or 0) and the chunks before it.  So results do not depend on
- * the thread count, and a token gives the same bits in a prefill batch as
- * alone in decode.
+ * In a prefill every output y[t, r] is computed the same way whatever the
+ * tile or the thread: per chunk of columns (split as mm_chunk says),
+ * lane-wise fused products in column order, one reduction tree (reduce4),
+ * then added to the bias (or 0) and the chunks before it.  Decode sums a
+ * row in four interleaved parts (mm_row).  Neither depends on the thread
+ * count; a token decoded alone agrees with the same token in a prefill to
+ * rounding (it used to agree to the bit, with eight rows read at once, one
+ * accumulator each: half the speed in bf16).
  */
 #include <math.h>
 #include <stddef.h>
@@ -88,9 +90,8 @@
 
 #define MC 64		/* rows per panel: MC * KC floats stay in L2 */
 #define TB (32 * NR)	/* tokens per block that a tile of rows meets */
-#define MD 8		/* decode: rows per block */
-#define MD_PF_COLS 512	/* decode: prefetch the next block when rows are this short */
-#define TR 8		/* the most rows of any tile: MR, MD <= TR, multiples of 4 */
+#define PF_BF16 1024	/* decode: bf16 weights prefetched this many bytes ahead */
+#define TR 8		/* the most rows of any tile: MR <= TR, a multiple of 4 */
 #define SPLIT 16	/* rows are split over threads in multiples of this (a cache line of y) */
 
 #define INLINE static inline __attribute__((always_inline))
@@ -395,31 +396,52 @@ INLINE void mm_rows_batch(const int BF, const matmul_job *m, int r0, int r1, flo
 	}
 }
 
-/* Decode: y[r] for rows r0..r1-1 of a single token, MD rows at a time, all
- * chunks of a block before the next.  A block is MD * cols contiguous
- * weights; while it is read, the next one is prefetched at the same pace. */
+/* One row of w (floats, or bfloat16 when BF) times x over cols: four
+ * accumulators over lanes k, k + VL, k + 2 VL, k + 3 VL keep the FMAs
+ * independent, summed (a0 + a1) + (a2 + a3).  bf16 weights are prefetched
+ * PF_BF16 bytes ahead. */
+INLINE vf mm_row(const int BF, const void *w, const float *x, int cols)
+{
+	const int es = BF ? 2 : 4;	/* bytes per weight */
+	vf a0 = { 0 }, a1 = { 0 }, a2 = { 0 }, a3 = { 0 };
+	int k = 0;
+
+	for (; k + 4 * VL <= cols; k += 4 * VL) {
+		if (BF)
+#pragma GCC unroll 4
+			for (int l = 0; l < 4 * VL * es; l += 64)
+				__builtin_prefetch((const char *)w + (size_t)k * es + PF_BF16 + l, 0, 3);
+		a0 = vfma(wload(w, BF, (size_t)k), vload(x + k), a0);
+		a1 = vfma(wload(w, BF, (size_t)k + VL), vload(x + k + VL), a1);
+		a2 = vfma(wload(w, BF, (size_t)k + 2 * VL), vload(x + k + 2 * VL), a2);
+		a3 = vfma(wload(w, BF, (size_t)k + 3 * VL), vload(x + k + 3 * VL), a3);
+	}
+	for (; k + VL <= cols; k += VL)
+		a0 = vfma(wload(w, BF, (size_t)k), vload(x + k), a0);
+	if (k < cols)
+		a0 = vfma(wload_part(w, BF, (size_t)k, cols - k), vload_part(x + k, cols - k), a0);
+	return (a0 + a1) + (a2 + a3);
+}
+
+/* Decode: y[r] for rows r0..r1-1 of a single token, one row after another,
+ * so that w is one sequential stream the hardware prefetchers follow
+ * (several rows interleaved ran slower on an EPYC, bf16 by 40%), four rows
+ * to a reduction.  A token decoded alone is thus summed in another order
+ * than in a prefill tile: the two agree to rounding, not to the bit. */
 INLINE void mm_rows_single(const int BF, const matmul_job *m, int r0, int r1)
 {
-	const int cols = m->cols, kc = mm_chunk(cols);
+	const int cols = m->cols;
 	const size_t es = BF ? 2 : 4;	/* bytes per weight */
 
-	for (int r = r0; r < r1; r += MD) {
-		const char *w = (const char *)m->w + (size_t)r * cols * es;
-		const float *b = m->b ? m->b + r : NULL;
-		const int R = r1 - r < MD ? r1 - r : MD;
-		const char *next = cols <= MD_PF_COLS && r + 2 * MD <= r1 ? w + (size_t)MD * cols * es : NULL;
+	for (int r = r0; r < r1; r += 4) {
+		const int R = r1 - r < 4 ? r1 - r : 4;
+		vf s[4] = { { 0 }, { 0 }, { 0 }, { 0 } };
 
-		for (int k0 = 0; k0 < cols; k0 += kc) {
-			const int kl = cols - k0 < kc ? cols - k0 : kc;
-			float *y = m->y + r;
-			const float *x = m->x + k0;
-			const char *pf = next ? next + (size_t)k0 * MD * es : NULL;
-			const char *wk = w + (size_t)k0 * es;
-			switch (R) {
-#define ROWS(R_) case R_: mm_tile(R_, 1, BF, y, x, wk, b, 0, 0, VL, cols, kl, k0 == 0, pf); break;
-			ROWS(1) ROWS(2) ROWS(3) ROWS(4) ROWS(5) ROWS(6) ROWS(7) ROWS(8)
-			}
-		}
+		for (int i = 0; i < R; i++)
+			s[i] = mm_row(BF, (const char *)m->w + (size_t)(r + i) * cols * es, m->x, cols);
+		v4 sum = reduce4(s[0], s[1], s[2], s[3]);
+		for (int i = 0; i < R; i++)
+			m->y[r + i] = (m->b ? m->b[r + i] : 0.0f) + sum[i];
 	}
 }
 
