@@ -8,13 +8,22 @@
  *
  * What is unrolled, and why: the layer stack, because each layer's
  * statements then name their own weights and a reader sees the model; the
- * inner loops of the matrix products and of attention get constant trip
- * counts (the compiler unrolls and schedules them).  Prefill products are
+ * inner loops of the matrix products get constant trip counts (the
+ * compiler unrolls and schedules them).  Prefill products are
  * register-tiled (rows x tokens, so each load feeds several FMAs); decode
  * products read w row after row with four accumulators, one sequential
- * stream: measured on s42, 55 -> 69 tok/s against eight interleaved rows.  Elementwise
- * operations (norms, activations, RoPE) are plain loops over constants:
- * they are a few percent of the work, and the compiler vectorises them. */
+ * stream: measured on s42, 55 -> 69 tok/s against eight interleaved rows.
+ * Elementwise operations (norms, activations, RoPE) are plain loops over
+ * constants: they are a few percent of the work, and the compiler
+ * vectorises them.
+ *
+ * Attention is not specialised: its length grows with the position and it
+ * reads the KV cache, not the weights, so constants buy nothing there.
+ * Every target calls the runtime's kernel of its own instruction set
+ * (tfm_kernels.attention), which streams the cache in blocks shared by the
+ * queries of a GQA group; it replaced a per-head loop emitted here that
+ * kept the output in memory (s15 decode: attention from 8.8% of the time
+ * to 6.2%, 150 -> 160 tok/s). */
 #include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -364,35 +373,6 @@ static void emit_matmul_kernel(Emitter *e, const Op *op)
 	out(e, "\t}\n}\n\n");
 }
 
-/* dot(a, b) and o += p * v over one head, HEAD_DIM wide. */
-static void emit_head_kernels(Emitter *e)
-{
-	const Target *t = e->t;
-	long long hd = e->m->head_dim, main_len = hd / t->lanes * t->lanes;
-	int tail = (int)(hd - main_len);
-
-	out(e, "/* a . b over one head. */\nstatic inline float dot_head(const float *restrict a, const float *restrict b)\n{\n");
-	out(e, "\t%s s = %s;\n", t->vec, t->zero);
-	if (main_len)
-		out(e, "\tfor (int k = 0; k < %lld; k += %d)\n\t\ts = %s;\n", main_len, t->lanes,
-		    sp(t->fma, sp(t->load, "a + k"), sp(t->load, "b + k"), "s"));
-	if (tail)
-		out(e, "\ts = %s;\n", sp(t->fma, sp(t->load_tail, sp("a + %lld", main_len), tail),
-		                         sp(t->load_tail, sp("b + %lld", main_len), tail), "s"));
-	out(e, "\treturn %s;\n}\n\n", t->lanes > 1 ? "hsum(s)" : "s");
-	out(e, "/* o += p * v over one head. */\nstatic inline void axpy_head(float *restrict o, float p, const float *restrict v)\n{\n");
-	out(e, "\t%s ps = %s;\n", t->vec, sp(t->splat, "p"));
-	if (main_len)
-		out(e, "\tfor (int k = 0; k < %lld; k += %d)\n\t\t%s;\n", main_len, t->lanes,
-		    sp(t->store, "o + k", sp(t->fma, "ps", sp(t->load, "v + k"), sp(t->load, "o + k"))));
-	if (tail) {
-		const char *o = sp("o + %lld", main_len), *v = sp("v + %lld", main_len);
-		out(e, "\t%s;\n", sp(t->store_tail, o, sp(t->fma, "ps", sp(t->load_tail, v, tail),
-		                                           sp(t->load_tail, o, tail)), tail));
-	}
-	out(e, "}\n\n");
-}
-
 static void emit_norm_kernel(Emitter *e, int fn, long long width)
 {
 	const char *kind = fn == NORM_RMSNORM ? "rmsnorm" : "layernorm";
@@ -488,8 +468,8 @@ static void emit_struct(Emitter *e)
 	if (e->m->position == POS_ROPE)
 		out(e, "\tfloat *rope_cos, *rope_sin;\t/* [MAX_SEQ, HEAD_DIM / 2] */\n");
 	out(e, "\tfloat *logits;\t/* [logits_rows, VOCAB] */\n\tint logits_rows;\n");
-	if (e->t->kernels)
-		out(e, "\tconst tfm_kernels *kern;\t/* the runtime's precompiled kernels */\n");
+	out(e, "\tconst tfm_kernels *kern;\t/* the runtime's precompiled kernels: %s */\n",
+	    e->t->kernels ? "every hot operation" : "attention");
 	out(e, "\ttfm_pool *pool;\n\ttfm_file *file;\t/* when opened from a file */\n\tvoid **bound;\t/* its tensors */\n};\n\n");
 }
 
@@ -543,40 +523,6 @@ static void emit_rope(Emitter *e)
 		out(e, "\t\t\t\tfloat u = v[2 * i], w = v[2 * i + 1];\n"
 		    "\t\t\t\tv[2 * i] = u * c[i] - w * s[i];\n\t\t\t\tv[2 * i + 1] = u * s[i] + w * c[i];\n");
 	out(e, "\t\t\t}\n\t\t}\n\t}\n}\n\n");
-}
-
-static void emit_attention(Emitter *e, double softcap)
-{
-	const Model *m = e->m;
-
-	out(e, "typedef struct attention_job {\n\tconst struct %s *m;\n\tint layer, n, pos;\n} attention_job;\n\n", m->name);
-	out(e, "/* att[t, h] = sum_s p_s v[s, g(h)], p = softmax_s(%sq[t, h] . k[s, g(h)] / sqrt(HEAD_DIM)%s)\n"
-	    " * over cached positions s <= pos + t, g(h) = h / (N_HEAD / N_KV_HEAD); query\n"
-	    " * heads split over the threads. */\n",
-	    softcap > 0 ? "softcap(" : "", softcap > 0 ? ")" : "");
-	out(e, "static void attention_worker(void *ctx, int i, int nt)\n{\n"
-	    "\tconst attention_job *j = ctx;\n\tconst struct %s *m = j->m;\n"
-	    "\tconst float *kc = m->k_cache + (size_t)j->layer * MAX_SEQ * KV_DIM;\n"
-	    "\tconst float *vc = m->v_cache + (size_t)j->layer * MAX_SEQ * KV_DIM;\n"
-	    "\tfloat *p = m->scores + (size_t)i * MAX_SEQ;\n"
-	    "\tint h0 = N_HEAD * i / nt, h1 = N_HEAD * (i + 1) / nt;\n\n", m->name);
-	out(e, "\tfor (int t = 0; t < j->n; t++) {\n\t\tint len = j->pos + t + 1;\n"
-	    "\t\tfor (int h = h0; h < h1; h++) {\n"
-	    "\t\t\tconst float *q = m->q + (size_t)t * Q_DIM + h * HEAD_DIM;\n"
-	    "\t\t\tint g = h / (N_HEAD / N_KV_HEAD);\n"
-	    "\t\t\tfloat *o = m->att + (size_t)t * Q_DIM + h * HEAD_DIM;\n"
-	    "\t\t\tfloat max = -INFINITY, sum = 0.0f;\n\n"
-	    "\t\t\tfor (int s = 0; s < len; s++) {\n"
-	    "\t\t\t\tfloat x = dot_head(q, kc + (size_t)s * KV_DIM + g * HEAD_DIM) * %s;\n",
-	    flt(1.0 / sqrt((double)m->head_dim)));
-	if (softcap > 0)
-		out(e, "\t\t\t\tx = %s * tanhf(x / %s);\n", flt(softcap), flt(softcap));
-	out(e, "\t\t\t\tp[s] = x;\n\t\t\t\tif (x > max)\n\t\t\t\t\tmax = x;\n\t\t\t}\n"
-	    "\t\t\tfor (int s = 0; s < len; s++) {\n\t\t\t\tp[s] = expf(p[s] - max);\n\t\t\t\tsum += p[s];\n\t\t\t}\n"
-	    "\t\t\tmemset(o, 0, HEAD_DIM * sizeof(float));\n"
-	    "\t\t\tfor (int s = 0; s < len; s++)\n"
-	    "\t\t\t\taxpy_head(o, p[s] / sum, vc + (size_t)s * KV_DIM + g * HEAD_DIM);\n"
-	    "\t\t}\n\t}\n}\n\n");
 }
 
 /* The operations the runtime has kernels for, as calls into them; returns
@@ -634,7 +580,7 @@ static void emit_op(Emitter *e, const Op *op)
 	const char *rows = op->head_only ? "(n - h0)" : "n";
 
 	out(e, "\t/* %s */\n", op->label);
-	if (e->t->kernels && emit_kernel_call(e, op))
+	if ((e->t->kernels || op->kind == OP_ATTENTION) && emit_kernel_call(e, op))
 		return;
 	switch (op->kind) {
 	case OP_EMBED:
@@ -683,9 +629,6 @@ static void emit_op(Emitter *e, const Op *op)
 		    "\tmemcpy(m->v_cache + ((size_t)%d * MAX_SEQ + pos) * KV_DIM, m->v, (size_t)n * KV_DIM * sizeof(float));\n",
 		    op->layer, op->layer);
 		break;
-	case OP_ATTENTION:
-		out(e, "\taj.layer = %d;\n\ttfm_pool_run(m->pool, attention_worker, &aj);\n", op->layer);
-		break;
 	case OP_GLU:
 		out(e, "\tfor (int i = 0; i < n * D_FF; i++)\n\t\tm->%s[i] *= %s(m->%s[i]);\n", o,
 		    op->fn == ACT_SWIGLU ? "silu" : op->f == GELU_ERF ? "gelu_erf" : "gelu_tanh", a);
@@ -717,8 +660,6 @@ static void emit_forward(Emitter *e)
 	    " * pos..pos+n-1, n <= BATCH.  Logits of rows h0..n-1 go to logits. */\n"
 	    "static void forward_chunk(struct %s *m, const int *tok, int n, int pos, int h0, float *logits)\n{\n",
 	    m->name);
-	if (!e->t->kernels)
-		out(e, "\tattention_job aj;\n\n\taj.m = m;\n\taj.n = n;\n\taj.pos = pos;\n");
 	for (int i = 0; i < p->n_ops; i++) {
 		const Op *op = &p->ops[i];
 		if (op->layer != layer) {
@@ -745,8 +686,10 @@ static void emit_api(Emitter *e)
 	out(e, "\tstruct %s *m = calloc(1, sizeof *m);\n\n\t*out = NULL;\n\tif (!m)\n\t\treturn tfm_fail(err, \"out of memory\");\n", n);
 	for (int i = 0; i < e->p->n_tensors; i++)
 		out(e, "\t%s = w[%d];\n", tensor_ref(e, i), i);
-	if (e->t->kernels) {
-		const char *isa = e->info->kernel_isa;
+	{
+		/* The JIT's kernels: those it was told, or the best this CPU runs;
+		 * the others': those of their own instruction set. */
+		const char *isa = e->t->kernels ? e->info->kernel_isa : e->t->name;
 		out(e, "\tm->kern = tfm_kernels_for(%s%s%s);\n\tif (!m->kern) {\n"
 		    "\t\ttfm_fail(err, \"this CPU cannot run the %s kernels\");\n\t\tgoto fail;\n\t}\n",
 		    isa ? "\"" : "", isa ? isa : "NULL", isa ? "\"" : "", isa ? isa : "runtime's");
@@ -875,10 +818,6 @@ void emit_c(const Program *p, const Target *t, const EmitInfo *info, FILE *c, FI
 			emit_matmul_kernel(&e, op);
 		else if (op->kind == OP_NORM)
 			emit_norm_kernel(&e, op->fn, op->cols);
-	}
-	if (!t->kernels) {
-		emit_head_kernels(&e);
-		emit_attention(&e, p->m.attn_softcap);
 	}
 	if (p->m.position == POS_ROPE)
 		emit_rope(&e);

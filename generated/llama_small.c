@@ -152,6 +152,7 @@ struct llama_small {
 	float *rope_cos, *rope_sin;	/* [MAX_SEQ, HEAD_DIM / 2] */
 	float *logits;	/* [logits_rows, VOCAB] */
 	int logits_rows;
+	const tfm_kernels *kern;	/* the runtime's precompiled kernels: attention */
 	tfm_pool *pool;
 	tfm_file *file;	/* when opened from a file */
 	void **bound;	/* its tensors */
@@ -687,65 +688,6 @@ static void matmul_32000x288(float *restrict y, const float *restrict x, const v
 	}
 }
 
-/* a . b over one head. */
-static inline float dot_head(const float *restrict a, const float *restrict b)
-{
-	__m256 s = _mm256_setzero_ps();
-	for (int k = 0; k < 48; k += 8)
-		s = _mm256_fmadd_ps(_mm256_loadu_ps(a + k), _mm256_loadu_ps(b + k), s);
-	return hsum(s);
-}
-
-/* o += p * v over one head. */
-static inline void axpy_head(float *restrict o, float p, const float *restrict v)
-{
-	__m256 ps = _mm256_set1_ps(p);
-	for (int k = 0; k < 48; k += 8)
-		_mm256_storeu_ps(o + k, _mm256_fmadd_ps(ps, _mm256_loadu_ps(v + k), _mm256_loadu_ps(o + k)));
-}
-
-typedef struct attention_job {
-	const struct llama_small *m;
-	int layer, n, pos;
-} attention_job;
-
-/* att[t, h] = sum_s p_s v[s, g(h)], p = softmax_s(q[t, h] . k[s, g(h)] / sqrt(HEAD_DIM))
- * over cached positions s <= pos + t, g(h) = h / (N_HEAD / N_KV_HEAD); query
- * heads split over the threads. */
-static void attention_worker(void *ctx, int i, int nt)
-{
-	const attention_job *j = ctx;
-	const struct llama_small *m = j->m;
-	const float *kc = m->k_cache + (size_t)j->layer * MAX_SEQ * KV_DIM;
-	const float *vc = m->v_cache + (size_t)j->layer * MAX_SEQ * KV_DIM;
-	float *p = m->scores + (size_t)i * MAX_SEQ;
-	int h0 = N_HEAD * i / nt, h1 = N_HEAD * (i + 1) / nt;
-
-	for (int t = 0; t < j->n; t++) {
-		int len = j->pos + t + 1;
-		for (int h = h0; h < h1; h++) {
-			const float *q = m->q + (size_t)t * Q_DIM + h * HEAD_DIM;
-			int g = h / (N_HEAD / N_KV_HEAD);
-			float *o = m->att + (size_t)t * Q_DIM + h * HEAD_DIM;
-			float max = -INFINITY, sum = 0.0f;
-
-			for (int s = 0; s < len; s++) {
-				float x = dot_head(q, kc + (size_t)s * KV_DIM + g * HEAD_DIM) * 0.14433757f;
-				p[s] = x;
-				if (x > max)
-					max = x;
-			}
-			for (int s = 0; s < len; s++) {
-				p[s] = expf(p[s] - max);
-				sum += p[s];
-			}
-			memset(o, 0, HEAD_DIM * sizeof(float));
-			for (int s = 0; s < len; s++)
-				axpy_head(o, p[s] / sum, vc + (size_t)s * KV_DIM + g * HEAD_DIM);
-		}
-	}
-}
-
 /* Rotates each of `heads` heads of x[t] (stride `stride`) by position pos+t:
  * pairs (u, w) -> (u cos a - w sin a, u sin a + w cos a), a = (pos+t) theta^(-2i/HEAD_DIM),
  * the pair of dimension i being (x[i], x[i + HEAD_DIM/2]) (rope_style = half). */
@@ -769,11 +711,6 @@ static void rope(const struct llama_small *m, float *x, int n, int pos, int head
  * pos..pos+n-1, n <= BATCH.  Logits of rows h0..n-1 go to logits. */
 static void forward_chunk(struct llama_small *m, const int *tok, int n, int pos, int h0, float *logits)
 {
-	attention_job aj;
-
-	aj.m = m;
-	aj.n = n;
-	aj.pos = pos;
 
 	/* x = tok_embeddings[token] */
 	for (int t = 0; t < n; t++)
@@ -797,8 +734,12 @@ static void forward_chunk(struct llama_small *m, const int *tok, int n, int pos,
 	memcpy(m->k_cache + ((size_t)0 * MAX_SEQ + pos) * KV_DIM, m->k, (size_t)n * KV_DIM * sizeof(float));
 	memcpy(m->v_cache + ((size_t)0 * MAX_SEQ + pos) * KV_DIM, m->v, (size_t)n * KV_DIM * sizeof(float));
 	/* att = softmax(q k / sqrt(head_dim)) v, causal */
-	aj.layer = 0;
-	tfm_pool_run(m->pool, attention_worker, &aj);
+	{
+		tfm_attention a = { m->q, m->k_cache + (size_t)0 * MAX_SEQ * KV_DIM,
+			m->v_cache + (size_t)0 * MAX_SEQ * KV_DIM, m->att, m->scores, n, pos,
+			N_HEAD, N_KV_HEAD, HEAD_DIM, MAX_SEQ, 0.14433757f, 0.0f };
+		m->kern->attention(m->pool, &a);
+	}
 	/* attention output: Wo att (+bo) */
 	matmul(m->pool, matmul_288x288, m->ao, m->att, m->layer[0].wo, NULL, n, 288);
 	/* x = x + attention */
@@ -834,8 +775,12 @@ static void forward_chunk(struct llama_small *m, const int *tok, int n, int pos,
 	memcpy(m->k_cache + ((size_t)1 * MAX_SEQ + pos) * KV_DIM, m->k, (size_t)n * KV_DIM * sizeof(float));
 	memcpy(m->v_cache + ((size_t)1 * MAX_SEQ + pos) * KV_DIM, m->v, (size_t)n * KV_DIM * sizeof(float));
 	/* att = softmax(q k / sqrt(head_dim)) v, causal */
-	aj.layer = 1;
-	tfm_pool_run(m->pool, attention_worker, &aj);
+	{
+		tfm_attention a = { m->q, m->k_cache + (size_t)1 * MAX_SEQ * KV_DIM,
+			m->v_cache + (size_t)1 * MAX_SEQ * KV_DIM, m->att, m->scores, n, pos,
+			N_HEAD, N_KV_HEAD, HEAD_DIM, MAX_SEQ, 0.14433757f, 0.0f };
+		m->kern->attention(m->pool, &a);
+	}
 	/* attention output: Wo att (+bo) */
 	matmul(m->pool, matmul_288x288, m->ao, m->att, m->layer[1].wo, NULL, n, 288);
 	/* x = x + attention */
@@ -871,8 +816,12 @@ static void forward_chunk(struct llama_small *m, const int *tok, int n, int pos,
 	memcpy(m->k_cache + ((size_t)2 * MAX_SEQ + pos) * KV_DIM, m->k, (size_t)n * KV_DIM * sizeof(float));
 	memcpy(m->v_cache + ((size_t)2 * MAX_SEQ + pos) * KV_DIM, m->v, (size_t)n * KV_DIM * sizeof(float));
 	/* att = softmax(q k / sqrt(head_dim)) v, causal */
-	aj.layer = 2;
-	tfm_pool_run(m->pool, attention_worker, &aj);
+	{
+		tfm_attention a = { m->q, m->k_cache + (size_t)2 * MAX_SEQ * KV_DIM,
+			m->v_cache + (size_t)2 * MAX_SEQ * KV_DIM, m->att, m->scores, n, pos,
+			N_HEAD, N_KV_HEAD, HEAD_DIM, MAX_SEQ, 0.14433757f, 0.0f };
+		m->kern->attention(m->pool, &a);
+	}
 	/* attention output: Wo att (+bo) */
 	matmul(m->pool, matmul_288x288, m->ao, m->att, m->layer[2].wo, NULL, n, 288);
 	/* x = x + attention */
@@ -908,8 +857,12 @@ static void forward_chunk(struct llama_small *m, const int *tok, int n, int pos,
 	memcpy(m->k_cache + ((size_t)3 * MAX_SEQ + pos) * KV_DIM, m->k, (size_t)n * KV_DIM * sizeof(float));
 	memcpy(m->v_cache + ((size_t)3 * MAX_SEQ + pos) * KV_DIM, m->v, (size_t)n * KV_DIM * sizeof(float));
 	/* att = softmax(q k / sqrt(head_dim)) v, causal */
-	aj.layer = 3;
-	tfm_pool_run(m->pool, attention_worker, &aj);
+	{
+		tfm_attention a = { m->q, m->k_cache + (size_t)3 * MAX_SEQ * KV_DIM,
+			m->v_cache + (size_t)3 * MAX_SEQ * KV_DIM, m->att, m->scores, n, pos,
+			N_HEAD, N_KV_HEAD, HEAD_DIM, MAX_SEQ, 0.14433757f, 0.0f };
+		m->kern->attention(m->pool, &a);
+	}
 	/* attention output: Wo att (+bo) */
 	matmul(m->pool, matmul_288x288, m->ao, m->att, m->layer[3].wo, NULL, n, 288);
 	/* x = x + attention */
@@ -945,8 +898,12 @@ static void forward_chunk(struct llama_small *m, const int *tok, int n, int pos,
 	memcpy(m->k_cache + ((size_t)4 * MAX_SEQ + pos) * KV_DIM, m->k, (size_t)n * KV_DIM * sizeof(float));
 	memcpy(m->v_cache + ((size_t)4 * MAX_SEQ + pos) * KV_DIM, m->v, (size_t)n * KV_DIM * sizeof(float));
 	/* att = softmax(q k / sqrt(head_dim)) v, causal */
-	aj.layer = 4;
-	tfm_pool_run(m->pool, attention_worker, &aj);
+	{
+		tfm_attention a = { m->q, m->k_cache + (size_t)4 * MAX_SEQ * KV_DIM,
+			m->v_cache + (size_t)4 * MAX_SEQ * KV_DIM, m->att, m->scores, n, pos,
+			N_HEAD, N_KV_HEAD, HEAD_DIM, MAX_SEQ, 0.14433757f, 0.0f };
+		m->kern->attention(m->pool, &a);
+	}
 	/* attention output: Wo att (+bo) */
 	matmul(m->pool, matmul_288x288, m->ao, m->att, m->layer[4].wo, NULL, n, 288);
 	/* x = x + attention */
@@ -982,8 +939,12 @@ static void forward_chunk(struct llama_small *m, const int *tok, int n, int pos,
 	memcpy(m->k_cache + ((size_t)5 * MAX_SEQ + pos) * KV_DIM, m->k, (size_t)n * KV_DIM * sizeof(float));
 	memcpy(m->v_cache + ((size_t)5 * MAX_SEQ + pos) * KV_DIM, m->v, (size_t)n * KV_DIM * sizeof(float));
 	/* att = softmax(q k / sqrt(head_dim)) v, causal */
-	aj.layer = 5;
-	tfm_pool_run(m->pool, attention_worker, &aj);
+	{
+		tfm_attention a = { m->q, m->k_cache + (size_t)5 * MAX_SEQ * KV_DIM,
+			m->v_cache + (size_t)5 * MAX_SEQ * KV_DIM, m->att, m->scores, n, pos,
+			N_HEAD, N_KV_HEAD, HEAD_DIM, MAX_SEQ, 0.14433757f, 0.0f };
+		m->kern->attention(m->pool, &a);
+	}
 	/* attention output: Wo att (+bo) */
 	matmul(m->pool, matmul_288x288, m->ao, m->att, m->layer[5].wo, NULL, n, 288);
 	/* x = x + attention */
@@ -1074,6 +1035,11 @@ int llama_small_open_tensors(struct llama_small **out, void *const *w, int n_thr
 	m->layer[5].w_up = w[53];
 	m->layer[5].w_down = w[54];
 	m->norm = w[55];
+	m->kern = tfm_kernels_for("avx2");
+	if (!m->kern) {
+		tfm_fail(err, "this CPU cannot run the avx2 kernels");
+		goto fail;
+	}
 	if (tfm_pool_open(&m->pool, n_threads, err))
 		goto fail;
 	m->x = tfm_alloc(sizeof(float) * BATCH * 288);
