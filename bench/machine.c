@@ -104,6 +104,13 @@ static void machine_no_threads(int threads)
 
 /* ---- Read bandwidth ------------------------------------------------------ */
 
+static int machine_cmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
 #define BW_MIN_PASSES 5
 #define BW_MAX_PASSES 200
 #define BW_MAX_THREADS 64
@@ -117,6 +124,7 @@ typedef struct bw_run {
 	int passes;		/* timed passes; set by thread 0 after the first */
 	double seconds;		/* what the timed passes should take in all */
 	double best;		/* seconds of the fastest pass */
+	double times[BW_MAX_PASSES];	/* seconds of each timed pass */
 	volatile float sink[BW_MAX_THREADS];
 } bw_run;
 
@@ -151,8 +159,10 @@ static void *bw_thread(void *p)
 				long k = t > 0 ? (long)(r->seconds / t) : BW_MAX_PASSES;
 				r->passes = k < BW_MIN_PASSES ? BW_MIN_PASSES
 				          : k > BW_MAX_PASSES ? BW_MAX_PASSES : (int)k;
-			} else if (t < r->best) {
-				r->best = t;
+			} else {
+				r->times[pass - 1] = t;
+				if (t < r->best)
+					r->best = t;
 			}
 		}
 	}
@@ -160,7 +170,7 @@ static void *bw_thread(void *p)
 }
 
 double machine_read_bw(const machine_cpu *c, const float *buf, size_t bytes,
-                       int threads, double seconds, int *passes)
+                       int threads, double seconds, int *passes, double *median)
 {
 	pthread_t tid[BW_MAX_THREADS];
 	bw_arg arg[BW_MAX_THREADS];
@@ -190,6 +200,8 @@ double machine_read_bw(const machine_cpu *c, const float *buf, size_t bytes,
 	pthread_barrier_destroy(&r->barrier);
 	bw = (double)(r->n * sizeof(float)) / r->best;
 	*passes = r->passes;
+	qsort(r->times, (size_t)r->passes, sizeof r->times[0], machine_cmp);
+	*median = (double)(r->n * sizeof(float)) / r->times[r->passes / 2];
 	free(r);
 	return bw;
 }

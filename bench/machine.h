@@ -35,10 +35,11 @@ void machine_cpu_probe(machine_cpu *c);
 /* The best read bandwidth, in bytes/s, of the first `bytes` of buf (64-byte
  * aligned, bytes a multiple of 256) summed by `threads` threads, each its
  * own contiguous slice, over passes that take about `seconds` in all (at
- * least 5, after an untimed first pass).  *passes gets their number.
+ * least 5, after an untimed first pass).  *passes gets their number and
+ * *median the bandwidth of the median pass.
  * A thread that cannot be started ends the program (exit status 1). */
 double machine_read_bw(const machine_cpu *c, const float *buf, size_t bytes,
-                       int threads, double seconds, int *passes);
+                       int threads, double seconds, int *passes, double *median);
 
 /* The FP32 FMA peak in FLOP/s of `threads` threads together, each running
  * independent FMA chains of the instruction set isa ("avx512", "avx2" or
