@@ -629,6 +629,21 @@ static double prefill_peak(const model *m, const series *s, int t, double tok_s,
 	       ? prefill_flops_per_token(m, s->prefill_n) * tok_s / (mf->fma_peak[0] * t) : 0;
 }
 
+/* A cell of the quoted table: engine e's median decode at t threads and its
+ * share of the roofline, or a dash when it did not run. */
+static void print_decode_cell(const model *m, int e, int t)
+{
+	const series *s = &m->s[e][t - 1];
+	char a[64];
+
+	if (s->n > 0) {
+		double dec = stats_of(s->decode, s->n).median;
+		printf("%s (%.0f%%) | ", fmt_rate(a, sizeof a, dec), 100 * decode_roofline(m, e, t, dec, 0));
+	} else {
+		printf("– | ");
+	}
+}
+
 static void print_markdown(const model *ms, int n, const machine_figures *mf, const options *o)
 {
 	char a[64], b[64], c[64], d[64];
@@ -758,22 +773,12 @@ static void print_markdown(const model *ms, int n, const machine_figures *mf, co
 			double bw16 = m->weight_bytes / 2 <= quoted_llc_bytes ? quoted_llc_bw[t - 1] : quoted_dram_bw[t - 1];
 			double pf = prefill_flops_per_token(m, 128);
 			printf("| %s | %d | ", m->name, t);
-			if (s->n > 0) {
-				double dec = stats_of(s->decode, s->n).median;
-				printf("%s (%.0f%%) | ", fmt_rate(a, sizeof a, dec), 100 * decode_roofline(m, AOT, t, dec, 0));
-			} else {
-				printf("– | ");
-			}
+			print_decode_cell(m, AOT, t);
 			printf("%g (%.0f%%) | ", q->llama2c[t - 1],
 			       100 * m->weight_bytes * q->llama2c[t - 1] / bw);
 			printf("%g (%.0f%%) | ", q->llamacpp[t - 1],
 			       100 * m->weight_bytes * q->llamacpp[t - 1] / bw);
-			if (m->s[BF16][t - 1].n > 0) {
-				double dec = stats_of(m->s[BF16][t - 1].decode, m->s[BF16][t - 1].n).median;
-				printf("%s (%.0f%%) | ", fmt_rate(a, sizeof a, dec), 100 * decode_roofline(m, BF16, t, dec, 0));
-			} else {
-				printf("– | ");
-			}
+			print_decode_cell(m, BF16, t);
 			printf("%g (%.0f%%) | ", q->llamacpp_bf16[t - 1],
 			       100 * m->weight_bytes / 2 * q->llamacpp_bf16[t - 1] / bw16);
 			if (s->n > 0) {

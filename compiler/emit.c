@@ -315,6 +315,7 @@ static void emit_matmul_kernel(Emitter *e, const Op *op)
 	const long long rows = op->rows, cols = op->cols;
 	const int bf16 = e->p->tensors[op->w].dtype == DTYPE_BF16;
 	const char *wl = bf16 ? t->load_bf16 : t->load, *wlt = bf16 ? t->load_bf16_tail : t->load_tail;
+	const char *wtype = tensor_type(e, op->w);
 	int nr = t->tile_rows, nt = t->tile_tokens;
 	/* A block of x: as many tokens as fit in 256 KiB, a multiple of the tile. */
 	long long block = (256 * 1024 / 4) / cols / nt * nt;
@@ -325,14 +326,14 @@ static void emit_matmul_kernel(Emitter *e, const Op *op)
 	    rows, cols, bf16 ? ", bfloat16" : "");
 	out(e, "static void %s(float *restrict y, const float *restrict x, const void *restrict wp,\n"
 	    "\tconst float *restrict b, int n, int r0, int r1)\n{\n\tconst %s *w = wp;\n\n",
-	    matmul_name(e, op), bf16 ? "tfm_bf16" : "float");
+	    matmul_name(e, op), wtype);
 	/* Decode: one token; w is read row after row, one sequential stream
 	 * the prefetchers follow, with DECODE_ACC accumulators per row so the
 	 * FMAs do not wait on each other. */
 	if (t->lanes > 1 && cols >= DECODE_ACC * t->lanes) {
 		long long step = (long long)DECODE_ACC * t->lanes, main_len = cols / step * step;
 		out(e, "\tif (n == 1) {\n\t\tfor (int r = r0; r < r1; r++) {\n"
-		    "\t\t\tconst %s *wr = w + (size_t)r * %lld;\n\t\t\t%s ", bf16 ? "tfm_bf16" : "float", cols, t->vec);
+		    "\t\t\tconst %s *wr = w + (size_t)r * %lld;\n\t\t\t%s ", wtype, cols, t->vec);
 		for (int i = 0; i < DECODE_ACC; i++)
 			out(e, "%sa%d = %s", i ? ", " : "", i, t->zero);
 		out(e, ";\n\t\t\tint k = 0;\n\n\t\t\tfor (; k < %lld; k += %lld) {\n", main_len, step);
@@ -359,7 +360,7 @@ static void emit_matmul_kernel(Emitter *e, const Op *op)
 	    block, block, block);
 	for (int rb = nr; rb >= 1; rb = rb > 1 ? 1 : 0) {
 		out(e, "\t\tfor (; r + %d <= r1; r += %d) {\n\t\t\tconst %s *w0 = w + (size_t)r * %lld", rb, rb,
-		    bf16 ? "tfm_bf16" : "float", cols);
+		    wtype, cols);
 		for (int i = 1; i < rb; i++)
 			out(e, ", *w%d = w%d + %lld", i, i - 1, cols);
 		out(e, ";\n\t\t\tint t = t0;\n\n");

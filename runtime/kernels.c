@@ -445,43 +445,44 @@ INLINE void mm_rows_single(const int BF, const matmul_job *m, int r0, int r1)
 	}
 }
 
-/* Thread i's share of the rows, whole blocks of SPLIT.  For prefill, the
- * tokens are packed once per chunk into space from the heap (too big for a
- * thread's stack), or if that fails, a few at a time on the stack. */
+/* Rows r0..r1-1 of every token, weights bfloat16 when BF.  For prefill,
+ * the tokens are packed once per chunk into space from the heap (too big
+ * for a thread's stack), or if that fails, a few at a time on the stack. */
+INLINE void mm_rows(const int BF, const matmul_job *m, int r0, int r1)
+{
+	const size_t packed = (size_t)(m->n + NR - 1) / NR * NR * KC;
+	float *buf;
+
+	if (m->n == 1) {
+		mm_rows_single(BF, m, r0, r1);
+		return;
+	}
+	buf = tfm_alloc(sizeof(float) * (packed + TB * MC));
+	if (buf) {
+		mm_rows_batch(BF, m, r0, r1, buf, buf + packed, TB, 1);
+		tfm_free(buf);
+	} else {
+		float small[NR * (KC + MC)] __attribute__((aligned(64)));
+		mm_rows_batch(BF, m, r0, r1, small, small + NR * KC, NR, 0);
+	}
+}
+
+/* Thread i's share of the rows, whole blocks of SPLIT. */
 static void mm_part(void *ctx, int i, int nt)
 {
 	const matmul_job *m = ctx;
 	const int blocks = (m->rows + SPLIT - 1) / SPLIT;
 	const int r0 = (int)((long)blocks * i / nt) * SPLIT;
 	int r1 = (int)((long)blocks * (i + 1) / nt) * SPLIT;
-	const size_t packed = (size_t)(m->n + NR - 1) / NR * NR * KC;
-	float *buf;
 
 	if (r1 > m->rows)
 		r1 = m->rows;
 	if (r0 >= r1)
 		return;
-	if (m->n == 1) {
-		if (m->bf16)
-			mm_rows_single(1, m, r0, r1);
-		else
-			mm_rows_single(0, m, r0, r1);
-		return;
-	}
-	buf = tfm_alloc(sizeof(float) * (packed + TB * MC));
-	if (buf) {
-		if (m->bf16)
-			mm_rows_batch(1, m, r0, r1, buf, buf + packed, TB, 1);
-		else
-			mm_rows_batch(0, m, r0, r1, buf, buf + packed, TB, 1);
-		tfm_free(buf);
-	} else {
-		float small[NR * (KC + MC)] __attribute__((aligned(64)));
-		if (m->bf16)
-			mm_rows_batch(1, m, r0, r1, small, small + NR * KC, NR, 0);
-		else
-			mm_rows_batch(0, m, r0, r1, small, small + NR * KC, NR, 0);
-	}
+	if (m->bf16)
+		mm_rows(1, m, r0, r1);
+	else
+		mm_rows(0, m, r0, r1);
 }
 
 static void mm_run(tfm_pool *pool, float *y, const float *x, const void *w, int bf16,
