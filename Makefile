@@ -17,7 +17,7 @@ BASE_CFLAGS = -std=c11 -Wall -Wextra -Wno-unused-parameter -D_GNU_SOURCE
 CFLAGS  ?= -O2 -g
 override CFLAGS += $(BASE_CFLAGS)
 KERNEL_CFLAGS ?= $(CFLAGS)
-CPPFLAGS += -Icompiler -Iruntime -Ibuild -MMD -MP
+CPPFLAGS += $(addprefix -I,$(SRC_DIRS)) -Ibuild -MMD -MP
 LDLIBS  = -lcjson -lpthread -lm
 
 # The Debian packages the build needs, checked (and as root installed)
@@ -37,6 +37,8 @@ LDLIBS   := -ltcc -ldl $(LDLIBS)
 endif
 endif
 B       ?= build
+# The source folders, one per stage of the pipeline (see the README's map).
+SRC_DIRS = compiler $(wildcard compiler/*/) runtime $(wildcard runtime/*/)
 
 ifeq ($(V),1)
 Q =
@@ -44,10 +46,10 @@ else
 Q = @
 endif
 
-COMPILER_SRC = $(wildcard compiler/*.c)
+COMPILER_SRC = $(wildcard compiler/*.c compiler/*/*.c)
 # kernels.c is built once per instruction set, with its own -m flags; the
 # rest of the tree is built for the baseline x86-64, so it runs anywhere.
-RUNTIME_SRC  = $(filter-out runtime/kernels.c,$(wildcard runtime/*.c))
+RUNTIME_SRC  = $(filter-out runtime/kernels/kernels.c,$(wildcard runtime/*.c runtime/*/*.c))
 KERNEL_ISAS  = scalar avx2 avx512
 KERNEL_FLAGS_scalar =
 KERNEL_FLAGS_avx2   = -mavx2 -mfma
@@ -57,7 +59,7 @@ GEN_SRC      = $(B)/lex.c $(B)/parse.c
 
 COMPILER_OBJ = $(COMPILER_SRC:%.c=$(B)/%.o) $(B)/lex.o $(B)/parse.o
 LIB_OBJ      = $(filter-out $(B)/compiler/main.o,$(COMPILER_OBJ))
-RUNTIME_OBJ  = $(RUNTIME_SRC:%.c=$(B)/%.o) $(KERNEL_ISAS:%=$(B)/runtime/kernels_%.o)
+RUNTIME_OBJ  = $(RUNTIME_SRC:%.c=$(B)/%.o) $(KERNEL_ISAS:%=$(B)/runtime/kernels/kernels_%.o)
 TEST_OBJ     = $(TEST_SRC:%.c=$(B)/%.o)
 
 all: tfmc
@@ -79,7 +81,7 @@ $(B)/%.o: %.c | $(B)/.deps
 	@echo "  CC      $<"
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
-$(KERNEL_ISAS:%=$(B)/runtime/kernels_%.o): $(B)/runtime/kernels_%.o: runtime/kernels.c | $(B)/.deps
+$(KERNEL_ISAS:%=$(B)/runtime/kernels/kernels_%.o): $(B)/runtime/kernels/kernels_%.o: runtime/kernels/kernels.c | $(B)/.deps
 	@mkdir -p $(dir $@)
 	@echo "  CC      $< ($*)"
 	$(Q)$(CC) $(CPPFLAGS) $(KERNEL_CFLAGS) $(KERNEL_FLAGS_$*) -DTFM_ISA=$* -c -o $@ $<
@@ -93,13 +95,13 @@ $(B)/parse.o: $(B)/parse.c
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -Wno-unused-variable -c -o $@ $<
 
 # re2c without dates or versions, so the output is reproducible.
-$(B)/lex.c: compiler/lex.re $(B)/parse.c | $(B)/.deps
+$(B)/lex.c: compiler/front/lex.re $(B)/parse.c | $(B)/.deps
 	@echo "  RE2C    $<"
 	$(Q)re2c -W --no-generation-date --no-version -o $@ $<
 
-$(B)/parse.c: compiler/parse.y | $(B)/.deps
+$(B)/parse.c: compiler/front/parse.y | $(B)/.deps
 	@echo "  LEMON   $<"
-	$(Q)mkdir -p $(B) && cp compiler/parse.y $(B)/parse.y
+	$(Q)mkdir -p $(B) && cp compiler/front/parse.y $(B)/parse.y
 	$(Q)lemon -q -T/usr/share/lemon/lempar.c -d$(B) $(B)/parse.y
 
 $(COMPILER_OBJ): $(B)/parse.c

@@ -1,5 +1,5 @@
 /* test_kernels.c: CUnit suite for the runtime's precompiled kernels
- * (runtime/kernels.c, runtime/kernels_dispatch.c).
+ * (runtime/kernels/kernels.c, runtime/kernels/kernels_dispatch.c).
  *
  * Every kernel of every instruction set this CPU runs is compared with a
  * naive double-precision reference written here, over shapes chosen to hit
