@@ -189,6 +189,52 @@ typedef struct tfm_kernels {
  * this CPU cannot run it; NULL name: the best this CPU runs. */
 const tfm_kernels *tfm_kernels_for(const char *isa);
 
+/* ---- Tokenizers (runtime/text/) ---------------------------------------- */
+
+/* Text to token ids and back, as Hugging Face's `tokenizers` does it for the
+ * same tokenizer.json: BPE, byte-level (GPT-2, Llama 3, Qwen) or
+ * SentencePiece-style (Llama 2, Mistral, Gemma), with the file's normalizer,
+ * pre-tokenizer, added tokens, post-processor and decoder; or as llama2.c
+ * does it for its tokenizer.bin. */
+typedef struct tfm_tokenizer tfm_tokenizer;
+
+/* Opens path: a tokenizer.json, a llama2.c tokenizer.bin, or a model folder
+ * holding tokenizer.json (its tokenizer_config.json, config.json and
+ * generation_config.json, when present, give the BOS and end-of-sequence
+ * conventions).  Fails with a message naming the file and the problem. */
+int tfm_tokenizer_open(tfm_tokenizer **t, const char *path, tfm_error *e);
+void tfm_tokenizer_close(tfm_tokenizer *t);
+
+/* The number of ids: the largest id the tokenizer knows, plus 1. */
+int tfm_tokenizer_vocab(const tfm_tokenizer *t);
+
+/* Encodes text[len], UTF-8, into *ids[*n] (malloc'ed; the caller frees it).
+ * add_special: add what the tokenizer's configuration puts around one
+ * sequence (BOS for Llama 2 and Gemma, nothing for GPT-2 or Qwen): Hugging
+ * Face's add_special_tokens=True.  Special-token strings in the text are
+ * found as Hugging Face finds them.  Invalid UTF-8 is an error naming the
+ * byte offset. */
+int tfm_tokenizer_encode(tfm_tokenizer *t, const char *text, size_t len, int add_special,
+                         int **ids, size_t *n, tfm_error *e);
+
+enum {
+	TFM_DECODE_SKIP_SPECIAL = 1,	/* leave special tokens out (skip_special_tokens) */
+	TFM_DECODE_RAW = 2		/* the bytes as they are: no U+FFFD for invalid UTF-8 */
+};
+
+/* Decodes ids[n] into *text[*len] (malloc'ed and NUL-terminated), as Hugging
+ * Face's decode does; flags: TFM_DECODE_*.  Without TFM_DECODE_RAW, bytes
+ * that are not UTF-8 become U+FFFD, as in Hugging Face.  An id outside the
+ * vocabulary is an error naming it. */
+int tfm_tokenizer_decode(tfm_tokenizer *t, const int *ids, size_t n, int flags,
+                         char **text, size_t *len, tfm_error *e);
+
+/* The beginning-of-sequence id the configuration adds, or -1. */
+int tfm_tokenizer_bos(const tfm_tokenizer *t);
+/* 1 when id ends a generation: the end-of-sequence token and any other the
+ * configuration lists (eos_token_id may be a list). */
+int tfm_tokenizer_is_eos(const tfm_tokenizer *t, int id);
+
 /* ---- Models -------------------------------------------------------------- */
 
 /* What a generated model exports, so that code which knows no model (the
