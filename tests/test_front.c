@@ -88,6 +88,11 @@ static const Case cases[] = {
 	/* errors: types and domains */
 	{ BASE "    d_ff = 1.5\n}\n", NULL, "t.tfm:7:12: error: 'd_ff' takes an integer, not the number 1.5" },
 	{ BASE "    bias = 1\n}\n", NULL, "t.tfm:7:12: error: 'bias' takes true or false, not a number" },
+	{ BASE "    qkv_bias = 3\n}\n", NULL, "t.tfm:7:16: error: 'qkv_bias' takes true or false, not a number" },
+	{ BASE "    qkv_bias = yes\n}\n", NULL,
+	  "t.tfm:7:16: error: invalid value 'yes' for 'qkv_bias'; expected true or false" },
+	{ BASE "    qkv_bias = bias\n}\n", NULL,
+	  "t.tfm:7:16: error: invalid value 'bias' for 'qkv_bias'; expected true or false" },
 	{ BASE "    norm = rmsnrm\n}\n", NULL,
 	  "t.tfm:7:12: error: invalid value 'rmsnrm' for 'norm'; expected rmsnorm or layernorm" },
 	{ BASE "    position = absolute\n}\n", NULL,
@@ -300,6 +305,43 @@ static void test_resolve(void)
 	                             " d_ff = (2 + 2) * d_model - -0 * 5 - 3 * 4 / 6 + 2 allow ffn-ratio }",
 	                             NULL, &m), 0);
 	CU_ASSERT_EQUAL(m.d_ff, 3072);
+}
+
+/* qkv_bias defaults to the resolved bias, through extends; set, it alone
+ * decides the q, k and v biases, and bias the others (section 3). */
+static void test_qkv_bias(void)
+{
+#define QKV_BASE "model a { vocab = 32000 d_model = 768 n_layer = 6 n_head = 12 max_seq = 64"
+	static const struct { const char *text, *model; int bias, qkv_bias; } cases[] = {
+		{ QKV_BASE " }", NULL, 0, 0 },
+		{ QKV_BASE " bias = true }", NULL, 1, 1 },
+		{ QKV_BASE " qkv_bias = true }", NULL, 0, 1 },	/* Qwen2 */
+		{ QKV_BASE " bias = true qkv_bias = false }", NULL, 1, 0 },
+		/* the default follows the parent's bias, and a child's own */
+		{ QKV_BASE " bias = true }\nmodel b extends a { }", "b", 1, 1 },
+		{ QKV_BASE " bias = true }\nmodel b extends a { bias = false }", "b", 0, 0 },
+		{ QKV_BASE " }\nmodel b extends a { bias = true }", "b", 1, 1 },
+		/* an explicit qkv_bias is inherited as it stands */
+		{ QKV_BASE " qkv_bias = true }\nmodel b extends a { bias = false }", "b", 0, 1 },
+		{ QKV_BASE " qkv_bias = false }\nmodel b extends a { bias = true }", "b", 1, 0 },
+		{ QKV_BASE " bias = true }\nmodel b extends a { qkv_bias = false }", "b", 1, 0 },
+	};
+	static const int qkv[] = { T_BQ, T_BK, T_BV }, others[] = { T_BO, T_B_GATE, T_B_UP, T_B_DOWN };
+	Model m;
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		CU_ASSERT_EQUAL_FATAL(resolve_text(cases[i].text, cases[i].model, &m), 0);
+		if (m.bias != cases[i].bias || m.qkv_bias != cases[i].qkv_bias)
+			printf("\ncase %zu: bias %d qkv_bias %d, expected %d %d", i, m.bias, m.qkv_bias,
+			       cases[i].bias, cases[i].qkv_bias);
+		CU_ASSERT_EQUAL(m.bias, cases[i].bias);
+		CU_ASSERT_EQUAL(m.qkv_bias, cases[i].qkv_bias);
+		for (int j = 0; j < 3; j++)
+			CU_ASSERT_EQUAL(model_tensor_index(&m, qkv[j], 5) >= 0, cases[i].qkv_bias);
+		for (int j = 0; j < 4; j++)
+			CU_ASSERT_EQUAL(model_tensor_index(&m, others[j], 5) >= 0, cases[i].bias);
+	}
+#undef QKV_BASE
 }
 
 /* include is relative to the including file; cycles are errors. */
@@ -568,9 +610,11 @@ static void test_cli(void)
 	CU_ASSERT_EQUAL(run("./tfmc explain ffn-ratio | grep -q T5"), 0);
 	CU_ASSERT_EQUAL(run("./tfmc explain d_ff | grep -q 'ffn_multiple_of'"), 0);
 	CU_ASSERT_EQUAL(run("./tfmc explain nothing >/dev/null 2>&1"), 2);
+	CU_ASSERT_EQUAL(run("./tfmc explain qkv_bias | grep -q '^default: bias$'"), 0);
 	CU_ASSERT_EQUAL(run("./tfmc show specs/gpt2_small.tfm | grep -q '124,439,808'"), 0);
 	CU_ASSERT_EQUAL(run("./tfmc show --model llama_small_gqa specs/llama_small.tfm | grep -q 'n_kv_head *= 2'"), 0);
 	CU_ASSERT_EQUAL(run("./tfmc show --model nope specs/llama_small.tfm >/dev/null 2>&1"), 1);
+	CU_ASSERT_EQUAL(run("./tfmc show specs/gpt2_small.tfm | grep -q 'qkv_bias *= true    # default: bias'"), 0);
 	remove("/tmp/tfmc-cli.tfm");
 }
 
@@ -581,6 +625,7 @@ int add_front_suites(void)
 	    !CU_add_test(s, "diagnostics of every rule, at line:col", test_cases) ||
 	    !CU_add_test(s, "every warning has a case", test_every_warning_tested) ||
 	    !CU_add_test(s, "resolution: defaults, extends, expressions", test_resolve) ||
+	    !CU_add_test(s, "qkv_bias: default, extends, tensors", test_qkv_bias) ||
 	    !CU_add_test(s, "include", test_include) ||
 	    !CU_add_test(s, "hostile input", test_hostile_input) ||
 	    !CU_add_test(s, "JSON diagnostics", test_json) ||

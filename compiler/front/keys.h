@@ -29,7 +29,8 @@ X(block,           ENUM,  LITERAL,  "serial", "sub-layer arrangement") \
 X(position,        ENUM,  LITERAL,  "rope", "position information") \
 X(rope_theta,      FLOAT, LITERAL,  "10000", "RoPE base") \
 X(rope_style,      ENUM,  LITERAL,  "half", "which dimensions RoPE pairs") \
-X(bias,            BOOL,  LITERAL,  "false", "biases on every linear layer (q, k, v, o, gate, up, down)") \
+X(bias,            BOOL,  LITERAL,  "false", "biases on the o, gate, up and down projections; on q, k and v too unless qkv_bias says otherwise") \
+X(qkv_bias,        BOOL,  COMPUTED, "bias", "biases on the q, k and v projections (Qwen2 has these alone)") \
 X(tie_embeddings,  BOOL,  LITERAL,  "false", "output head reuses the token embedding") \
 X(embed_scale,     ENUM,  LITERAL,  "none", "multiply token embeddings by sqrt(d_model)") \
 X(qk_norm,         BOOL,  LITERAL,  "false", "normalise q and k per head before RoPE") \

@@ -290,6 +290,13 @@ static int computed_default(Resolver *rs, int k)
 			return -1;
 		m->n_kv_head = m->n_head;
 		return 0;
+	case K_qkv_bias:
+		/* "the value of bias": the resolved one, so a child that sets
+		 * bias = true gives its q, k and v biases too. */
+		if (eval_key(rs, K_bias))
+			return -1;
+		m->qkv_bias = m->bias;
+		return 0;
 	case K_head_dim:
 		if (eval_key(rs, K_d_model) || eval_key(rs, K_n_head))
 			return -1;

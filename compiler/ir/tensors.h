@@ -24,11 +24,11 @@ X(FFN_NORM_B,  "ffn_norm.bias",              m->d_model, 0, m->block == BLOCK_SE
 X(FFN_POST,    "ffn_post_norm.weight",       m->d_model, 0, m->norm_place == PLACE_DOUBLE) \
 X(FFN_POST_B,  "ffn_post_norm.bias",         m->d_model, 0, m->norm_place == PLACE_DOUBLE && LN) \
 X(WQ,          "attention.wq.weight",        QD, m->d_model, 1) \
-X(BQ,          "attention.wq.bias",          QD, 0, m->bias) \
+X(BQ,          "attention.wq.bias",          QD, 0, m->qkv_bias) \
 X(WK,          "attention.wk.weight",        KVD, m->d_model, 1) \
-X(BK,          "attention.wk.bias",          KVD, 0, m->bias) \
+X(BK,          "attention.wk.bias",          KVD, 0, m->qkv_bias) \
 X(WV,          "attention.wv.weight",        KVD, m->d_model, 1) \
-X(BV,          "attention.wv.bias",          KVD, 0, m->bias) \
+X(BV,          "attention.wv.bias",          KVD, 0, m->qkv_bias) \
 X(WO,          "attention.wo.weight",        m->d_model, QD, 1) \
 X(BO,          "attention.wo.bias",          m->d_model, 0, m->bias) \
 X(Q_NORM,      "attention.q_norm.weight",    m->head_dim, 0, m->qk_norm) \
