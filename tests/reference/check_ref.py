@@ -81,7 +81,9 @@ def loop_norm(cfg, x, w, b):
 def loop_linear(cfg, W, prefix, x):
     m = W[prefix + ".weight"]
     y = [sum(float(m[o][j]) * x[j] for j in range(len(x))) for o in range(len(m))]
-    if cfg["bias"]:
+    # section 3: q, k and v biases when qkv_bias, all the others when bias
+    qkv = prefix.endswith((".wq", ".wk", ".wv"))
+    if cfg["qkv_bias"] if qkv else cfg["bias"]:
         y = [y[o] + float(W[prefix + ".bias"][o]) for o in range(len(y))]
     return y
 
@@ -157,16 +159,17 @@ def check_tiny_models():
     styles = {}
     for norm in ("rmsnorm", "layernorm"):
         for style in ("half", "interleaved"):
-            for bias in (False, True):
-                cfg = tiny_config(norm=norm, rope_style=style, bias=bias, rope_theta=100.0)
+            for bias, qkv_bias in ((False, False), (True, True), (False, True), (True, False)):
+                cfg = tiny_config(norm=norm, rope_style=style, bias=bias, qkv_bias=qkv_bias,
+                                  rope_theta=100.0)
                 W = ref.init_weights(cfg, seed=7)
                 got = ref.forward(cfg, W, tokens)
                 want = loop_forward(cfg, W, tokens)
-                report(f"(b) tiny model {norm} rope {style} bias {bias}: vectorised vs loops",
-                       float(np.abs(got - want).max()), 1e-10)
-                styles[(norm, bias, style)] = got
-    gap = float(np.abs(styles[("rmsnorm", False, "half")]
-                       - styles[("rmsnorm", False, "interleaved")]).max())
+                report(f"(b) tiny model {norm} rope {style} bias {bias} qkv_bias {qkv_bias}: "
+                       "vectorised vs loops", float(np.abs(got - want).max()), 1e-10)
+                styles[(norm, bias, qkv_bias, style)] = got
+    gap = float(np.abs(styles[("rmsnorm", False, False, "half")]
+                       - styles[("rmsnorm", False, False, "interleaved")]).max())
     require(f"(b) rope half and interleaved differ on the tiny model ({gap:.3f})", gap > 1e-2)
 
 
@@ -253,6 +256,14 @@ def check_defaults():
     cfg = ref.parse_spec_text("model m {\n vocab = 50\n d_model = 20\n n_layer = 1\n"
                               " n_head = 2\n max_seq = 8\n activation = gelu\n}\n")
     require("(d) defaults: non-GLU d_ff = 4*d_model", cfg["d_ff"] == 80)
+    base = "model m {\n vocab = 50\n d_model = 20\n n_layer = 1\n n_head = 2\n max_seq = 8\n"
+    got = [(cfg["bias"], cfg["qkv_bias"], sum(n.endswith(".bias") for n, _ in ref.tensor_list(cfg)))
+           for cfg in (ref.parse_spec_text(base + extra + "}\n")
+                       for extra in ("", " bias = true\n", " qkv_bias = true\n",
+                                     " bias = true\n qkv_bias = false\n"))]
+    # 4 linear biases per layer with swiglu (wo, w_gate, w_up, w_down), 3 for q, k, v
+    require("(d) defaults: qkv_bias follows bias; either alone gives only its biases",
+            got == [(False, False, 0), (True, True, 7), (False, True, 3), (True, False, 4)])
 
 
 def main():

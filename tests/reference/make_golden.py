@@ -136,6 +136,22 @@ CASES = [
          norm="layernorm", norm_place="pre", block="serial",
          activation="swiglu", position="rope", rope_style="half",
          qk_norm=True, attn_softcap=1.5, logit_softcap=2.5, norm_eps=1e-6),
+    # --- qkv_bias apart from bias -----------------------------------------
+    dict(name="pre_serial_rms_swiglu_rope_half_gqa3_qkvbias",
+         doc="Qwen-2-style: biases on q, k and v alone (none on wo or the FFN), "
+             "GQA 6/2, theta 1e6, eps 1e-6, tied",
+         vocab=97, d_model=48, n_head=6, n_kv_head=2, max_seq=16, d_ff=128,
+         norm="rmsnorm", norm_place="pre", block="serial",
+         activation="swiglu", position="rope", rope_style="half",
+         rope_theta=1e6, norm_eps=1e-6, bias=False, qkv_bias=True,
+         tie_embeddings=True),
+    dict(name="post_serial_ln_geglu_rope_interleaved_gqa_noqkvbias",
+         doc="biases on wo, w_gate, w_up and w_down but not on q, k and v; post-norm "
+             "layernorm, geglu tanh, interleaved RoPE, GQA 4/2",
+         vocab=71, d_model=32, n_head=4, n_kv_head=2, max_seq=16, d_ff=80,
+         norm="layernorm", norm_place="post", block="serial",
+         activation="geglu", gelu="tanh", position="rope", rope_style="interleaved",
+         bias=True, qkv_bias=False, order="sorted"),
 ]
 
 FILE_OPTIONS = ("name", "doc", "dtype", "order", "metadata")
@@ -220,6 +236,8 @@ def features(cfg, case):
         out.add(f"qk_norm+{cfg['norm']}")
     if cfg["head_dim"] * nh != cfg["d_model"]:
         out.add("head_dim!=d_model/n_head")
+    if cfg["qkv_bias"] != cfg["bias"]:
+        out.add("qkv_bias only" if cfg["qkv_bias"] else "bias without qkv_bias")
     out.add(f"dtype={case.get('dtype', 'F32')}")
     for k in ("attn_softcap", "logit_softcap"):
         if cfg[k] > 0:
@@ -232,7 +250,7 @@ def required_features():
            for v in (typ if isinstance(typ, tuple) else (True, False) if typ == "bool" else ())}
     req |= {"attn=MHA", "attn=GQA", "attn=MQA", "qk_norm+rmsnorm", "qk_norm+layernorm",
             "head_dim!=d_model/n_head", "dtype=F32", "dtype=F16", "dtype=BF16",
-            "attn_softcap", "logit_softcap"}
+            "attn_softcap", "logit_softcap", "qkv_bias only", "bias without qkv_bias"}
     return req
 
 

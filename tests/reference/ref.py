@@ -22,6 +22,11 @@ Readings of the page where it leaves room (each is pinned by the golden files):
     with norm_place = double its outputs go through P_a (attention_post_norm)
     and P_f (ffn_post_norm).
   * Post-norm models (serial or parallel) have no final norm and no norm.weight.
+  * qkv_bias governs the biases of wq, wk and wv alone; bias those of wo,
+    w_gate, w_up and w_down (section 3's last sentence).  So Qwen2's
+    qkv_bias = true, bias = false has no bias on wo, and bias = true,
+    qkv_bias = false has biases everywhere but q, k and v.  qkv_bias left out
+    takes the value of bias as resolved.
 """
 
 import json
@@ -56,6 +61,7 @@ KEYS = [
     ("rope_theta", "float", 10000.0),
     ("rope_style", ("half", "interleaved"), "half"),
     ("bias", "bool", False),
+    ("qkv_bias", "bool", "derived"),
     ("tie_embeddings", "bool", False),
     ("embed_scale", ("none", "sqrt"), "none"),
     ("qk_norm", "bool", False),
@@ -98,6 +104,7 @@ def resolve_defaults(cfg):
         if default not in (None, "derived"):
             cfg.setdefault(key, default)
     cfg.setdefault("n_kv_head", cfg["n_head"])
+    cfg.setdefault("qkv_bias", cfg["bias"])  # "the value of bias"
     if "head_dim" not in cfg:
         # head_dim = d_model / n_head (read as exact division).
         if cfg["d_model"] % cfg["n_head"]:
@@ -188,9 +195,17 @@ def norm_tensors(cfg, prefix, width):
     return out
 
 
+def has_bias(cfg, prefix):
+    """Section 3: wq, wk, wv have a bias when qkv_bias; every other linear
+    (wo, w_gate, w_up, w_down) when bias."""
+    if prefix.rsplit(".", 1)[-1] in ("wq", "wk", "wv"):
+        return cfg["qkv_bias"]
+    return cfg["bias"]
+
+
 def linear_tensors(cfg, prefix, n_out, n_in):
     out = [(f"{prefix}.weight", (n_out, n_in))]
-    if cfg["bias"]:
+    if has_bias(cfg, prefix):
         out.append((f"{prefix}.bias", (n_out,)))
     return out
 
@@ -279,7 +294,7 @@ def apply_norm(cfg, W, prefix, x):
 def linear(cfg, W, prefix, x):
     # y = W x (+ b); W is [out, in] (nn.Linear layout), x rows are tokens.
     y = x @ W[prefix + ".weight"].T
-    if cfg["bias"]:
+    if has_bias(cfg, prefix):
         y = y + W[prefix + ".bias"]
     return y
 
