@@ -263,12 +263,31 @@ typedef struct tfm_model_api {
 
 /* The weights of a model instance, whichever way they came. */
 typedef struct tfm_weights {
-	tfm_file *file;		/* when read from a file, else NULL */
+	tfm_file **files;	/* [n_files] the files read, in order; none for random weights */
+	int n_files;
 	void **data;		/* [n_tensors] float or tfm_bf16, as declared */
 	void *owned;		/* random weights, else NULL */
 	int n;
 } tfm_weights;
 
+/* Reads the n tensors of decl from the files at paths[n_paths], each
+ * tensor from the first that has it (so a file of converted tensors put
+ * first overrides the checkpoint after it).  A path is
+ *   - a safetensors file with section 3's names (what tfmc writes);
+ *   - a Hugging Face checkpoint: a folder with config.json and
+ *     model.safetensors or model.safetensors.index.json and its shards, the
+ *     index itself, or a safetensors file beside a config.json, its names
+ *     mapped by MODEL_REFERENCE.md section 6;
+ *   - a llama2.c checkpoint (.bin, version 0 or 1).
+ * Tensors stored as declared are used in place, mapped from the files;
+ * others are converted as tfm_file_bind says.  Errors name the file, the
+ * tensor and what was expected. */
+int tfm_weights_open(tfm_weights *w, const char *const *paths, int n_paths,
+                     const tfm_tensor_decl *decl, int n, tfm_error *e);
+/* The element type every 2-D tensor of decl is stored in at paths:
+ * TFM_BF16 when all are BF16, else TFM_F32; -1 when they cannot be read. */
+int tfm_weights_stored_dtype(const char *const *paths, int n_paths,
+                             const tfm_tensor_decl *decl, int n, tfm_error *e);
 /* Opens path and binds it to api's tensor list. */
 int tfm_weights_load(tfm_weights *w, const tfm_model_api *api, const char *path,
                      tfm_error *e);

@@ -13,4 +13,65 @@ int tfm_host_is_le(void);
  * returns 0 or -1. */
 int tfm_write_le(FILE *fp, const void *x, size_t n, size_t size);
 
+/* ---- Tensor files (runtime/formats/) ------------------------------------
+ *
+ * A tfm_file is a mapped file and the tensors in it.  Each tensor has the
+ * name it is stored under and the name it binds as (MODEL_REFERENCE.md
+ * section 3): the same for a tfmc safetensors file, a translation for files
+ * of other software (Hugging Face, llama2.c).  Its kind says whether it
+ * binds in place, is not a weight at all (a causal-mask buffer), or holds a
+ * weight that must be converted first (tfmc import does that). */
+
+#include "tfm.h"
+
+#define TFM_MAX_NDIM 8
+
+enum { TFM_BIND, TFM_IGNORE, TFM_CONVERT };
+
+typedef struct tfm_tensor_info {
+	const char *name, *key;
+	int kind, dtype, ndim;
+	size_t shape[TFM_MAX_NDIM];
+	size_t nelem;
+	const void *data;	/* [nbytes] as stored, little-endian */
+	size_t nbytes;
+} tfm_tensor_info;
+
+/* Maps path read-only (2 MiB aligned, huge pages asked for); an empty
+ * file gives base NULL, size 0. */
+int tfm_file_map(const char *path, const void **base, size_t *size, tfm_error *e);
+void tfm_file_unmap(const void *base, size_t size);
+
+/* A file whose tensors a reader lists by hand: tfm_file_new over size
+ * bytes at base, tfm_file_add for each tensor (begin: its byte offset from
+ * base), then tfm_file_index.  tfm_file_take_map: base is a tfm_file_map
+ * mapping that tfm_file_close unmaps. */
+int tfm_file_new(tfm_file **f, const char *label, const void *base, size_t size,
+                 tfm_error *e);
+void tfm_file_take_map(tfm_file *f);
+int tfm_file_add(tfm_file *f, const char *name, int dtype, int ndim, const size_t *shape,
+                 size_t begin, tfm_error *e);
+/* Sorts the tensors for lookup by key; fails on a name stored twice or two
+ * tensors with one key.  Again after any tfm_file_set_key. */
+int tfm_file_index(tfm_file *f, tfm_error *e);
+/* Sets what tensor i binds as (key), its kind and, for TFM_CONVERT, why
+ * (static text, for messages). */
+int tfm_file_set_key(tfm_file *f, int i, const char *key, int kind, const char *why,
+                     tfm_error *e);
+
+int tfm_file_count(const tfm_file *f);
+int tfm_file_info(const tfm_file *f, int i, tfm_tensor_info *info);
+/* The index of the tensor stored as stored_name, or -1. */
+int tfm_file_lookup(const tfm_file *f, const char *stored_name);
+const char *tfm_file_label(const tfm_file *f);
+/* Tensor i as floats into out[nelem] (exact for F32, F16, BF16). */
+int tfm_file_read_f32(const tfm_file *f, int i, float *out);
+
+/* Binds decl[n] over files[nf]: each tensor from the first file whose
+ * tensors bind as its name (an earlier file overrides a later one), every
+ * other tensor that binds must be one an earlier file overrode; messages
+ * name the file, the tensor and both shapes.  As tfm_file_bind otherwise. */
+int tfm_files_bind(tfm_file *const *files, int nf, const tfm_tensor_decl *decl, int n,
+                   void **out, tfm_error *e);
+
 #endif

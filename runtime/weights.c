@@ -35,7 +35,12 @@
 #include <math.h>
 #include <pthread.h>
 
+#include <errno.h>
+#include <stdio.h>
+#include <sys/stat.h>
+
 #include "tfm.h"
+#include "formats.h"
 
 #define TFM_WEIGHTS_ALIGN 64                    /* bytes; each tensor starts here */
 #define TFM_WEIGHTS_MAX   ((uint64_t)64 << 30) /* 64 GiB in all: more is surely a mistake */
@@ -47,32 +52,146 @@ void tfm_weights_free(tfm_weights *w)
 {
 	if (w == NULL)
 		return;
-	tfm_file_close(w->file);
+	for (int i = 0; i < w->n_files; i++)
+		tfm_file_close(w->files[i]);
+	free(w->files);
 	free(w->data);
 	tfm_free(w->owned);
 	memset(w, 0, sizeof *w);
 }
 
-int tfm_weights_load(tfm_weights *w, const tfm_model_api *api, const char *path,
-                     tfm_error *e)
+/* 1 when f's names are Hugging Face's, not section 3's. */
+static int tfm_hf_named(const tfm_file *f)
 {
-	int n = api->n_tensors;
+	static const char *const prefixes[] = { "model.", "lm_head.", "transformer.", "wte.", "h.0." };
 
-	memset(w, 0, sizeof *w);
-	if (n < 0)
-		return tfm_fail(e, "%s: model %s declares %d tensors", path,
-		                api->name ? api->name : "?", n);
-	w->data = calloc(n ? (size_t)n : 1, sizeof *w->data);
-	if (w->data == NULL)
+	for (int i = 0; i < tfm_file_count(f); i++) {
+		tfm_tensor_info t;
+		tfm_file_info(f, i, &t);
+		for (size_t k = 0; k < sizeof prefixes / sizeof prefixes[0]; k++)
+			if (strncmp(t.name, prefixes[k], strlen(prefixes[k])) == 0)
+				return 1;
+	}
+	return 0;
+}
+
+static int tfm_ends_with(const char *s, const char *tail)
+{
+	size_t n = strlen(s), k = strlen(tail);
+	return n >= k && strcmp(s + n - k, tail) == 0;
+}
+
+/* Opens the files of one path (see tfm_weights_open), appended to w. */
+static int tfm_open_source(tfm_weights *w, const char *path, tfm_error *e)
+{
+	tfm_hf_checkpoint ck;
+	struct stat st;
+	tfm_file *f = NULL;
+	tfm_file **m;
+	unsigned char head[4] = { 0 };
+
+	if (stat(path, &st) != 0)
+		return tfm_fail(e, "%s: cannot open: %s", path, strerror(errno));
+	if (!S_ISDIR(st.st_mode) && !tfm_ends_with(path, ".json")) {
+		FILE *fp = fopen(path, "rb");
+		if (fp) {
+			if (fread(head, 1, sizeof head, fp) != sizeof head)
+				memset(head, 0, sizeof head);
+			fclose(fp);
+		}
+		if (tfm_llama2c_probe(head, sizeof head) || tfm_ends_with(path, ".bin")) {
+			tfm_llama2c_config c;
+			if (tfm_llama2c_open(&f, &c, path, e) != 0)
+				return -1;
+		} else {
+			if (tfm_file_open(&f, path, e) != 0)
+				return -1;
+			if (tfm_hf_named(f)) {
+				tfm_file_close(f);
+				f = NULL;
+			}
+		}
+	}
+	if (f != NULL) {
+		if ((m = realloc(w->files, (size_t)(w->n_files + 1) * sizeof *m)) == NULL) {
+			tfm_file_close(f);
+			return tfm_fail(e, "%s: out of memory", path);
+		}
+		w->files = m;
+		w->files[w->n_files++] = f;
+		return 0;
+	}
+	if (tfm_hf_open(&ck, path, e) != 0)
+		return -1;
+	if ((m = realloc(w->files, (size_t)(w->n_files + ck.n_files) * sizeof *m)) == NULL) {
+		tfm_hf_close(&ck);
 		return tfm_fail(e, "%s: out of memory", path);
+	}
+	w->files = m;
+	memcpy(w->files + w->n_files, ck.files, (size_t)ck.n_files * sizeof *m);
+	w->n_files += ck.n_files;
+	free(ck.files);
+	return 0;
+}
+
+static int tfm_open_sources(tfm_weights *w, const char *const *paths, int n_paths, tfm_error *e)
+{
+	memset(w, 0, sizeof *w);
+	if (n_paths < 1 || paths == NULL)
+		return tfm_fail(e, "weights: no file given");
+	for (int i = 0; i < n_paths; i++)
+		if (tfm_open_source(w, paths[i], e) != 0) {
+			tfm_weights_free(w);
+			return -1;
+		}
+	return 0;
+}
+
+int tfm_weights_open(tfm_weights *w, const char *const *paths, int n_paths,
+                     const tfm_tensor_decl *decl, int n, tfm_error *e)
+{
+	if (tfm_open_sources(w, paths, n_paths, e) != 0)
+		return -1;
+	if (n < 0 || (w->data = calloc(n ? (size_t)n : 1, sizeof *w->data)) == NULL) {
+		tfm_weights_free(w);
+		return tfm_fail(e, "%s: out of memory", paths[0]);
+	}
 	/* tfm_file_* messages already start with the path. */
-	if (tfm_file_open(&w->file, path, e) != 0
-	    || tfm_file_bind(w->file, api->tensors, n, w->data, e) != 0) {
+	if (tfm_files_bind(w->files, w->n_files, decl, n, w->data, e) != 0) {
 		tfm_weights_free(w);
 		return -1;
 	}
 	w->n = n;
 	return 0;
+}
+
+int tfm_weights_stored_dtype(const char *const *paths, int n_paths,
+                             const tfm_tensor_decl *decl, int n, tfm_error *e)
+{
+	tfm_weights w;
+	int bf16 = 0, other = 0;
+
+	if (tfm_open_sources(&w, paths, n_paths, e) != 0)
+		return -1;
+	for (int i = 0; i < n; i++) {
+		int dt = -1;
+		if (decl[i].ndim != 2)
+			continue;
+		for (int k = 0; k < w.n_files && dt < 0; k++)
+			dt = tfm_file_dtype(w.files[k], decl[i].name);
+		*(dt == TFM_BF16 ? &bf16 : &other) += 1;
+	}
+	tfm_weights_free(&w);
+	return bf16 && !other ? TFM_BF16 : TFM_F32;
+}
+
+int tfm_weights_load(tfm_weights *w, const tfm_model_api *api, const char *path,
+                     tfm_error *e)
+{
+	if (api->n_tensors < 0)
+		return tfm_fail(e, "%s: model %s declares %d tensors", path,
+		                api->name ? api->name : "?", api->n_tensors);
+	return tfm_weights_open(w, &path, 1, api->tensors, api->n_tensors, e);
 }
 
 /* ---- Random weights ---------------------------------------------------- */

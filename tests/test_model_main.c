@@ -305,7 +305,7 @@ static void test_random_fill(void)
 
 	CU_ASSERT_EQUAL_FATAL(tfm_weights_random(&w, mm_decl, MM_N, 42, &e), 0);
 	CU_ASSERT_EQUAL(w.n, MM_N);
-	CU_ASSERT_PTR_NULL(w.file);
+	CU_ASSERT_EQUAL(w.n_files, 0);
 	CU_ASSERT_PTR_NOT_NULL(w.owned);
 	for (i = 0; i < MM_N; i++) {
 		n = mm_nelem(&mm_decl[i]);
@@ -474,12 +474,12 @@ static void test_load(void)
 	fake_weights(emb, norm);
 	CU_ASSERT_EQUAL_FATAL(tfm_weights_load(&w, &fake_api, path, &e), 0);
 	CU_ASSERT_EQUAL(w.n, 2);
-	CU_ASSERT_PTR_NOT_NULL(w.file);
+	CU_ASSERT_EQUAL(w.n_files, 1);
 	CU_ASSERT_PTR_NULL(w.owned);
 	CU_ASSERT_EQUAL(memcmp(w.data[0], emb, sizeof emb), 0);
 	CU_ASSERT_EQUAL(memcmp(w.data[1], norm, sizeof norm), 0);
 	tfm_weights_free(&w);
-	CU_ASSERT_PTR_NULL(w.file);
+	CU_ASSERT_EQUAL(w.n_files, 0);
 	CU_ASSERT_PTR_NULL(w.data);
 }
 
@@ -507,7 +507,7 @@ static void test_load_errors(void)
 	         path);
 	ASSERT_MSG(e.msg, want);
 	CU_ASSERT_PTR_NULL(w.data);
-	CU_ASSERT_PTR_NULL(w.file);
+	CU_ASSERT_EQUAL(w.n_files, 0);
 	tfm_weights_free(&w);
 
 	CU_ASSERT_EQUAL_FATAL(tfm_file_write(path, extra, 3, d, &e), 0);

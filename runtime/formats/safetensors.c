@@ -35,7 +35,6 @@
 #include "tfm_internal.h"
 
 #define TFM_MAX_HEADER  ((uint64_t)100 << 20) /* larger headers are refused */
-#define TFM_MAX_NDIM    8
 #define TFM_WRITE_ALIGN 64                     /* data section alignment in written files */
 #define TFM_MAX_EXACT   9007199254740992.0     /* 2^53: JSON numbers are doubles */
 
@@ -50,7 +49,10 @@ static const struct {
 };
 
 typedef struct tfm_tensor {
-	char *name;
+	char *name;                 /* as stored in the file */
+	char *key;                  /* the section 3 name it binds as (owned when not name) */
+	int kind;                   /* TFM_BIND, TFM_IGNORE or TFM_CONVERT */
+	const char *why;            /* TFM_CONVERT: what must change, static text */
 	int dtype;                  /* TFM_F32, TFM_BF16 or TFM_F16 */
 	int ndim;                   /* 0..TFM_MAX_NDIM */
 	size_t shape[TFM_MAX_NDIM]; /* [ndim] */
@@ -66,9 +68,10 @@ struct tfm_file {
 	int mapped;                 /* base is an mmap of size bytes */
 	const unsigned char *data;  /* [data_size] the data section */
 	size_t data_size;
-	int n;                      /* number of tensors */
+	int n, cap;                 /* number of tensors, and room for */
 	tfm_tensor *tensors;        /* [n] in header order */
-	tfm_tensor **sorted;        /* [n] the same, sorted by name */
+	tfm_tensor **sorted;        /* [n_bind] those of kind TFM_BIND, sorted by key */
+	int n_bind;
 };
 
 /* ---- Helpers ------------------------------------------------------------ */
@@ -145,21 +148,21 @@ static int tfm_cmp_tensor(const void *a, const void *b)
 {
 	const tfm_tensor *x = *(const tfm_tensor *const *)a;
 	const tfm_tensor *y = *(const tfm_tensor *const *)b;
-	return strcmp(x->name, y->name);
+	return strcmp(x->key, y->key);
 }
 
 static int tfm_cmp_key(const void *key, const void *elem)
 {
-	return strcmp((const char *)key, (*(const tfm_tensor *const *)elem)->name);
+	return strcmp((const char *)key, (*(const tfm_tensor *const *)elem)->key);
 }
 
 static tfm_tensor *tfm_find(const tfm_file *f, const char *name)
 {
 	tfm_tensor **t;
 
-	if (f->n == 0)
+	if (f->n_bind == 0)
 		return NULL;
-	t = bsearch(name, f->sorted, (size_t)f->n, sizeof *f->sorted, tfm_cmp_key);
+	t = bsearch(name, f->sorted, (size_t)f->n_bind, sizeof *f->sorted, tfm_cmp_key);
 	return t ? *t : NULL;
 }
 
@@ -172,6 +175,8 @@ void tfm_file_close(tfm_file *f)
 	if (f == NULL)
 		return;
 	for (i = 0; i < f->n; i++) {
+		if (f->tensors[i].key != f->tensors[i].name)
+			free(f->tensors[i].key);
 		free(f->tensors[i].name);
 		free(f->tensors[i].conv[TFM_F32]);
 		free(f->tensors[i].conv[TFM_BF16]);
@@ -180,7 +185,7 @@ void tfm_file_close(tfm_file *f)
 	free(f->sorted);
 	free(f->label);
 	if (f->mapped)
-		munmap((void *)f->base, f->size);
+		tfm_file_unmap(f->base, f->size);
 	free(f);
 }
 
@@ -252,7 +257,7 @@ static int tfm_parse_entry(tfm_file *f, const cJSON *item, tfm_tensor *t, tfm_er
 		                L, name, t->begin, t->end, t->end - t->begin,
 		                tfm_dtypes[t->dtype].name,
 		                tfm_shape_str(sbuf, sizeof sbuf, t->shape, t->ndim), nbytes);
-	t->name = strdup(name);
+	t->name = t->key = strdup(name);
 	if (t->name == NULL)
 		return tfm_fail(e, "%s: out of memory", L);
 	return 0;
@@ -322,30 +327,22 @@ static int tfm_file_parse(tfm_file **out, const unsigned char *base, size_t size
 		if (strcmp(item->string, "__metadata__") != 0)
 			n++;
 	f->tensors = calloc(n ? (size_t)n : 1, sizeof *f->tensors);
-	f->sorted = calloc(n ? (size_t)n : 1, sizeof *f->sorted);
-	if (f->tensors == NULL || f->sorted == NULL) {
+	if (f->tensors == NULL) {
 		tfm_fail(e, "%s: out of memory", label);
 		goto fail;
 	}
+	f->cap = n;
 	cJSON_ArrayForEach(item, root) {
 		if (strcmp(item->string, "__metadata__") == 0)
 			continue;
 		if (tfm_parse_entry(f, item, &f->tensors[f->n], e) != 0)
 			goto fail;
-		f->sorted[f->n] = &f->tensors[f->n];
 		f->n++;
 	}
 	cJSON_Delete(root);
 	root = NULL;
-
-	/* cJSON keeps duplicate keys as separate items: find them by sorting. */
-	qsort(f->sorted, (size_t)f->n, sizeof *f->sorted, tfm_cmp_tensor);
-	for (i = 1; i < f->n; i++)
-		if (strcmp(f->sorted[i - 1]->name, f->sorted[i]->name) == 0) {
-			tfm_fail(e, "%s: tensor '%.200s' appears more than once in the header",
-			         label, f->sorted[i]->name);
-			goto fail;
-		}
+	if (tfm_file_index(f, e) != 0)
+		goto fail;
 	*out = f;
 	return 0;
 
@@ -398,14 +395,14 @@ static void *tfm_map_aligned(int fd, size_t size)
 	return map;
 }
 
-int tfm_file_open(tfm_file **f, const char *path, tfm_error *e)
+int tfm_file_map(const char *path, const void **base, size_t *size, tfm_error *e)
 {
 	struct stat st;
 	void *map;
-	size_t size;
 	int fd;
 
-	*f = NULL;
+	*base = NULL;
+	*size = 0;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return tfm_fail(e, "%s: cannot open: %s", path, strerror(errno));
@@ -418,27 +415,49 @@ int tfm_file_open(tfm_file **f, const char *path, tfm_error *e)
 		close(fd);
 		return tfm_fail(e, "%s: not a regular file", path);
 	}
-	if (st.st_size < 8) {
-		close(fd);
-		if (st.st_size == 0)
-			return tfm_fail(e, "%s: file is empty, not a safetensors file", path);
-		return tfm_fail(e, "%s: file is %lld bytes long, too short for a safetensors file (at least 8)",
-		                path, (long long)st.st_size);
-	}
 	if ((uint64_t)st.st_size > SIZE_MAX) {
 		close(fd);
 		return tfm_fail(e, "%s: file is too large to map", path);
 	}
-	size = (size_t)st.st_size;
-	map = tfm_map_aligned(fd, size);
+	if (st.st_size == 0) {
+		close(fd);
+		return 0;
+	}
+	map = tfm_map_aligned(fd, (size_t)st.st_size);
 	if (map == MAP_FAILED) {
 		int err = errno;
 		close(fd);
 		return tfm_fail(e, "%s: cannot map: %s", path, strerror(err));
 	}
 	close(fd);
+	*base = map;
+	*size = (size_t)st.st_size;
+	return 0;
+}
+
+void tfm_file_unmap(const void *base, size_t size)
+{
+	if (base != NULL)
+		munmap((void *)(uintptr_t)base, size);
+}
+
+int tfm_file_open(tfm_file **f, const char *path, tfm_error *e)
+{
+	const void *map;
+	size_t size;
+
+	*f = NULL;
+	if (tfm_file_map(path, &map, &size, e) != 0)
+		return -1;
+	if (size < 8) {
+		tfm_file_unmap(map, size);
+		if (size == 0)
+			return tfm_fail(e, "%s: file is empty, not a safetensors file", path);
+		return tfm_fail(e, "%s: file is %zu bytes long, too short for a safetensors file (at least 8)",
+		                path, size);
+	}
 	if (tfm_file_parse(f, map, size, path, e) != 0) {
-		munmap(map, size);
+		tfm_file_unmap(map, size);
 		return -1;
 	}
 	(*f)->mapped = 1;
@@ -495,68 +514,277 @@ int tfm_file_dtype(const tfm_file *f, const char *name)
 	return t ? t->dtype : -1;
 }
 
-int tfm_file_bind(tfm_file *f, const tfm_tensor_decl *decl, int n,
-                  void **out, tfm_error *e)
+/* The first tensor of the kind TFM_CONVERT that would bind as name, in any
+ * of files[nf], or NULL: what a missing tensor's message names. */
+static const tfm_tensor *tfm_find_convert(tfm_file *const *files, int nf, const char *name,
+                                          const tfm_file **in)
 {
-	tfm_tensor **found = NULL; /* [n] the tensor each decl names */
-	unsigned char *used = NULL; /* [f->n] 1 if a decl names it */
+	for (int k = 0; k < nf; k++)
+		for (int j = 0; j < files[k]->n; j++) {
+			const tfm_tensor *t = &files[k]->tensors[j];
+			if (t->kind == TFM_CONVERT && strcmp(t->key, name) == 0) {
+				*in = files[k];
+				return t;
+			}
+		}
+	return NULL;
+}
+
+static int tfm_bad_decl(const tfm_tensor_decl *d)
+{
+	return d->name == NULL || d->ndim < 0 || d->ndim > 2
+	       || (d->ndim > 0 && d->shape[0] < 0) || (d->ndim > 1 && d->shape[1] < 0)
+	       || (d->dtype != TFM_F32 && d->dtype != TFM_BF16);
+}
+
+int tfm_files_bind(tfm_file *const *files, int nf, const tfm_tensor_decl *decl, int n,
+                   void **out, tfm_error *e)
+{
+	tfm_tensor **found = NULL;     /* [n] the tensor each decl names */
+	tfm_file **from = NULL;        /* [n] the file it is in */
+	const char *L = nf > 0 ? files[0]->label : "weights";
 	char want[64], have[256];
 	size_t shape[2];
-	tfm_tensor *t;
-	int i, j, rc = -1;
+	tfm_tensor *t = NULL;
+	int i, j, k, rc = -1;
 
-	if (n < 0 || (n > 0 && (decl == NULL || out == NULL)))
-		return tfm_fail(e, "%s: bad arguments to tfm_file_bind", f->label);
+	if (nf < 1 || n < 0 || (n > 0 && (decl == NULL || out == NULL)))
+		return tfm_fail(e, "%s: bad arguments to tfm_files_bind", L);
 	found = calloc(n ? (size_t)n : 1, sizeof *found);
-	used = calloc(f->n ? (size_t)f->n : 1, 1);
-	if (found == NULL || used == NULL) {
-		tfm_fail(e, "%s: out of memory", f->label);
+	from = calloc(n ? (size_t)n : 1, sizeof *from);
+	if (found == NULL || from == NULL) {
+		tfm_fail(e, "%s: out of memory", L);
 		goto done;
 	}
 	for (i = 0; i < n; i++) {
 		const tfm_tensor_decl *d = &decl[i];
-		if (d->name == NULL || d->ndim < 0 || d->ndim > 2
-		    || (d->ndim > 0 && d->shape[0] < 0) || (d->ndim > 1 && d->shape[1] < 0)
-		    || (d->dtype != TFM_F32 && d->dtype != TFM_BF16)) {
+		if (tfm_bad_decl(d)) {
 			tfm_fail(e, "%s: declaration %d is malformed (name, ndim 0..2, non-negative shape, "
-			         "F32 or BF16)", f->label, i);
+			         "F32 or BF16)", L, i);
 			goto done;
 		}
 		for (j = 0; j < d->ndim; j++)
 			shape[j] = (size_t)d->shape[j];
 		tfm_shape_str(want, sizeof want, shape, d->ndim);
-		t = tfm_find(f, d->name);
+		/* The first file that has it: an earlier file overrides a later one. */
+		for (k = 0, t = NULL; k < nf && t == NULL; k++)
+			if ((t = tfm_find(files[k], d->name)) != NULL)
+				from[i] = files[k];
 		if (t == NULL) {
-			tfm_fail(e, "%s: missing tensor '%.200s' (expected shape %s)",
-			         f->label, d->name, want);
+			const tfm_file *in = NULL;
+			const tfm_tensor *c = tfm_find_convert(files, nf, d->name, &in);
+			if (c != NULL)
+				tfm_fail(e, "%s: tensor '%.200s' (for '%.200s') cannot be used as stored: %s; "
+				         "`tfmc import` converts it", in->label, c->name, d->name, c->why);
+			else
+				tfm_fail(e, "%s: missing tensor '%.200s' (expected shape %s)", L, d->name, want);
 			goto done;
 		}
 		for (j = 0; j < d->ndim && t->ndim == d->ndim; j++)
 			if (t->shape[j] != shape[j])
 				break;
 		if (t->ndim != d->ndim || j < d->ndim) {
-			tfm_fail(e, "%s: tensor '%.200s' has shape %s, expected %s", f->label,
+			tfm_fail(e, "%s: tensor '%.200s' has shape %s, expected %s", from[i]->label,
 			         t->name, tfm_shape_str(have, sizeof have, t->shape, t->ndim), want);
 			goto done;
 		}
 		found[i] = t;
-		used[t - f->tensors] = 1;
 	}
-	for (j = 0; j < f->n; j++)
-		if (!used[j]) {
-			t = &f->tensors[j];
-			tfm_fail(e, "%s: unexpected tensor '%.200s' %s: the model does not use it",
-			         f->label, t->name, tfm_shape_str(have, sizeof have, t->shape, t->ndim));
-			goto done;
+	/* Every tensor that binds must be one the model uses, or one an
+	 * earlier file already gave. */
+	for (k = 0; k < nf; k++)
+		for (j = 0; j < files[k]->n; j++) {
+			tfm_tensor *u = &files[k]->tensors[j];
+			int used = u->kind != TFM_BIND;
+			for (i = 0; i < n && !used; i++)
+				used = found[i] == u || strcmp(decl[i].name, u->key) == 0;
+			if (!used) {
+				if (strcmp(u->key, u->name) != 0)
+					tfm_fail(e, "%s: unexpected tensor '%.200s' %s (as '%.200s'): the model does not use it",
+					         files[k]->label, u->name,
+					         tfm_shape_str(have, sizeof have, u->shape, u->ndim), u->key);
+				else
+					tfm_fail(e, "%s: unexpected tensor '%.200s' %s: the model does not use it",
+					         files[k]->label, u->name,
+					         tfm_shape_str(have, sizeof have, u->shape, u->ndim));
+				goto done;
+			}
 		}
 	for (i = 0; i < n; i++)
-		if ((out[i] = tfm_tensor_as(f, found[i], decl[i].dtype, e)) == NULL)
+		if ((out[i] = tfm_tensor_as(from[i], found[i], decl[i].dtype, e)) == NULL)
 			goto done;
 	rc = 0;
 done:
 	free(found);
-	free(used);
+	free(from);
 	return rc;
+}
+
+int tfm_file_bind(tfm_file *f, const tfm_tensor_decl *decl, int n,
+                  void **out, tfm_error *e)
+{
+	return tfm_files_bind(&f, 1, decl, n, out, e);
+}
+
+/* ---- Files made by other readers ---------------------------------------- */
+
+int tfm_file_new(tfm_file **out, const char *label, const void *base, size_t size,
+                 tfm_error *e)
+{
+	tfm_file *f = calloc(1, sizeof *f);
+
+	*out = NULL;
+	if (f == NULL || (f->label = strdup(label)) == NULL) {
+		free(f);
+		return tfm_fail(e, "%s: out of memory", label);
+	}
+	f->base = f->data = base;
+	f->size = f->data_size = size;
+	*out = f;
+	return 0;
+}
+
+void tfm_file_take_map(tfm_file *f)
+{
+	f->mapped = 1;
+}
+
+int tfm_file_add(tfm_file *f, const char *name, int dtype, int ndim, const size_t *shape,
+                 size_t begin, tfm_error *e)
+{
+	tfm_tensor *t;
+	size_t nbytes;
+	int i;
+
+	if (ndim < 0 || ndim > TFM_MAX_NDIM || dtype < TFM_F32 || dtype > TFM_F16)
+		return tfm_fail(e, "%s: tensor '%.200s': bad declaration", f->label, name);
+	if (f->n == f->cap) {
+		int cap = f->cap ? 2 * f->cap : 16;
+		tfm_tensor *m = realloc(f->tensors, (size_t)cap * sizeof *m);
+		if (m == NULL)
+			return tfm_fail(e, "%s: out of memory", f->label);
+		f->tensors = m;
+		f->cap = cap;
+	}
+	t = &f->tensors[f->n];
+	memset(t, 0, sizeof *t);
+	t->dtype = dtype;
+	t->ndim = ndim;
+	t->nelem = 1;
+	for (i = 0; i < ndim; i++) {
+		t->shape[i] = shape[i];
+		if (tfm_mul(t->nelem, shape[i], &t->nelem) != 0)
+			return tfm_fail(e, "%s: tensor '%.200s' has too many elements", f->label, name);
+	}
+	if (tfm_mul(t->nelem, tfm_dtypes[dtype].size, &nbytes) != 0 || begin > f->data_size
+	    || nbytes > f->data_size - begin)
+		return tfm_fail(e, "%s: tensor '%.200s' runs past the end of the file (%zu bytes): truncated file?",
+		                f->label, name, f->data_size);
+	t->begin = begin;
+	t->end = begin + nbytes;
+	if ((t->name = t->key = strdup(name)) == NULL)
+		return tfm_fail(e, "%s: out of memory", f->label);
+	f->n++;
+	return 0;
+}
+
+static int tfm_cmp_stored(const void *a, const void *b)
+{
+	const tfm_tensor *x = *(const tfm_tensor *const *)a;
+	const tfm_tensor *y = *(const tfm_tensor *const *)b;
+	return strcmp(x->name, y->name);
+}
+
+int tfm_file_index(tfm_file *f, tfm_error *e)
+{
+	int i, m = 0;
+
+	free(f->sorted);
+	f->sorted = calloc(f->n ? (size_t)f->n : 1, sizeof *f->sorted);
+	if (f->sorted == NULL)
+		return tfm_fail(e, "%s: out of memory", f->label);
+	/* cJSON keeps duplicate keys as separate items: find them by sorting. */
+	for (i = 0; i < f->n; i++)
+		f->sorted[i] = &f->tensors[i];
+	qsort(f->sorted, (size_t)f->n, sizeof *f->sorted, tfm_cmp_stored);
+	for (i = 1; i < f->n; i++)
+		if (strcmp(f->sorted[i - 1]->name, f->sorted[i]->name) == 0)
+			return tfm_fail(e, "%s: tensor '%.200s' appears more than once in the header",
+			                f->label, f->sorted[i]->name);
+	for (i = 0; i < f->n; i++)
+		if (f->tensors[i].kind == TFM_BIND)
+			f->sorted[m++] = &f->tensors[i];
+	qsort(f->sorted, (size_t)m, sizeof *f->sorted, tfm_cmp_tensor);
+	for (i = 1; i < m; i++)
+		if (strcmp(f->sorted[i - 1]->key, f->sorted[i]->key) == 0)
+			return tfm_fail(e, "%s: tensors '%.200s' and '%.200s' are both '%.200s'", f->label,
+			                f->sorted[i - 1]->name, f->sorted[i]->name, f->sorted[i]->key);
+	f->n_bind = m;
+	return 0;
+}
+
+int tfm_file_set_key(tfm_file *f, int i, const char *key, int kind, const char *why,
+                     tfm_error *e)
+{
+	tfm_tensor *t = &f->tensors[i];
+	char *k = key && strcmp(key, t->name) != 0 ? strdup(key) : t->name;
+
+	if (k == NULL)
+		return tfm_fail(e, "%s: out of memory", f->label);
+	if (t->key != t->name)
+		free(t->key);
+	t->key = k;
+	t->kind = kind;
+	t->why = why;
+	return 0;
+}
+
+int tfm_file_count(const tfm_file *f)
+{
+	return f->n;
+}
+
+int tfm_file_info(const tfm_file *f, int i, tfm_tensor_info *info)
+{
+	const tfm_tensor *t;
+
+	if (i < 0 || i >= f->n)
+		return -1;
+	t = &f->tensors[i];
+	info->name = t->name;
+	info->key = t->key;
+	info->kind = t->kind;
+	info->dtype = t->dtype;
+	info->ndim = t->ndim;
+	for (int j = 0; j < TFM_MAX_NDIM; j++)
+		info->shape[j] = j < t->ndim ? t->shape[j] : 0;
+	info->nelem = t->nelem;
+	info->data = f->data + t->begin;
+	info->nbytes = t->end - t->begin;
+	return 0;
+}
+
+int tfm_file_lookup(const tfm_file *f, const char *stored_name)
+{
+	for (int i = 0; i < f->n; i++)
+		if (strcmp(f->tensors[i].name, stored_name) == 0)
+			return i;
+	return -1;
+}
+
+const char *tfm_file_label(const tfm_file *f)
+{
+	return f->label;
+}
+
+int tfm_file_read_f32(const tfm_file *f, int i, float *out)
+{
+	const tfm_tensor *t = &f->tensors[i];
+	const unsigned char *src = f->data + t->begin;
+
+	for (size_t j = 0; j < t->nelem; j++)
+		out[j] = tfm_elem_f32(src, t->dtype, j);
+	return 0;
 }
 
 /* ---- Writing ------------------------------------------------------------ */
