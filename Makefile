@@ -138,6 +138,9 @@ build-fuzz/fuzz-safetensors: fuzz/fuzz_safetensors.c $(B)/libtfmrt.a
 regen:
 	/usr/bin/python3 tests/reference/make_golden.py
 
+checkpoints:
+	/usr/bin/python3 tests/reference/make_checkpoints.py
+
 clean:
 	rm -rf build build-asan build-fuzz tfmc
 
