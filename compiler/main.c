@@ -245,6 +245,10 @@ static void show_model(FILE *f, const Resolved *r)
 			fprintf(f, "    # from %s", r->key_from[k]->name);
 		fprintf(f, "\n");
 	}
+	for (const FileRef *w = r->weights; w; w = w->next)
+		fprintf(f, "    weights            %s\n", w->path);
+	if (r->tokenizer)
+		fprintf(f, "    tokenizer          %s\n", r->tokenizer->path);
 	fprintf(f, "\ncost\n");
 	fprintf(f, "    parameters        %s (embedding %s, non-embedding %s)\n", commas(c.params, a),
 	        commas(c.params_embedding, b), commas(c.params_other, e));
@@ -308,6 +312,31 @@ static int load_one(Options *o, Front *fe, Resolved *r, const char *what)
 	return 0;
 }
 
+/* path made absolute against the working directory, into buf[size]: a
+ * program may run from anywhere.  Nothing else is changed (no symbolic
+ * link resolved), and the file need not exist yet. */
+static const char *absolute(const char *path, char *buf, size_t size)
+{
+	char cwd[4096];
+
+	if (path[0] == '/' || !getcwd(cwd, sizeof cwd)
+	    || snprintf(buf, size, "%s/%s", cwd, strncmp(path, "./", 2) == 0 ? path + 2 : path) >= (int)size)
+		snprintf(buf, size, "%s", path);
+	return buf;
+}
+
+/* The spec's `weights` and `tokenizer` into p, as absolute paths. */
+static int set_files(Program *p, const Resolved *r)
+{
+	static char bufs[IR_MAX_FILES + 1][4096];
+	const char *w[IR_MAX_FILES];
+	int n = 0;
+
+	for (const FileRef *f = r->weights; f && n < IR_MAX_FILES; f = f->next, n++)
+		w[n] = absolute(f->path, bufs[n], sizeof bufs[n]);
+	return ir_set_files(p, w, n, r->tokenizer ? absolute(r->tokenizer->path, bufs[n], sizeof bufs[n]) : NULL);
+}
+
 /* load_one, then the operation list of the model: what every command that
  * compiles or runs a model starts with.  The diagnostics so far are printed
  * and cleared.  0, or an exit status with nothing left to free but fe. */
@@ -321,7 +350,7 @@ static int load_program(Options *o, Front *fe, Program *p, const char *what)
 	report(o, 0);
 	diag_free(&o->diags);
 	diag_init(&o->diags);
-	if (ir_build(&r.m, o->weight_dtype < 0 ? DTYPE_F32 : o->weight_dtype, p)) {
+	if (ir_build(&r.m, o->weight_dtype < 0 ? DTYPE_F32 : o->weight_dtype, p) || set_files(p, &r)) {
 		fprintf(stderr, "tfmc: error: out of memory\n");
 		return EXIT_ERRORS;
 	}

@@ -155,7 +155,8 @@ struct llama_small {
 	int logits_rows;
 	const tfm_kernels *kern;	/* the runtime's precompiled kernels: attention */
 	tfm_pool *pool;
-	tfm_file *file;	/* when opened from a file */
+	tfm_weights weights;	/* when opened from files */
+	tfm_file *file;	/* when opened from memory */
 	void **bound;	/* its tensors */
 };
 
@@ -1106,23 +1107,16 @@ int llama_small_open_memory(struct llama_small **out, const void *data, size_t s
 
 int llama_small_open(struct llama_small **out, const char *path, int n_threads, tfm_error *err)
 {
-	tfm_file *file;
-	void **bound = malloc(sizeof *bound * N_TENSORS);
+	tfm_weights w;
 
 	*out = NULL;
-	if (!bound)
-		return tfm_fail(err, "out of memory");
-	if (tfm_file_open(&file, path, err)) {
-		free(bound);
+	if (tfm_weights_open(&w, &path, 1, tensors, N_TENSORS, err))
+		return -1;
+	if (llama_small_open_tensors(out, w.data, n_threads, err)) {
+		tfm_weights_free(&w);
 		return -1;
 	}
-	if (tfm_file_bind(file, tensors, N_TENSORS, bound, err) || llama_small_open_tensors(out, bound, n_threads, err)) {
-		tfm_file_close(file);
-		free(bound);
-		return -1;
-	}
-	(*out)->file = file;
-	(*out)->bound = bound;
+	(*out)->weights = w;
 	return 0;
 }
 
@@ -1152,6 +1146,7 @@ void llama_small_close(struct llama_small *m)
 	tfm_free(m->logits);
 	tfm_free(m->rope_cos);
 	tfm_free(m->rope_sin);
+	tfm_weights_free(&m->weights);
 	if (m->file)
 		tfm_file_close(m->file);
 	free(m->bound);
@@ -1210,6 +1205,7 @@ static const float *api_forward(void *inst, const int *tokens, int n, int pos, i
 const tfm_model_api llama_small_api = {
 	"llama_small", VOCAB, MAX_SEQ, tensors, N_TENSORS, "avx2",
 	api_open, api_close, api_reset, api_forward,
+	0, 0
 };
 
 #ifdef TFM_MAIN

@@ -65,10 +65,11 @@
  * one process, each used by one thread at a time. */
 typedef struct llama_small llama_small;
 
-/* Creates an instance from a safetensors file (mmap; tensors stored as
- * the model holds them (f32) used in place, others converted),
- * checked against the tensor list, with a pool of n_threads threads.  0,
- * or -1 with a message in err. */
+/* Creates an instance from its weights: a safetensors file, a Hugging Face
+ * checkpoint folder or a llama2.c .bin (mapped; tensors stored as the model
+ * holds them (f32) used in place, others converted), checked
+ * against the tensor list, with a pool of n_threads threads.  0, or -1
+ * with a message in err. */
 int llama_small_open(llama_small **m, const char *weights_path, int n_threads, tfm_error *err);
 
 /* The same over a safetensors image in memory, which must outlive m. */

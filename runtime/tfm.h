@@ -259,6 +259,11 @@ typedef struct tfm_model_api {
 	 * next call.  NULL with a message in e on bad input. */
 	const float *(*forward)(void *inst, const int *tokens, int n, int pos, int all,
 	                        tfm_error *e);
+	/* Where the weights and the tokenizer are when the command line says
+	 * nothing (the spec's `weights` and `tokenizer`): a NULL-terminated list
+	 * of paths, the first file winning, and a path; NULL when none. */
+	const char *const *weights;
+	const char *tokenizer;
 } tfm_model_api;
 
 /* The weights of a model instance, whichever way they came. */

@@ -173,6 +173,16 @@ static const Case cases[] = {
 	{ BASE "    allow aspect-ration\n}\n", NULL,
 	  "t.tfm:7:11: error: unknown warning 'aspect-ration'; did you mean 'aspect-ratio'?" },
 	{ BASE "    allow\n}\n", NULL, "t.tfm:8:1: error: expected a warning name after 'allow', found '}'" },
+	{ BASE "    weights w.safetensors\n}\n", NULL,
+	  "t.tfm:7:13: error: expected a file name in double quotes after 'weights', found 'w'" },
+	{ BASE "    tokenizer = \"t.json\"\n}\n", NULL,
+	  "t.tfm:7:15: error: expected a file name in double quotes after 'tokenizer', found '='" },
+	{ BASE "    weights \"\"\n}\n", NULL, "t.tfm:7:13: error: empty file name in weights" },
+	{ BASE "    tokenizer \"a.json\"\n    tokenizer \"b.json\"\n}\n", NULL,
+	  "t.tfm:8:15: error: model 'm' names its tokenizer twice" },
+	{ BASE "    weights \"1\" weights \"2\" weights \"3\" weights \"4\" weights \"5\"\n"
+	  "    weights \"6\" weights \"7\" weights \"8\" weights \"9\"\n}\n", NULL,
+	  "t.tfm:8:49: error: model 'm' names more than 8 weights files" },
 	/* warnings */
 	{ BASE "    d_ff = 4096\n}\n", NULL,
 	  "t.tfm:7:5: warning: d_ff / d_model = 4096 / 768 = 5.33, more than 10% away from 8/3 for swiglu [-Wffn-ratio]" },
@@ -342,6 +352,40 @@ static void test_qkv_bias(void)
 			CU_ASSERT_EQUAL(model_tensor_index(&m, others[j], 5) >= 0, cases[i].bias);
 	}
 #undef QKV_BASE
+}
+
+/* weights and tokenizer: relative to the spec's directory, in order, and
+ * inherited from the nearest model of the chain that names them. */
+static void test_files(void)
+{
+	static const char text[] =
+		"model a { vocab = 32000 d_model = 768 n_layer = 6 n_head = 12 max_seq = 64\n"
+		"    weights \"converted.safetensors\"\n    weights \"/abs/hf\"\n"
+		"    tokenizer \"hf/tokenizer.json\" }\n"
+		"model b extends a { }\n"
+		"model c extends a { weights \"own.bin\" }\n";
+	Diags d;
+	Front fe;
+	Resolved r;
+
+	diag_init(&d);
+	front_init(&fe, &d);
+	front_load_text(&fe, "some/dir/t.tfm", text, strlen(text));
+	CU_ASSERT_EQUAL_FATAL(d.n_errors, 0);
+	CU_ASSERT_EQUAL_FATAL(check_select(&fe, "some/dir/t.tfm", "b", &r), 0);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r.weights);
+	ASSERT_MSG(r.weights->path, "some/dir/converted.safetensors");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r.weights->next);
+	ASSERT_MSG(r.weights->next->path, "/abs/hf");
+	CU_ASSERT_PTR_NULL(r.weights->next->next);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r.tokenizer);
+	ASSERT_MSG(r.tokenizer->path, "some/dir/hf/tokenizer.json");
+	CU_ASSERT_EQUAL_FATAL(check_select(&fe, "some/dir/t.tfm", "c", &r), 0);
+	ASSERT_MSG(r.weights->path, "some/dir/own.bin");
+	CU_ASSERT_PTR_NULL(r.weights->next);
+	ASSERT_MSG(r.tokenizer->path, "some/dir/hf/tokenizer.json");
+	front_free(&fe);
+	diag_free(&d);
 }
 
 /* include is relative to the including file; cycles are errors. */
@@ -626,6 +670,7 @@ int add_front_suites(void)
 	    !CU_add_test(s, "every warning has a case", test_every_warning_tested) ||
 	    !CU_add_test(s, "resolution: defaults, extends, expressions", test_resolve) ||
 	    !CU_add_test(s, "qkv_bias: default, extends, tensors", test_qkv_bias) ||
+	    !CU_add_test(s, "weights and tokenizer: paths and inheritance", test_files) ||
 	    !CU_add_test(s, "include", test_include) ||
 	    !CU_add_test(s, "hostile input", test_hostile_input) ||
 	    !CU_add_test(s, "JSON diagnostics", test_json) ||

@@ -148,6 +148,22 @@ static const char *flt(double v)
 	return b;
 }
 
+/* s as a C string literal, every byte that is not plain printable ASCII
+ * (and the quote, the backslash and '?', against trigraphs) escaped. */
+static void c_string(Emitter *e, const char *s)
+{
+	out(e, "\"");
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p == '"' || *p == '\\' || *p == '?')
+			out(e, "\\%c", *p);
+		else if (*p >= 32 && *p < 127)
+			out(e, "%c", *p);
+		else
+			out(e, "\\%03o", *p);
+	}
+	out(e, "\"");
+}
+
 static uint64_t fnv1a(const char *s, size_t n)
 {
 	uint64_t h = 0xcbf29ce484222325ULL;
@@ -165,6 +181,12 @@ static void upper(const char *s, char *buf, size_t size)
 }
 
 /* ---- Banner ---------------------------------------------------------------- */
+
+/* A path as comment text: "*" followed by "/" would end the comment. */
+static const char *comment_safe(const char *s)
+{
+	return strstr(s, "*/") ? "(a path that cannot appear in a C comment)" : s;
+}
 
 static void banner(Emitter *e, const EmitInfo *info, const char *file_kind)
 {
@@ -195,6 +217,10 @@ static void banner(Emitter *e, const EmitInfo *info, const char *file_kind)
 	    c.params, c.params_embedding, c.flops_linear, c.flops_attn_per_ctx,
 	    c.kv_bytes_per_token, bytes, e->p->weight_dtype == DTYPE_BF16
 	    ? "matrices and embeddings in bf16\n * (widened to f32 as they are read), vectors in f32" : "all f32");
+	for (int i = 0; i < e->p->n_weights; i++)
+		out(e, " * %s %s\n", i ? "          " : "Weights at:", comment_safe(e->p->weights[i]));
+	if (e->p->tokenizer)
+		out(e, " * Tokenizer: %s\n", comment_safe(e->p->tokenizer));
 }
 
 /* ---- Header ---------------------------------------------------------------- */
@@ -226,10 +252,11 @@ static void emit_header(Emitter *e, const EmitInfo *info)
 	    " * and its working buffers.  Instances share nothing: several may live in\n"
 	    " * one process, each used by one thread at a time. */\n"
 	    "typedef struct %s %s;\n\n", n, n);
-	out(e, "/* Creates an instance from a safetensors file (mmap; tensors stored as\n"
-	    " * the model holds them (%s) used in place, others converted),\n"
-	    " * checked against the tensor list, with a pool of n_threads threads.  0,\n"
-	    " * or -1 with a message in err. */\n", e->p->weight_dtype == DTYPE_BF16
+	out(e, "/* Creates an instance from its weights: a safetensors file, a Hugging Face\n"
+	    " * checkpoint folder or a llama2.c .bin (mapped; tensors stored as the model\n"
+	    " * holds them (%s) used in place, others converted), checked\n"
+	    " * against the tensor list, with a pool of n_threads threads.  0, or -1\n"
+	    " * with a message in err. */\n", e->p->weight_dtype == DTYPE_BF16
 	    ? "matrices in bf16, vectors in f32" : "f32");
 	out(e, 
 	    "int %s_open(%s **m, const char *weights_path, int n_threads, tfm_error *err);\n\n", n, n);
@@ -471,7 +498,8 @@ static void emit_struct(Emitter *e)
 	out(e, "\tfloat *logits;\t/* [logits_rows, VOCAB] */\n\tint logits_rows;\n");
 	out(e, "\tconst tfm_kernels *kern;\t/* the runtime's precompiled kernels: %s */\n",
 	    e->t->kernels ? "every hot operation" : "attention");
-	out(e, "\ttfm_pool *pool;\n\ttfm_file *file;\t/* when opened from a file */\n\tvoid **bound;\t/* its tensors */\n};\n\n");
+	out(e, "\ttfm_pool *pool;\n\ttfm_weights weights;\t/* when opened from files */\n"
+	    "\ttfm_file *file;\t/* when opened from memory */\n\tvoid **bound;\t/* its tensors */\n};\n\n");
 }
 
 static void emit_constants(Emitter *e)
@@ -730,12 +758,11 @@ static void emit_api(Emitter *e)
 	    "\t\ttfm_file_close(file);\n\t\tfree(bound);\n\t\treturn -1;\n\t}\n"
 	    "\t(*out)->file = file;\n\t(*out)->bound = bound;\n\treturn 0;\n}\n\n", n, n, n);
 	out(e, "int %s_open(struct %s **out, const char *path, int n_threads, tfm_error *err)\n{\n"
-	    "\ttfm_file *file;\n\tvoid **bound = malloc(sizeof *bound * N_TENSORS);\n\n\t*out = NULL;\n"
-	    "\tif (!bound)\n\t\treturn tfm_fail(err, \"out of memory\");\n"
-	    "\tif (tfm_file_open(&file, path, err)) {\n\t\tfree(bound);\n\t\treturn -1;\n\t}\n"
-	    "\tif (tfm_file_bind(file, tensors, N_TENSORS, bound, err) || %s_open_tensors(out, bound, n_threads, err)) {\n"
-	    "\t\ttfm_file_close(file);\n\t\tfree(bound);\n\t\treturn -1;\n\t}\n"
-	    "\t(*out)->file = file;\n\t(*out)->bound = bound;\n\treturn 0;\n}\n\n", n, n, n);
+	    "\ttfm_weights w;\n\n\t*out = NULL;\n"
+	    "\tif (tfm_weights_open(&w, &path, 1, tensors, N_TENSORS, err))\n\t\treturn -1;\n"
+	    "\tif (%s_open_tensors(out, w.data, n_threads, err)) {\n"
+	    "\t\ttfm_weights_free(&w);\n\t\treturn -1;\n\t}\n"
+	    "\t(*out)->weights = w;\n\treturn 0;\n}\n\n", n, n, n);
 
 	out(e, "void %s_reset(struct %s *m)\n{\n\t(void)m;\t/* positions past the last forward are never read */\n}\n\n", n, n);
 
@@ -746,7 +773,8 @@ static void emit_api(Emitter *e)
 	out(e, "\ttfm_free(m->k_cache);\n\ttfm_free(m->v_cache);\n\ttfm_free(m->scores);\n\ttfm_free(m->logits);\n");
 	if (m->position == POS_ROPE)
 		out(e, "\ttfm_free(m->rope_cos);\n\ttfm_free(m->rope_sin);\n");
-	out(e, "\tif (m->file)\n\t\ttfm_file_close(m->file);\n\tfree(m->bound);\n\tfree(m);\n}\n\n");
+	out(e, "\ttfm_weights_free(&m->weights);\n\tif (m->file)\n\t\ttfm_file_close(m->file);\n"
+	    "\tfree(m->bound);\n\tfree(m);\n}\n\n");
 
 	out(e, "const float *%s_forward(struct %s *m, const int *tokens, int n, int pos, int all, tfm_error *err)\n{\n", n, n);
 	out(e, "\tint rows = all ? n : 1;\n\n"
@@ -772,8 +800,24 @@ static void emit_api(Emitter *e)
 	    "static void api_reset(void *inst)\n{\n\t%s_reset(inst);\n}\n\n"
 	    "static const float *api_forward(void *inst, const int *tokens, int n, int pos, int all, tfm_error *err)\n{\n"
 	    "\treturn %s_forward(inst, tokens, n, pos, all, err);\n}\n\n", n, n, n, n, n);
+	if (e->p->n_weights) {
+		out(e, "/* The spec's `weights`: where tfm_main reads them without --weights. */\n"
+		    "static const char *const default_weights[] = {\n");
+		for (int i = 0; i < e->p->n_weights; i++) {
+			out(e, "\t");
+			c_string(e, e->p->weights[i]);
+			out(e, ",\n");
+		}
+		out(e, "\t0\n};\n\n");
+	}
 	out(e, "const tfm_model_api %s_api = {\n\t\"%s\", VOCAB, MAX_SEQ, tensors, N_TENSORS, \"%s\",\n"
-	    "\tapi_open, api_close, api_reset, api_forward,\n};\n\n", n, n, e->t->name);
+	    "\tapi_open, api_close, api_reset, api_forward,\n\t%s, ", n, n, e->t->name,
+	    e->p->n_weights ? "default_weights" : "0");
+	if (e->p->tokenizer)
+		c_string(e, e->p->tokenizer);
+	else
+		out(e, "0");
+	out(e, "\n};\n\n");
 	out(e, "#ifdef TFM_MAIN\n/* A program: the command line of tfm_main (--help lists it). */\n"
 	    "int main(int argc, char **argv)\n{\n\treturn tfm_main(argc, argv, &%s_api);\n}\n#endif\n", n);
 }

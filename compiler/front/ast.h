@@ -36,6 +36,16 @@ typedef struct Allow {
 	struct Allow *next;
 } Allow;
 
+/* weights "path", tokenizer "path": a file the model reads, its path
+ * relative to the spec's directory made relative to the working directory. */
+typedef struct FileRef {
+	const char *path;
+	Loc loc;
+	struct FileRef *next;
+} FileRef;
+
+#define MAX_WEIGHT_FILES 8
+
 typedef struct ModelDecl {
 	char *name;
 	Loc loc;
@@ -43,6 +53,9 @@ typedef struct ModelDecl {
 	Loc parent_loc;
 	Assign *assigns, **assigns_tail;
 	Allow *allows;
+	FileRef *weights, **weights_tail;	/* in the order given: the first wins */
+	int n_weights;
+	FileRef *tokenizer;
 	struct ModelDecl *next;
 } ModelDecl;
 
@@ -85,6 +98,8 @@ void ast_model_end(ParseCtx *c);
 void ast_assign(ParseCtx *c, const Token *key, Expr *value);
 void ast_allow(ParseCtx *c, const Token *name);
 void ast_include(ParseCtx *c, const Token *path);
+void ast_weights(ParseCtx *c, const Token *path);
+void ast_tokenizer(ParseCtx *c, const Token *path);
 void ast_syntax_error(ParseCtx *c, const Token *t);
 void ast_too_deep(ParseCtx *c);
 

@@ -16,6 +16,8 @@ typedef struct Resolved {
 	Loc key_loc[KEY__COUNT];	/* where each key was set; line 0: a default */
 	const ModelDecl *key_from[KEY__COUNT];	/* which model of the chain set it */
 	unsigned char allowed[WARNING__COUNT];	/* silenced by `allow` */
+	const FileRef *weights;		/* the files it reads, from the nearest model naming them */
+	const FileRef *tokenizer;
 } Resolved;
 
 /* Resolves decl into r.  Returns 0, or -1 after adding diagnostics. */

@@ -237,6 +237,7 @@ void ast_model_begin(ParseCtx *c, const Token *name, const Token *parent)
 	m->name = s;
 	m->loc = name->loc;
 	m->assigns_tail = &m->assigns;
+	m->weights_tail = &m->weights;
 	if (parent) {
 		m->parent = fe_strndup(c->fe, parent->text, parent->len);
 		m->parent_loc = parent->loc;
@@ -316,8 +317,9 @@ void ast_allow(ParseCtx *c, const Token *name)
 	c->cur->allows = a;
 }
 
-/* include "path": relative to the directory of the including file. */
-void ast_include(ParseCtx *c, const Token *path)
+/* A quoted path token as a path relative to the directory of the file it
+ * is in (absolute paths stay as they are), or NULL after an error. */
+static char *relative_path(ParseCtx *c, const Token *path, const char *what)
 {
 	const char *base = c->src->path, *slash = strrchr(base, '/');
 	int dirlen = slash ? (int)(slash - base) + 1 : 0;
@@ -325,8 +327,8 @@ void ast_include(ParseCtx *c, const Token *path)
 	char *full;
 
 	if (n <= 0) {
-		diag_error(c->fe->diags, path->loc, "empty file name in include");
-		return;
+		diag_error(c->fe->diags, path->loc, "empty file name in %s", what);
+		return NULL;
 	}
 	if (path->text[1] == '/')
 		dirlen = 0;
@@ -334,7 +336,64 @@ void ast_include(ParseCtx *c, const Token *path)
 	memcpy(full, base, dirlen);
 	memcpy(full + dirlen, path->text + 1, n);
 	full[dirlen + n] = 0;
-	front_load(c->fe, full, path->loc);
+	return full;
+}
+
+/* include "path": relative to the directory of the including file. */
+void ast_include(ParseCtx *c, const Token *path)
+{
+	char *full = relative_path(c, path, "include");
+
+	if (full)
+		front_load(c->fe, full, path->loc);
+}
+
+static FileRef *file_ref(ParseCtx *c, const Token *path, const char *what)
+{
+	char *full = relative_path(c, path, what);
+	FileRef *f;
+
+	if (!full)
+		return NULL;
+	f = fe_alloc(c->fe, sizeof *f);
+	f->path = full;
+	f->loc = path->loc;
+	f->next = NULL;
+	return f;
+}
+
+/* weights "path": one of the files the weights are read from, the first
+ * given first (a file of converted tensors before the checkpoint). */
+void ast_weights(ParseCtx *c, const Token *path)
+{
+	FileRef *f;
+
+	if (c->cur->n_weights == MAX_WEIGHT_FILES) {
+		diag_error(c->fe->diags, path->loc, "model '%s' names more than %d weights files",
+		           c->cur->name, MAX_WEIGHT_FILES);
+		return;
+	}
+	if (!(f = file_ref(c, path, "weights")))
+		return;
+	*c->cur->weights_tail = f;
+	c->cur->weights_tail = &f->next;
+	c->cur->n_weights++;
+}
+
+/* tokenizer "path": a tokenizer.json, a llama2.c tokenizer.bin or a model
+ * folder; once per model. */
+void ast_tokenizer(ParseCtx *c, const Token *path)
+{
+	FileRef *f;
+
+	if (c->cur->tokenizer) {
+		Diag *g = diag_error(c->fe->diags, path->loc, "model '%s' names its tokenizer twice",
+		                     c->cur->name);
+		diag_note(g, c->cur->tokenizer->loc, "the first is here");
+		return;
+	}
+	if ((f = file_ref(c, path, "tokenizer")))
+		c->cur->tokenizer = f;
 }
 
 static const char *describe(const Token *t, char *buf, size_t size)
@@ -373,6 +432,9 @@ void ast_syntax_error(ParseCtx *c, const Token *t)
 		diag_error(d, t->loc, "expected a file name in double quotes after 'include', found %s", got);
 	} else if (p == TK_ALLOW) {
 		diag_error(d, t->loc, "expected a warning name after 'allow', found %s", got);
+	} else if (p == TK_WEIGHTS || p == TK_TOKENIZER) {
+		diag_error(d, t->loc, "expected a file name in double quotes after %s, found %s",
+		           lex_token_name(p), got);
 	} else if (c->open && p == TK_IDENT && t->type != TK_ASSIGN) {
 		diag_error(d, t->loc, "expected '=' after %s, found %s", prev, got);
 	} else if (!c->open && p == TK_IDENT) {

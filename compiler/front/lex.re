@@ -82,6 +82,8 @@ again:
 	"extends"               { RET(TK_EXTENDS); }
 	"include"               { RET(TK_INCLUDE); }
 	"allow"                 { RET(TK_ALLOW); }
+	"weights"               { RET(TK_WEIGHTS); }
+	"tokenizer"             { RET(TK_TOKENIZER); }
 	[a-zA-Z_][a-zA-Z0-9_]*  { RET(TK_IDENT); }
 	digits                  { t->len = (int)(lx->cur - t->text); t->loc.len = t->len; number(t, 0); return; }
 	digits "." [0-9]* exp? | "." digits exp? | digits exp
@@ -110,6 +112,8 @@ const char *lex_token_name(int type)
 	case TK_EXTENDS: return "'extends'";
 	case TK_INCLUDE: return "'include'";
 	case TK_ALLOW: return "'allow'";
+	case TK_WEIGHTS: return "'weights'";
+	case TK_TOKENIZER: return "'tokenizer'";
 	case TK_IDENT: return "a name";
 	case TK_INT: return "an integer";
 	case TK_FLOAT: return "a number";

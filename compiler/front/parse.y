@@ -7,6 +7,8 @@
  *             | "model" NAME [ "extends" NAME ] "{" { stmt } "}"
  *   stmt    ::= NAME "=" expr
  *             | "allow" WARNING-NAME          (e.g. allow aspect-ratio)
+ *             | "weights" STRING              (where the weights are; repeatable)
+ *             | "tokenizer" STRING            (where the tokenizer is)
  *   expr    ::= expr ("+"|"-"|"*"|"/") expr | "-" expr | "(" expr ")"
  *             | INTEGER | NUMBER | NAME
  */
@@ -45,6 +47,8 @@ stmts ::= .
 
 stmt ::= IDENT(K) ASSIGN expr(E).                { ast_assign(ctx, &K, E); }
 stmt ::= ALLOW wname(W).                         { ast_allow(ctx, &W); }
+stmt ::= WEIGHTS STRING(S).                      { ast_weights(ctx, &S); }
+stmt ::= TOKENIZER STRING(S).                    { ast_tokenizer(ctx, &S); }
 
 %type wname {Token}
 wname(W) ::= IDENT(A).                           { W = A; }

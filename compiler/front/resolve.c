@@ -439,6 +439,11 @@ int resolve_model(Front *fe, const ModelDecl *decl, Resolved *r)
 		}
 		for (const Allow *w = rs.chain[i]->allows; w; w = w->next)
 			r->allowed[w->warning] = 1;
+		/* The files too: the nearest model that names them. */
+		if (rs.chain[i]->weights)
+			r->weights = rs.chain[i]->weights;
+		if (rs.chain[i]->tokenizer)
+			r->tokenizer = rs.chain[i]->tokenizer;
 	}
 	for (int k = 0; k < KEY__COUNT; k++)
 		if (eval_key(&rs, k))

@@ -239,8 +239,28 @@ void ir_set_weight_dtype(Program *p, int weight_dtype)
 		p->tensors[i].dtype = p->tensors[i].ndim == 2 ? weight_dtype : DTYPE_F32;
 }
 
+int ir_set_files(Program *p, const char *const *weights, int n, const char *tokenizer)
+{
+	for (int i = 0; i < p->n_weights; i++)
+		free(p->weights[i]);
+	free(p->tokenizer);
+	p->n_weights = 0;
+	p->tokenizer = NULL;
+	for (int i = 0; i < n && i < IR_MAX_FILES; i++) {
+		if (!(p->weights[i] = strdup(weights[i])))
+			return -1;
+		p->n_weights++;
+	}
+	if (tokenizer && !(p->tokenizer = strdup(tokenizer)))
+		return -1;
+	return 0;
+}
+
 void ir_free(Program *p)
 {
+	for (int i = 0; i < p->n_weights; i++)
+		free(p->weights[i]);
+	free(p->tokenizer);
 	free(p->tensors);
 	free(p->ops);
 	memset(p, 0, sizeof *p);

@@ -68,6 +68,8 @@ typedef struct Op {
 	char label[80];		/* what it computes, for comments and traces */
 } Op;
 
+#define IR_MAX_FILES 8
+
 typedef struct Program {
 	Model m;
 	Tensor *tensors;
@@ -76,6 +78,11 @@ typedef struct Program {
 	int n_ops, cap_ops;
 	long long width[BUF__COUNT];
 	int weight_dtype;	/* DTYPE_ of matrices and embeddings; vectors are f32 */
+	/* Where a program reads its weights and tokenizer when told nothing
+	 * else (the spec's `weights` and `tokenizer`); owned, NULL if none. */
+	char *weights[IR_MAX_FILES];	/* [n_weights], the first wins */
+	int n_weights;
+	char *tokenizer;
 } Program;
 
 extern const char *const op_name[OP__COUNT];
@@ -87,6 +94,9 @@ extern const char *const buffer_name[BUF__COUNT];
 int ir_build(const Model *m, int weight_dtype, Program *p);
 /* Changes how p holds its matrices and embeddings. */
 void ir_set_weight_dtype(Program *p, int weight_dtype);
+/* Records where p's weights (n of them, at most IR_MAX_FILES) and tokenizer
+ * (NULL: none) are; the strings are copied.  0, or -1 out of memory. */
+int ir_set_files(Program *p, const char *const *weights, int n, const char *tokenizer);
 void ir_free(Program *p);
 /* Prints the operation list, one per line (tfmc show --ir, tests). */
 void ir_print(const Program *p, FILE *f);
