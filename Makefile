@@ -18,7 +18,7 @@ CFLAGS  ?= -O2 -g
 override CFLAGS += $(BASE_CFLAGS)
 KERNEL_CFLAGS ?= $(CFLAGS)
 CPPFLAGS += $(addprefix -I,$(SRC_DIRS)) -Ibuild -MMD -MP
-LDLIBS  = -lcjson -lpthread -lm
+LDLIBS  = -lpcre2-8 -lutf8proc -lcjson -lpthread -lm
 
 # The Debian packages the build needs, checked (and as root installed)
 # before anything else, so that the libtcc test below sees the result.

@@ -113,6 +113,8 @@ static int compile(const Program *p, const Target *t, const char *dir, const cha
 	argv[n++] = inc;
 	argv[n++] = src;
 	argv[n++] = lib;
+	argv[n++] = "-lpcre2-8";	/* the runtime's tokenizer */
+	argv[n++] = "-lutf8proc";
 	argv[n++] = "-lcjson";
 	argv[n++] = "-lpthread";
 	argv[n++] = "-lm";

@@ -2,13 +2,16 @@
 # deps.sh: makes sure the Debian packages tfmc builds with are installed.
 # Run by make before anything else.  As root it installs what is missing;
 # otherwise it prints the exact line to run and fails.
-PKGS="re2c lemon libcunit1-dev libcjson-dev libtcc-dev tcc clang"
+PKGS="re2c lemon libcunit1-dev libcjson-dev libpcre2-dev libutf8proc-dev xz-utils libtcc-dev tcc clang"
 missing=""
 have() { [ -e "$1" ] || command -v "$1" >/dev/null 2>&1; }
 have re2c || missing="$missing re2c"
 have lemon || missing="$missing lemon"
 have /usr/include/CUnit/Basic.h || missing="$missing libcunit1-dev"
 have /usr/include/cjson/cJSON.h || missing="$missing libcjson-dev"
+have /usr/include/pcre2.h || missing="$missing libpcre2-dev"	# the tokenizer's regexes
+have /usr/include/utf8proc.h || missing="$missing libutf8proc-dev"	# its NFC, NFKC
+have xz || missing="$missing xz-utils"	# the tests unpack tokenizer files
 have /usr/include/libtcc.h || missing="$missing libtcc-dev"
 have /usr/lib/x86_64-linux-gnu/tcc/libtcc1.a || have /usr/lib/tcc/libtcc1.a || missing="$missing tcc"
 have clang || missing="$missing clang"	# the tests compile the generated C with it too
