@@ -28,6 +28,11 @@ int tfm_write_le(FILE *fp, const void *x, size_t n, size_t size);
 
 enum { TFM_BIND, TFM_IGNORE, TFM_CONVERT };
 
+/* Stored element types beyond tfm.h's TFM_F32, TFM_BF16 and TFM_F16 start
+ * here: a file may hold them (a BOOL mask), no model reads them. */
+#define TFM_FOREIGN 3
+const char *tfm_dtype_name(int dtype);
+
 typedef struct tfm_tensor_info {
 	const char *name, *key;
 	int kind, dtype, ndim;

@@ -590,9 +590,19 @@ static void test_st_unexpected(void)
 
 static void test_st_bad_dtype(void)
 {
-	ASSERT_MSG(open_error("{\"tok\": {\"dtype\": \"I64\", \"shape\": [1], \"data_offsets\": [0, 8]}}",
-	                      zeros64, 8),
+	tfm_tensor_decl tok = { "tok", 1, { 1 }, TFM_F32 }, x = { "x", 1, { 1 }, TFM_F32 };
+
+	/* A type no model reads: the file opens, the tensor does not bind. */
+	ASSERT_MSG(bind_error("{\"tok\": {\"dtype\": \"I64\", \"shape\": [1], \"data_offsets\": [0, 8]}}",
+	                      zeros64, 8, &tok, 1),
 	           "m.safetensors: tensor 'tok' has dtype I64: only F32, F16 and BF16 are supported");
+	ASSERT_MSG(bind_error("{\"x\": {\"dtype\": \"F32\", \"shape\": [1], \"data_offsets\": [0, 4]},"
+	                      " \"mask\": {\"dtype\": \"BOOL\", \"shape\": [2, 2], \"data_offsets\": [4, 8]}}",
+	                      zeros64, 8, &x, 1),
+	           "m.safetensors: unexpected tensor 'mask' [2, 2]: the model does not use it");
+	ASSERT_MSG(open_error("{\"tok\": {\"dtype\": \"Q9\", \"shape\": [1], \"data_offsets\": [0, 8]}}",
+	                      zeros64, 8),
+	           "m.safetensors: tensor 'tok' has dtype Q9, which is not a safetensors dtype");
 	ASSERT_MSG(open_error("{\"tok\": {\"shape\": [1], \"data_offsets\": [0, 4]}}", zeros64, 4),
 	           "m.safetensors: tensor 'tok': \"dtype\" is missing or not a string");
 	ASSERT_MSG(open_error("{\"tok\": {\"dtype\": 7, \"shape\": [1], \"data_offsets\": [0, 4]}}", zeros64, 4),

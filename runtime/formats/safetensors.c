@@ -38,15 +38,24 @@
 #define TFM_WRITE_ALIGN 64                     /* data section alignment in written files */
 #define TFM_MAX_EXACT   9007199254740992.0     /* 2^53: JSON numbers are doubles */
 
-/* Indexed by TFM_F32, TFM_BF16, TFM_F16. */
+/* Indexed by TFM_F32, TFM_BF16, TFM_F16, then the types a file may hold
+ * but no model reads (from TFM_FOREIGN on: masks, counters, fp8): a file
+ * with a BOOL mask buffer still opens, and the buffer is refused only if a
+ * model asks for it. */
 static const struct {
 	const char *name;
 	size_t size; /* bytes per element */
 } tfm_dtypes[] = {
-	{ "F32", 4 },
-	{ "BF16", 2 },
-	{ "F16", 2 },
+	{ "F32", 4 }, { "BF16", 2 }, { "F16", 2 },
+	{ "F64", 8 }, { "I64", 8 }, { "U64", 8 }, { "I32", 4 }, { "U32", 4 }, { "I16", 2 },
+	{ "U16", 2 }, { "I8", 1 }, { "U8", 1 }, { "BOOL", 1 }, { "F8_E4M3", 1 }, { "F8_E5M2", 1 },
 };
+
+const char *tfm_dtype_name(int dtype)
+{
+	return dtype >= 0 && dtype < (int)(sizeof tfm_dtypes / sizeof tfm_dtypes[0])
+	       ? tfm_dtypes[dtype].name : "?";
+}
 
 typedef struct tfm_tensor {
 	char *name;                 /* as stored in the file */
@@ -209,7 +218,7 @@ static int tfm_parse_entry(tfm_file *f, const cJSON *item, tfm_tensor *t, tfm_er
 		if (strcmp(dtype->valuestring, tfm_dtypes[i].name) == 0)
 			break;
 	if (i == (int)(sizeof tfm_dtypes / sizeof tfm_dtypes[0]))
-		return tfm_fail(e, "%s: tensor '%.200s' has dtype %.40s: only F32, F16 and BF16 are supported",
+		return tfm_fail(e, "%s: tensor '%.200s' has dtype %.40s, which is not a safetensors dtype",
 		                L, name, dtype->valuestring);
 	t->dtype = i;
 	esize = tfm_dtypes[i].size;
@@ -588,6 +597,11 @@ int tfm_files_bind(tfm_file *const *files, int nf, const tfm_tensor_decl *decl, 
 			         t->name, tfm_shape_str(have, sizeof have, t->shape, t->ndim), want);
 			goto done;
 		}
+		if (t->dtype >= TFM_FOREIGN) {
+			tfm_fail(e, "%s: tensor '%.200s' has dtype %s: only F32, F16 and BF16 are supported",
+			         from[i]->label, t->name, tfm_dtypes[t->dtype].name);
+			goto done;
+		}
 		found[i] = t;
 	}
 	/* Every tensor that binds must be one the model uses, or one an
@@ -656,7 +670,7 @@ int tfm_file_add(tfm_file *f, const char *name, int dtype, int ndim, const size_
 	size_t nbytes;
 	int i;
 
-	if (ndim < 0 || ndim > TFM_MAX_NDIM || dtype < TFM_F32 || dtype > TFM_F16)
+	if (ndim < 0 || ndim > TFM_MAX_NDIM || dtype < TFM_F32 || dtype >= TFM_FOREIGN)
 		return tfm_fail(e, "%s: tensor '%.200s': bad declaration", f->label, name);
 	if (f->n == f->cap) {
 		int cap = f->cap ? 2 * f->cap : 16;
@@ -782,6 +796,8 @@ int tfm_file_read_f32(const tfm_file *f, int i, float *out)
 	const tfm_tensor *t = &f->tensors[i];
 	const unsigned char *src = f->data + t->begin;
 
+	if (t->dtype >= TFM_FOREIGN)
+		return -1;
 	for (size_t j = 0; j < t->nelem; j++)
 		out[j] = tfm_elem_f32(src, t->dtype, j);
 	return 0;
@@ -859,8 +875,8 @@ int tfm_file_write(const char *path, const tfm_tensor_decl *decl, int n,
 	for (i = 0; i < n; i++) {
 		const tfm_tensor_decl *d = &decl[i];
 		if (d->name == NULL || strcmp(d->name, "__metadata__") == 0
-		    || d->ndim < 0 || d->ndim > 2 || (d->dtype != TFM_F32 && d->dtype != TFM_BF16)) {
-			tfm_fail(e, "%s: declaration %d is malformed (name, ndim 0..2, F32 or BF16)", path, i);
+		    || d->ndim < 0 || d->ndim > 2 || d->dtype < TFM_F32 || d->dtype > TFM_F16) {
+			tfm_fail(e, "%s: declaration %d is malformed (name, ndim 0..2, F32, BF16 or F16)", path, i);
 			goto done;
 		}
 		for (j = 0; j < i; j++)
