@@ -9,7 +9,8 @@
  *   generation_config.json eos_token_id (an int or a list), bos_token_id
  *   config.json            the same
  *
- * The end-of-sequence ids are all of these together.  When none of them
+ * The end-of-sequence ids are all of these together; the first of them
+ * (tokenizer_config.json's, then config.json's) is what add_eos_token adds.  When none of them
  * names one (a bare tokenizer.json, or a folder whose files are silent), the
  * added tokens named </s>, <|endoftext|>, <eos>, <|end_of_text|>,
  * <|im_end|>, <|eot_id|>, <|eom_id|>, <end_of_turn> or <|end|> are the
@@ -167,8 +168,8 @@ int tok_hf_config(tfm_tokenizer *t, const char *dir, tfm_error *e)
 		tok_oom(e);
 		goto out;
 	}
-	if (tok_id_list(gc, "eos_token_id", gc_path, &t->eos, e) != 0 ||
-	    tok_id_list(cf, "eos_token_id", c_path, &t->eos, e) != 0)
+	if (tok_id_list(cf, "eos_token_id", c_path, &t->eos, e) != 0 ||
+	    tok_id_list(gc, "eos_token_id", gc_path, &t->eos, e) != 0)
 		goto out;
 	if (t->eos.n == 0 && tok_default_eos_ids(t, e) != 0)
 		goto out;
@@ -177,8 +178,8 @@ int tok_hf_config(tfm_tokenizer *t, const char *dir, tfm_error *e)
 		tok_oom(e);
 		goto out;
 	}
-	if (tok_id_list(gc, "bos_token_id", gc_path, &bos, e) != 0 ||
-	    tok_id_list(cf, "bos_token_id", c_path, &bos, e) != 0)
+	if (tok_id_list(cf, "bos_token_id", c_path, &bos, e) != 0 ||
+	    tok_id_list(gc, "bos_token_id", gc_path, &bos, e) != 0)
 		goto out;
 	if (add_bos >= 0) {
 		t->prefix.n = 0;

@@ -871,8 +871,7 @@ static int jread(jctx *c, const cJSON *root)
 	const cJSON *x, *list;
 	const char *v;
 
-	if (!cJSON_IsObject(root))
-		return jerr(c, "the top level", "expected an object, got %s", jtype(root));
+	/* root is an object: tok_open_memory only sends text starting with '{'. */
 	if (jstr(c, root, "version", "", 0, &v) != 0)
 		return -1;
 	if (v != NULL && strcmp(v, "1.0") != 0)
@@ -908,7 +907,7 @@ int tok_hf_read(tfm_tokenizer *t, const char *json, size_t len, tfm_error *e)
 {
 	jctx c = { t, e };
 	const char *end = NULL;
-	size_t bad = tok_utf8_check(json, len), line = 1, i;
+	size_t bad = tok_utf8_check(json, len), line = 1, i, at;
 	cJSON *root;
 	int rc;
 
@@ -916,10 +915,18 @@ int tok_hf_read(tfm_tokenizer *t, const char *json, size_t len, tfm_error *e)
 		return tfm_fail(e, "%s: not UTF-8 at byte %zu", t->name, bad);
 	root = cJSON_ParseWithLengthOpts(json, len, &end, 0);
 	if (root == NULL) {
-		size_t at = end != NULL && end >= json && end <= json + len ? (size_t)(end - json) : 0;
+		at = end != NULL && end >= json && end <= json + len ? (size_t)(end - json) : 0;
 		for (i = 0; i < at; i++)
 			line += json[i] == '\n';
 		return tfm_fail(e, "%s: not valid JSON: line %zu, byte %zu", t->name, line, at);
+	}
+	for (i = (size_t)(end - json); i < len && json[i] != '\0' && strchr(" \t\r\n", json[i]); i++)
+		;
+	if (i < len) {
+		cJSON_Delete(root);
+		for (line = 1, at = 0; at < i; at++)
+			line += json[at] == '\n';
+		return tfm_fail(e, "%s: line %zu, byte %zu: text after the JSON", t->name, line, i);
 	}
 	t->kind = TOK_HF;
 	rc = jread(&c, root);
