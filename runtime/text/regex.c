@@ -8,13 +8,18 @@
  *
  *   \s  Oniguruma: White_Space.  PCRE2 adds U+180E (MONGOLIAN VOWEL
  *       SEPARATOR), so \s and \S become explicit sets.
- *   \w  Oniguruma: letters, marks, Nd, Nl, Pc and the joiners.  PCRE2 10.42:
- *       letters, all of N and '_'; rewritten likewise.
+ *   \w  Oniguruma: alphabetic (letters, Nl, Other_Alphabetic), marks, Nd, Pc
+ *       and the joiners.  PCRE2 10.42: letters, all of N and '_'; rewritten
+ *       likewise.
  *   \h  Ruby: a hex digit (PCRE2: horizontal space).
  *
  * Inside a character class \S, \W and \H stay PCRE2's (a set cannot be
  * negated there).  ^ and $ match at line ends, as in Ruby (PCRE2_MULTILINE).
  * A match limit turns a runaway pattern into an error, not a hang.
+ *
+ * What stays different is the Unicode version: PCRE2 10.42 knows Unicode 14,
+ * Hugging Face's Oniguruma 16, so a letter of a newer script (Kawi, the
+ * extended hieroglyphs) is \p{L} there and not here.
  */
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
@@ -36,7 +41,9 @@ struct tok_regex {
 static const char tok_space_set[] =
 	"\\x{9}-\\x{D}\\x{20}\\x{85}\\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}"
 	"\\x{202F}\\x{205F}\\x{3000}";
-static const char tok_word_set[] = "\\p{L}\\p{M}\\p{Nd}\\p{Nl}\\p{Pc}\\x{200C}\\x{200D}";
+static const char tok_word_set[] =	/* Other_Alphabetic beyond the marks: circled letters */
+	"\\p{L}\\p{M}\\p{Nd}\\p{Nl}\\p{Pc}\\x{200C}\\x{200D}\\x{24B6}-\\x{24E9}\\x{1F130}-\\x{1F149}"
+	"\\x{1F150}-\\x{1F169}\\x{1F170}-\\x{1F189}";
 static const char tok_hex_set[] = "0-9A-Fa-f";
 
 /* Appends the rewrite of escape d: a set, negated or not, bare in a class. */
