@@ -7,6 +7,7 @@ int add_runtime_suites(void);
 int add_model_main_suites(void);
 int add_codegen_suites(void);
 int add_kernel_suites(void);
+int add_tokenizer_suites(void);
 
 /* Compares a whole message, and shows both on a mismatch. */
 #define ASSERT_MSG(got, want) do { \

