@@ -5,7 +5,8 @@
 #   make test        build and run the CUnit suites
 #   make check-asan  the suites under AddressSanitizer and UBSan
 #   make fuzz        build the fuzz targets (clang, libFuzzer)
-#   make bench       the speed of the generated code against the machine (bench/)
+#   make bench       the speed of the generated code against the machine, and
+#                    of the tokenizers (bench/)
 #   make regen       regenerate golden files (needs Debian's python3-numpy)
 #   make clean
 
@@ -166,7 +167,17 @@ $(B)/tfmc-bench: $(BENCH_OBJ)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $(BENCH_OBJ) -lpthread -lm
 
-bench: tfmc $(B)/tfmc-bench
-	$(Q)$(B)/tfmc-bench $(BENCH_ARGS)
+# The tokenizers' speed (bench/bench_tokenizer.c), after the models unless
+# BENCH_ARGS asks for JSON; `make bench-tokenizer` runs it alone.
+$(B)/tfmc-bench-tokenizer: $(B)/bench/bench_tokenizer.o $(B)/libtfmrt.a
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-.PHONY: bench
+bench: tfmc $(B)/tfmc-bench $(B)/tfmc-bench-tokenizer
+	$(Q)$(B)/tfmc-bench $(BENCH_ARGS)
+	$(if $(findstring --json,$(BENCH_ARGS)),,$(Q)$(B)/tfmc-bench-tokenizer)
+
+bench-tokenizer: $(B)/tfmc-bench-tokenizer
+	$(Q)$(B)/tfmc-bench-tokenizer
+
+.PHONY: bench bench-tokenizer
