@@ -23,6 +23,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <utf8proc.h>
+
 #include "tfm.h"
 #include "tok_internal.h"
 #include "testutil.h"
@@ -834,6 +836,47 @@ static void test_added_tokens(void)
 	tfm_tokenizer_close(t);
 }
 
+/* NFC skips the text below U+0300 (normalize.c): the same as utf8proc on
+ * the whole, on strings thick with marks, jamo and characters NFC maps. */
+static void test_nfc_shortcut(void)
+{
+	static const int32_t pool[] = {
+		'a', 'e', 'o', 'A', ' ', 0xe9, 0xc5, 0x1a0, 0x2ff, 0x300, 0x301, 0x323, 0x327, 0x340,
+		0x344, 0x37e, 0x387, 0x1100, 0x1161, 0x11a8, 0xac00, 0x212b, 0x2126, 0xfb2c, 0x1d15e,
+		0x0d3b, 0x093c, 0x0915, 0x0f73, 0x3099, 0x304b,
+	};
+	tok_norm nfc = { TOK_NORM_NFC, NULL, 0, NULL, 0, 0 };
+	tok_buf in = { 0 }, out = { 0 };
+	utf8proc_uint8_t *ref;
+	utf8proc_ssize_t rn;
+	unsigned r = 7;
+	int i, j, bad = 0;
+	tfm_error e;
+
+	for (i = 0; i < 3000; i++) {
+		in.len = 0;
+		for (j = 0, r = r * 1103515245u + 12345u; j < (int)(r >> 16) % 12 + 1; j++) {
+			r = r * 1103515245u + 12345u;
+			tok_utf8_put(&in, pool[(r >> 16) % (sizeof pool / sizeof pool[0])]);
+		}
+		CU_ASSERT_EQUAL_FATAL(tok_normalize(&nfc, 1, in.p, in.len, &out, &e), 0);
+		rn = utf8proc_map((const utf8proc_uint8_t *)in.p, (utf8proc_ssize_t)in.len, &ref,
+		                  UTF8PROC_STABLE | UTF8PROC_COMPOSE);
+		CU_ASSERT_FATAL(rn >= 0);
+		if ((size_t)rn != out.len || memcmp(ref, out.p, out.len) != 0) {
+			if (bad++ < 3) {
+				tk_print_text("input:", in.p, in.len);
+				tk_print_text("got:  ", out.p, out.len);
+				tk_print_text("want: ", (const char *)ref, (size_t)rn);
+			}
+		}
+		free(ref);
+	}
+	CU_ASSERT_EQUAL(bad, 0);
+	tok_buf_free(&in);
+	tok_buf_free(&out);
+}
+
 /* ---- Errors ------------------------------------------------------------------------- */
 
 /* A tokenizer.json around a small BPE: model fields, then top-level ones. */
@@ -1319,6 +1362,7 @@ static const tk_test tk_error_tests[] = {
 static const tk_test tk_behave_tests[] = {
 	{ "Strip decoder's stop", test_strip_stop },
 	{ "added tokens", test_added_tokens },
+	{ "NFC's shortcut below U+0300", test_nfc_shortcut },
 	{ NULL, NULL },
 };
 

@@ -55,6 +55,46 @@ static int tok_unicode(int type, const char *s, size_t len, tok_buf *out, tfm_er
 	return rc != 0 ? tok_oom(e) : 0;
 }
 
+/* NFC leaves a character below U+0300 alone and never joins one to the
+ * character before it (none is a combining mark or the second of a
+ * composition), so NFC runs only over the stretches from the character
+ * before one at or above U+0300 to the next one below it. */
+static int tok_nfc(const char *s, size_t len, tok_buf *out, tfm_error *e)
+{
+	size_t i = 0, j, k, m, c;
+	int32_t cp;
+
+	while (i < len) {
+		for (j = i; j < len; j += c) {
+			if ((unsigned char)s[j] < 0x80) {
+				c = 1;
+				continue;
+			}
+			c = tok_utf8_next(s + j, len - j, &cp);
+			if (cp >= 0x300)
+				break;
+		}
+		if (j == len)
+			return tok_buf_add(out, s + i, len - i) != 0 ? tok_oom(e) : 0;
+		k = j;	/* back to the character before, which may take a mark */
+		if (k > i)
+			do
+				k--;
+			while (k > i && ((unsigned char)s[k] & 0xc0) == 0x80);
+		if (tok_buf_add(out, s + i, k - i) != 0)
+			return tok_oom(e);
+		for (m = j; m < len; m += c) {
+			c = tok_utf8_next(s + m, len - m, &cp);
+			if (cp < 0x300)
+				break;
+		}
+		if (tok_unicode(TOK_NORM_NFC, s + k, m - k, out, e) != 0)
+			return -1;
+		i = m;
+	}
+	return 0;
+}
+
 static int tok_lowercase(const char *s, size_t len, tok_buf *out)
 {
 	size_t i = 0, k;
@@ -131,7 +171,9 @@ static int tok_norm_one(const tok_norm *nm, const char *s, size_t len, tok_buf *
 	int rc = 0;
 
 	switch (nm->type) {
-	case TOK_NORM_NFC: case TOK_NORM_NFD: case TOK_NORM_NFKC: case TOK_NORM_NFKD:
+	case TOK_NORM_NFC:
+		return tok_nfc(s, len, out, e);
+	case TOK_NORM_NFD: case TOK_NORM_NFKC: case TOK_NORM_NFKD:
 		return tok_unicode(nm->type, s, len, out, e);
 	case TOK_NORM_LOWERCASE:
 		rc = tok_lowercase(s, len, out);
