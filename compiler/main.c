@@ -12,6 +12,7 @@
 #include "build.h"
 #include "emit.h"
 #include "jit.h"
+#include "import.h"
 #include "tensors.h"
 #include "tfm.h"
 
@@ -26,6 +27,8 @@ typedef struct Options {
 	const char *target;	/* --target */
 	int json;		/* --diagnostics-format=json */
 	long long seed;		/* init --seed */
+	long long max_seq;	/* import --max-seq, 0 when not given */
+	const char *tokenizer;	/* import --tokenizer */
 	char *pass[128];	/* run: the model program's own options */
 	int n_pass;
 	int watch;		/* run --watch */
@@ -50,6 +53,9 @@ static void usage(FILE *f)
 "                         --timings: where the time to the first token went\n"
 "  init FILE -o W.safetensors [--seed S]\n"
 "                         random weights with exactly the model's tensors\n"
+"  import SRC -o NAME.tfm [--max-seq N] [--tokenizer PATH]\n"
+"                         a spec for a llama2.c .bin or a Hugging Face folder,\n"
+"                         its weights read in place where they can be\n"
 "\n"
 "options:\n"
 "  --model NAME           the model to use (default: the first in FILE)\n"
@@ -112,6 +118,18 @@ static int parse_args(Options *o, int argc, char **argv)
 			o->seed = strtoll(argv[++i], &end, 10);
 			if (*argv[i] == 0 || *end || o->seed < 0)
 				return usage_error("--seed: expected a non-negative integer, got '%s'", argv[i]);
+		} else if (o->command && strcmp(o->command, "import") == 0
+		           && (strcmp(a, "--max-seq") == 0 || strcmp(a, "--tokenizer") == 0)) {
+			char *end;
+			if (i + 1 >= argc)
+				return usage_error("%s needs an argument", a);
+			if (a[2] == 't') {
+				o->tokenizer = argv[++i];
+				continue;
+			}
+			o->max_seq = strtoll(argv[++i], &end, 10);
+			if (*argv[i] == 0 || *end || o->max_seq < 1 || o->max_seq > (1 << 24))
+				return usage_error("--max-seq: expected a context length from 1 to 16777216, got '%s'", argv[i]);
 		} else if (strncmp(a, "--weight-dtype", 14) == 0 && (a[14] == 0 || a[14] == '=')) {
 			const char *v = a[14] ? a + 15 : i + 1 < argc ? argv[++i] : NULL;
 			if (!v)
@@ -337,6 +355,37 @@ static int set_files(Program *p, const Resolved *r)
 	return ir_set_files(p, w, n, r->tokenizer ? absolute(r->tokenizer->path, bufs[n], sizeof bufs[n]) : NULL);
 }
 
+/* The --weights file among the model program's options, or NULL. */
+static const char *weights_option(const Options *o)
+{
+	for (int i = 0; i < o->n_pass; i++) {
+		if (strcmp(o->pass[i], "--weights") == 0 && i + 1 < o->n_pass)
+			return o->pass[i + 1];
+		if (strncmp(o->pass[i], "--weights=", 10) == 0)
+			return o->pass[i] + 10;
+	}
+	return NULL;
+}
+
+/* Without --weight-dtype, a program holds its matrices as its weights
+ * store them: bf16 when every matrix is BF16 (widening them would only
+ * double the bytes each token reads), else f32.  The weights are those of
+ * run's --weights, else the spec's; unreadable ones are left for the run
+ * to report. */
+static void weights_as_stored(const Options *o, Program *p)
+{
+	const char *opt = weights_option(o);
+	const char *const *paths = opt ? &opt : (const char *const *)p->weights;
+	int n = opt ? 1 : p->n_weights;
+	tfm_tensor_decl *d;
+
+	if (n == 0 || !(d = build_decls(p)))
+		return;
+	if (tfm_weights_stored_dtype(paths, n, d, p->n_tensors, NULL) == TFM_BF16)
+		ir_set_weight_dtype(p, DTYPE_BF16);
+	free(d);
+}
+
 /* load_one, then the operation list of the model: what every command that
  * compiles or runs a model starts with.  The diagnostics so far are printed
  * and cleared.  0, or an exit status with nothing left to free but fe. */
@@ -354,6 +403,8 @@ static int load_program(Options *o, Front *fe, Program *p, const char *what)
 		fprintf(stderr, "tfmc: error: out of memory\n");
 		return EXIT_ERRORS;
 	}
+	if (o->weight_dtype < 0)
+		weights_as_stored(o, p);
 	return 0;
 }
 
@@ -442,37 +493,6 @@ static int cmd_build(Options *o)
 	return rc;
 }
 
-/* The --weights file among the model program's options, or NULL. */
-static const char *weights_option(const Options *o)
-{
-	for (int i = 0; i < o->n_pass; i++) {
-		if (strcmp(o->pass[i], "--weights") == 0 && i + 1 < o->n_pass)
-			return o->pass[i + 1];
-		if (strncmp(o->pass[i], "--weights=", 10) == 0)
-			return o->pass[i] + 10;
-	}
-	return NULL;
-}
-
-/* run without --weight-dtype: the matrices stay bf16 when the weights file
- * stores every one of them so (widening them would only double the bytes
- * each token reads).  An unreadable file is left for the run to report. */
-static void weights_like_file(const Options *o, Program *p)
-{
-	const char *path = weights_option(o);
-	tfm_file *f;
-	int bf16 = 0, other = 0;
-
-	if (!path || tfm_file_open(&f, path, NULL))
-		return;
-	for (int i = 0; i < p->n_tensors; i++)
-		if (p->tensors[i].ndim == 2)
-			*(tfm_file_dtype(f, p->tensors[i].name) == TFM_BF16 ? &bf16 : &other) += 1;
-	tfm_file_close(f);
-	if (bf16 && !other)
-		ir_set_weight_dtype(p, DTYPE_BF16);
-}
-
 /* One run of a spec: check it, compile it (in process with libtcc, else
  * with cc into the cache), run it with the model program's options. */
 static int run_spec(Options *o, Front *fe)
@@ -489,8 +509,6 @@ static int run_spec(Options *o, Front *fe)
 		return EXIT_USAGE;
 	if ((rc = load_program(o, fe, &prog, "run")) != 0)
 		return rc;
-	if (o->weight_dtype < 0)
-		weights_like_file(o, &prog);
 	t_check = tfm_now() - t0;
 	memcpy(argv + 1, o->pass, sizeof o->pass[0] * (size_t)o->n_pass);
 	argv[o->n_pass + 1] = NULL;
@@ -638,6 +656,23 @@ static int cmd_init(Options *o)
 	return rc;
 }
 
+/* tfmc import SRC -o NAME.tfm [--max-seq N] [--tokenizer PATH] */
+static int cmd_import(Options *o)
+{
+	tfm_error e;
+	ImportOptions io = { o->n_files == 1 ? o->files[0] : NULL, o->output, o->max_seq, o->tokenizer };
+
+	if (o->n_files != 1)
+		return usage_error("%s takes one source: a llama2.c .bin or a Hugging Face folder", "import");
+	if (!o->output)
+		return usage_error("%s", "import: no -o NAME.tfm");
+	if (import_run(&io, stderr, &e)) {
+		fprintf(stderr, "tfmc: error: %s\n", e.msg);
+		return EXIT_ERRORS;
+	}
+	return EXIT_OK;
+}
+
 static int cmd_explain(Options *o)
 {
 	const char *name;
@@ -712,6 +747,8 @@ int main(int argc, char **argv)
 		rc = cmd_run(&o);
 	else if (strcmp(o.command, "init") == 0)
 		rc = cmd_init(&o);
+	else if (strcmp(o.command, "import") == 0)
+		rc = cmd_import(&o);
 	else if (o.output || strstr(o.command, ".tfm")) {
 		/* tfmc SPEC -o model.c */
 		memmove(o.files + 1, o.files, sizeof o.files[0] * (size_t)o.n_files);

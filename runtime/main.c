@@ -26,13 +26,16 @@
 #include "tfm.h"
 
 #define TFM_MAIN_DEFAULT_N       16
+#define TFM_MAIN_DEFAULT_TEXT    256
 #define TFM_MAIN_MAX_AUTO_THREADS 64
 
 
 /* The command line, parsed. */
 typedef struct tfm_opts {
 	const char *weights;    /* --weights, or NULL: random weights */
-	const char *tokens;     /* --tokens, as given */
+	const char *tokens;     /* --tokens, as given, or NULL */
+	const char *prompt;     /* --prompt, or NULL */
+	const char *tokenizer;  /* --tokenizer, or NULL: the spec's */
 	const char *logits;     /* --logits, or NULL */
 	long n_gen;             /* -n; -1 when not given */
 	double temperature;
@@ -51,16 +54,23 @@ static void tfm_print_usage(FILE *fp, const char *prog, const tfm_model_api *api
 "usage: %s [options]\n"
 "\n"
 "Runs the model %s (vocab %d, max_seq %d, compiled for %s): forwards a prompt,\n"
-"then generates tokens and prints their ids.\n"
+"then generates tokens and prints them: text for --prompt, ids for --tokens.\n"
 "\n"
-"  --weights FILE     the weights, a .safetensors file (default: random weights\n"
-"                     from --seed, as `tfmc init` makes them)\n"
-"  --tokens IDS       the prompt, comma-separated token ids (default: 1)\n"
+"  --weights PATH     the weights: a .safetensors file, a Hugging Face model\n"
+"                     folder, or a llama2.c .bin (default: the spec's `weights`,\n"
+"                     else random weights from --seed, as `tfmc init` makes them)\n"
+"  --prompt TEXT      the prompt as text, encoded with the tokenizer (BOS added\n"
+"                     where its configuration says so); the generated text is\n"
+"                     printed as it comes, until the end-of-sequence token\n"
+"  --tokenizer PATH   a tokenizer.json, a llama2.c tokenizer.bin or a model\n"
+"                     folder (default: the spec's `tokenizer`)\n"
+"  --tokens IDS       the prompt, comma-separated token ids (default: 1); the\n"
+"                     generated ids are printed\n"
 "  --logits FILE      write the logits after every prompt token to FILE, a\n"
 "                     float32 .npy of shape [n_tokens, vocab]\n"
-"  -n N               generate N tokens after the prompt (default: %d, or as many\n"
-"                     as fit); the prompt and all generated tokens but the last\n"
-"                     must fit in max_seq\n"
+"  -n N               generate N tokens after the prompt (default: %d for --tokens,\n"
+"                     %d for --prompt, or as many as fit); the prompt and all\n"
+"                     generated tokens but the last must fit in max_seq\n"
 "  --temperature T    sampling temperature; 0 is greedy (default: 0)\n"
 "  --top-k K          sample from the K most likely tokens only; 0 is off\n"
 "                     (default: 0)\n"
@@ -76,10 +86,10 @@ static void tfm_print_usage(FILE *fp, const char *prog, const tfm_model_api *api
 "                     --tokens, --logits, -n and sampling are not used\n"
 "  -h, --help         print this help and exit\n"
 "\n"
-"The generated ids go to stdout, separated by spaces; timings go to stderr.\n"
+"The generated text or ids (separated by spaces) go to stdout; timings to stderr.\n"
 "Exit status: 0 on success, 1 if running fails, 2 on a bad command line.\n",
 	        prog, api->name ? api->name : "?", api->vocab, api->max_seq,
-	        api->target ? api->target : "?", TFM_MAIN_DEFAULT_N,
+	        api->target ? api->target : "?", TFM_MAIN_DEFAULT_N, TFM_MAIN_DEFAULT_TEXT,
 	        TFM_MAX_THREADS, TFM_MAIN_MAX_AUTO_THREADS);
 }
 
@@ -223,7 +233,7 @@ static int tfm_is_opt(const char *arg, const char *name, const char **inline_val
 /* The options of a model program; each takes a value. */
 static const char *const names[] = {
 	"--weights", "--tokens", "--logits", "-n", "--temperature",
-	"--top-k", "--top-p", "--seed", "--threads",
+	"--top-k", "--top-p", "--seed", "--threads", "--prompt", "--tokenizer",
 };
 
 int tfm_main_option(const char *arg)
@@ -266,8 +276,8 @@ static int tfm_parse_args(int argc, char **argv, tfm_opts *o, tfm_error *e)
 		if (k == sizeof names / sizeof names[0]) {
 			if (arg[0] == '-')
 				return tfm_fail(e, "unknown option '%.100s' (see --help)", arg);
-			return tfm_fail(e, "unexpected argument '%.100s': the prompt goes in --tokens (see --help)",
-			                arg);
+			return tfm_fail(e, "unexpected argument '%.100s': the prompt goes in --prompt or --tokens "
+			                "(see --help)", arg);
 		}
 		if (val == NULL) {
 			if (i + 1 == argc)
@@ -325,8 +335,18 @@ static int tfm_parse_args(int argc, char **argv, tfm_opts *o, tfm_error *e)
 			                   &o->threads, e) != 0)
 				return -1;
 			break;
+		case 9:
+			o->prompt = val;
+			break;
+		case 10:
+			if (*val == '\0')
+				return tfm_fail(e, "--tokenizer: empty file name");
+			o->tokenizer = val;
+			break;
 		}
 	}
+	if (o->prompt && o->tokens)
+		return tfm_fail(e, "--prompt and --tokens both give the prompt: use one");
 	return 0;
 }
 
@@ -420,20 +440,95 @@ static int tfm_bench(const tfm_model_api *api, void *inst, int threads,
 	return 0;
 }
 
+/* ---- Text ------------------------------------------------------------------ */
+
+/* The length of the longest prefix of s[n] that does not end inside a
+ * UTF-8 sequence: what can be printed before the next token completes it. */
+static size_t tfm_utf8_complete(const char *s, size_t n)
+{
+	size_t i = n, k = 0;
+
+	/* Back over at most 3 continuation bytes to the lead byte. */
+	while (i > 0 && k < 3 && ((unsigned char)s[i - 1] & 0xc0) == 0x80)
+		i--, k++;
+	if (i == 0)
+		return n;
+	unsigned char c = (unsigned char)s[i - 1];
+	size_t need = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
+	return need > k + 1 && c >= 0xc0 ? i - 1 : n;
+}
+
+/* What the text of ids[n] adds to the *printed bytes already shown: decodes
+ * them all (special tokens left out) and writes the bytes past *printed,
+ * holding back a UTF-8 sequence that a later token may finish (all of it
+ * when final). */
+static int tfm_stream(tfm_tokenizer *tok, const int *ids, size_t n, size_t *printed,
+                      int final, tfm_error *e)
+{
+	char *text;
+	size_t len, end;
+
+	if (tfm_tokenizer_decode(tok, ids, n, TFM_DECODE_SKIP_SPECIAL | TFM_DECODE_RAW, &text, &len,
+	                         e) != 0)
+		return -1;
+	end = final ? len : tfm_utf8_complete(text, len);
+	if (end > *printed) {
+		fwrite(text + *printed, 1, end - *printed, stdout);
+		*printed = end;
+	}
+	free(text);
+	return fflush(stdout) != 0 ? tfm_fail(e, "cannot write to standard output: %s", strerror(errno)) : 0;
+}
+
+/* The prompt's ids from its text, checked against the model. */
+static int tfm_encode_prompt(tfm_tokenizer *tok, const char *text, const tfm_model_api *api,
+                             int **ids, int *n, tfm_error *e)
+{
+	size_t count;
+
+	if (tfm_tokenizer_encode(tok, text, strlen(text), 1, ids, &count, e) != 0)
+		return -1;
+	if (count == 0) {
+		free(*ids);
+		*ids = NULL;
+		return tfm_fail(e, "--prompt: the text encodes to no tokens, and the tokenizer adds no BOS: "
+		                "give some text");
+	}
+	if (count > (size_t)api->max_seq) {
+		free(*ids);
+		*ids = NULL;
+		return tfm_fail(e, "--prompt: the text is %zu tokens, more than max_seq (%d)", count,
+		                api->max_seq);
+	}
+	for (size_t i = 0; i < count; i++)
+		if ((*ids)[i] < 0 || (*ids)[i] >= api->vocab) {
+			int id = (*ids)[i];
+			free(*ids);
+			*ids = NULL;
+			return tfm_fail(e, "--prompt: the tokenizer gives id %d (token %zu), but the model's vocab "
+			                "is %d: is it the model's tokenizer?", id, i, api->vocab);
+		}
+	*n = (int)count;
+	return 0;
+}
+
 int tfm_main(int argc, char **argv, const tfm_model_api *api)
 {
-	tfm_opts o = { .tokens = "1", .n_gen = -1, .top_p = 1, .seed = 42 };
+	tfm_opts o = { .n_gen = -1, .top_p = 1, .seed = 42 };
 	tfm_weights w = { 0 };
 	tfm_sampler sampler = { 0 };
+	tfm_tokenizer *tok = NULL;
 	tfm_error e = { { 0 } };
 	const char *prog = api->name ? api->name : "model", *slash;
+	const char *tok_path;
 	const float *logits;
 	float *last = NULL; /* [vocab] the logits tfm_sample may change */
 	void *inst = NULL;
-	int *tokens = NULL; /* [n_tokens] the prompt */
-	int n_tokens = 0, tok, rc = 2, threads;
+	int *tokens = NULL; /* [n_tokens + n_gen] the prompt, then what is generated */
+	int n_tokens = 0, tok_id, rc = 2, threads, n_weights = 0;
 	long i, fit;
-	double t0, t_prefill, t_decode, t_load, t_open;
+	size_t printed = 0;
+	double t0, t_prefill, t_decode, t_load, t_open, t_tok = 0;
 
 	if (argc > 0 && argv[0] != NULL && argv[0][0] != '\0') {
 		slash = strrchr(argv[0], '/');
@@ -448,20 +543,46 @@ int tfm_main(int argc, char **argv, const tfm_model_api *api)
 		fflush(stdout);
 		return 0;
 	}
-	if (tfm_parse_tokens(o.tokens, api, &tokens, &n_tokens, &e) != 0)
+	if (!o.prompt && tfm_parse_tokens(o.tokens ? o.tokens : "1", api, &tokens, &n_tokens, &e) != 0)
 		goto error;
-	fit = (long)api->max_seq - n_tokens + 1; /* the last token is never forwarded */
-	if (o.n_gen < 0)
-		o.n_gen = fit < TFM_MAIN_DEFAULT_N ? fit : TFM_MAIN_DEFAULT_N;
-	else if (o.n_gen > fit) {
-		tfm_fail(&e, "-n: %ld tokens do not fit after a prompt of %d: max_seq is %d, so at most %ld can be generated",
-		         o.n_gen, n_tokens, api->max_seq, fit);
+	tok_path = o.tokenizer ? o.tokenizer : api->tokenizer;
+	if (o.prompt && !tok_path) {
+		tfm_fail(&e, "--prompt needs a tokenizer: give --tokenizer PATH (a tokenizer.json, a llama2.c "
+		         "tokenizer.bin or a model folder), or name one in the spec with `tokenizer \"PATH\"`");
 		goto error;
 	}
-	threads = o.threads > 0 ? (int)o.threads : tfm_default_threads();
+	for (const char *const *p = api->weights; p && *p; p++)
+		n_weights++;
 
 	/* Running it: exit status 1 for anything that fails from here. */
 	rc = 1;
+	if (o.prompt) {
+		t0 = tfm_now();
+		if (tfm_tokenizer_open(&tok, tok_path, &e) != 0
+		    || tfm_encode_prompt(tok, o.prompt, api, &tokens, &n_tokens, &e) != 0)
+			goto error;
+		t_tok = tfm_now() - t0;
+	}
+	fit = (long)api->max_seq - n_tokens + 1; /* the last token is never forwarded */
+	if (o.n_gen < 0) {
+		long want = o.prompt ? TFM_MAIN_DEFAULT_TEXT : TFM_MAIN_DEFAULT_N;
+		o.n_gen = fit < want ? fit : want;
+	} else if (o.n_gen > fit) {
+		tfm_fail(&e, "-n: %ld tokens do not fit after a prompt of %d: max_seq is %d, so at most %ld can be generated",
+		         o.n_gen, n_tokens, api->max_seq, fit);
+		rc = 2;
+		goto error;
+	}
+	{
+		int *all = realloc(tokens, ((size_t)n_tokens + (size_t)o.n_gen) * sizeof *all);
+		if (all == NULL) {
+			tfm_fail(&e, "out of memory");
+			goto error;
+		}
+		tokens = all;
+	}
+	threads = o.threads > 0 ? (int)o.threads : tfm_default_threads();
+
 	if (tfm_sampler_init(&sampler, api->vocab, (float)o.temperature, (int)o.top_k,
 	                     (float)o.top_p, o.seed, &e) != 0)
 		goto error;
@@ -471,8 +592,10 @@ int tfm_main(int argc, char **argv, const tfm_model_api *api)
 		goto error;
 	}
 	t0 = tfm_now();
-	if (o.weights != NULL) {
-		if (tfm_weights_load(&w, api, o.weights, &e) != 0)
+	if (o.weights != NULL || n_weights > 0) {
+		const char *const *paths = o.weights ? &o.weights : api->weights;
+		if (tfm_weights_open(&w, paths, o.weights ? 1 : n_weights, api->tensors, api->n_tensors,
+		                     &e) != 0)
 			goto error;
 	} else {
 		fprintf(stderr, "%s: note: no --weights given: running on random weights (seed %llu)\n",
@@ -504,15 +627,35 @@ int tfm_main(int argc, char **argv, const tfm_model_api *api)
 			goto error;
 		logits += (size_t)(n_tokens - 1) * (size_t)api->vocab;
 	}
+	if (tok != NULL) {
+		/* The prompt as given, then what the model adds to its text. */
+		char *text;
+		size_t len;
+		if (tfm_tokenizer_decode(tok, tokens, (size_t)n_tokens,
+		                         TFM_DECODE_SKIP_SPECIAL | TFM_DECODE_RAW, &text, &len, &e) != 0)
+			goto error;
+		free(text);
+		printed = len;
+		fputs(o.prompt, stdout);
+		fflush(stdout);
+	}
 
 	t0 = tfm_now();
 	for (i = 0; i < o.n_gen; i++) {
 		memcpy(last, logits, (size_t)api->vocab * sizeof *last);
-		tok = tfm_sample(&sampler, last);
-		printf(i ? " %d" : "%d", tok);
-		fflush(stdout);
+		tok_id = tfm_sample(&sampler, last);
+		if (tok != NULL) {
+			if (tfm_tokenizer_is_eos(tok, tok_id))
+				break;
+			tokens[n_tokens + i] = tok_id;
+			if (tfm_stream(tok, tokens, (size_t)n_tokens + (size_t)i + 1, &printed, 0, &e) != 0)
+				goto error;
+		} else {
+			printf(i ? " %d" : "%d", tok_id);
+			fflush(stdout);
+		}
 		if (i + 1 < o.n_gen) {
-			logits = api->forward(inst, &tok, 1, n_tokens + (int)i, 0, &e);
+			logits = api->forward(inst, &tok_id, 1, n_tokens + (int)i, 0, &e);
 			if (logits == NULL) {
 				putchar('\n');
 				goto error;
@@ -520,23 +663,37 @@ int tfm_main(int argc, char **argv, const tfm_model_api *api)
 		}
 	}
 	t_decode = tfm_now() - t0;
-	if (o.n_gen > 0)
+	if (tok != NULL && tfm_stream(tok, tokens, (size_t)n_tokens + (size_t)i, &printed, 1, &e) != 0)
+		goto error;
+	if (o.n_gen > 0 || tok != NULL)
 		putchar('\n');
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		tfm_fail(&e, "cannot write to standard output: %s", strerror(errno));
 		goto error;
 	}
-	if (o.timings)
-		fprintf(stderr, "timings: weights %.2f ms (%s), open %.2f ms, first token %.2f ms\n",
-		        t_load * 1e3, o.weights ? "loaded" : "random", t_open * 1e3, t_prefill * 1e3);
+	if (o.timings) {
+		char how[160];
+		if (w.n_files)
+			snprintf(how, sizeof how, "%d file%s mapped, %zu bytes used in place, %zu converted",
+			         w.n_files, w.n_files == 1 ? "" : "s", w.bytes_in_place, w.bytes_converted);
+		else
+			snprintf(how, sizeof how, "random");
+		fprintf(stderr, "timings: weights %.2f ms (%s), open %.2f ms, first token %.2f ms%s",
+		        t_load * 1e3, how, t_open * 1e3, t_prefill * 1e3, tok ? "" : "\n");
+	}
+	if (o.timings && tok)
+		fprintf(stderr, ", tokenizer %.2f ms\n", t_tok * 1e3);
 	/* The last generated token is sampled, never forwarded: the decode
-	 * rate counts forward steps. */
-	fprintf(stderr, "prefill: %d tokens in %.2f ms (%.1f tok/s); "
-	        "decode: %ld tokens in %.2f ms (%.1f tok/s); %d threads, %s\n",
-	        n_tokens, t_prefill * 1e3, tfm_rate(n_tokens, t_prefill),
-	        o.n_gen > 0 ? o.n_gen - 1 : 0, t_decode * 1e3,
-	        tfm_rate(o.n_gen > 0 ? o.n_gen - 1 : 0, t_decode),
-	        threads, api->target ? api->target : "?");
+	 * rate counts forward steps (fewer when the end-of-sequence token
+	 * stopped the text). */
+	{
+		long steps = i < o.n_gen ? i : o.n_gen > 0 ? o.n_gen - 1 : 0;
+		fprintf(stderr, "prefill: %d tokens in %.2f ms (%.1f tok/s); "
+		        "decode: %ld tokens in %.2f ms (%.1f tok/s); %d threads, %s%s\n",
+		        n_tokens, t_prefill * 1e3, tfm_rate(n_tokens, t_prefill), steps, t_decode * 1e3,
+		        tfm_rate(steps, t_decode), threads, api->target ? api->target : "?",
+		        tok && i < o.n_gen ? "; stopped at end of sequence" : "");
+	}
 	rc = 0;
 	goto done;
 
@@ -548,6 +705,7 @@ done:
 		api->close(inst);
 	tfm_weights_free(&w);
 	tfm_sampler_free(&sampler);
+	tfm_tokenizer_close(tok);
 	free(last);
 	free(tokens);
 	return rc;

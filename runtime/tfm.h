@@ -273,6 +273,8 @@ typedef struct tfm_weights {
 	void **data;		/* [n_tensors] float or tfm_bf16, as declared */
 	void *owned;		/* random weights, else NULL */
 	int n;
+	size_t bytes_in_place;	/* of the tensors used where the files map them */
+	size_t bytes_converted;	/* of those converted into memory at load */
 } tfm_weights;
 
 /* Reads the n tensors of decl from the files at paths[n_paths], each

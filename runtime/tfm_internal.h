@@ -69,6 +69,8 @@ int tfm_file_info(const tfm_file *f, int i, tfm_tensor_info *info);
 /* The index of the tensor stored as stored_name, or -1. */
 int tfm_file_lookup(const tfm_file *f, const char *stored_name);
 const char *tfm_file_label(const tfm_file *f);
+/* 1 when p points into f's bytes (a tensor used in place). */
+int tfm_file_holds(const tfm_file *f, const void *p);
 /* Tensor i as floats into out[nelem] (exact for F32, F16, BF16). */
 int tfm_file_read_f32(const tfm_file *f, int i, float *out);
 

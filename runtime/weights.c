@@ -162,6 +162,15 @@ int tfm_weights_open(tfm_weights *w, const char *const *paths, int n_paths,
 		return -1;
 	}
 	w->n = n;
+	for (int i = 0; i < n; i++) {
+		size_t bytes = decl[i].dtype == TFM_BF16 ? 2 : 4;
+		int in_place = 0;
+		for (int j = 0; j < decl[i].ndim; j++)
+			bytes *= (size_t)decl[i].shape[j];
+		for (int k = 0; k < w->n_files && !in_place; k++)
+			in_place = tfm_file_holds(w->files[k], w->data[i]);
+		*(in_place ? &w->bytes_in_place : &w->bytes_converted) += bytes;
+	}
 	return 0;
 }
 

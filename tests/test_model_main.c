@@ -645,7 +645,9 @@ static void test_main_help(void)
 	CU_ASSERT_EQUAL(mm_run("--help", (const char *)NULL), 0);
 	CU_ASSERT_EQUAL(strncmp(mm_out, "usage: fake [options]\n", 22), 0);
 	ASSERT_HAS(mm_out, "Runs the model fake (vocab 10, max_seq 8, compiled for fake-isa)");
-	ASSERT_HAS(mm_out, "--weights FILE");
+	ASSERT_HAS(mm_out, "--weights PATH");
+	ASSERT_HAS(mm_out, "--prompt TEXT");
+	ASSERT_HAS(mm_out, "--tokenizer PATH");
 	ASSERT_HAS(mm_out, "--top-p P");
 	ASSERT_MSG(mm_err, "");
 	/* Options are read in order up to --help; the prompt is not checked. */
@@ -723,7 +725,7 @@ static void test_main_bad_usage(void)
 	ASSERT_USAGE("unknown option '-x' (see --help)", "-x", "3");
 	ASSERT_USAGE("unknown option '-n=3' (see --help)", "-n=3");
 	ASSERT_USAGE("unknown option '--tokensx' (see --help)", "--tokensx", "1");
-	ASSERT_USAGE("unexpected argument '1,2': the prompt goes in --tokens (see --help)", "1,2");
+	ASSERT_USAGE("unexpected argument '1,2': the prompt goes in --prompt or --tokens (see --help)", "1,2");
 	ASSERT_USAGE("--tokens: missing value (see --help)", "--tokens");
 	ASSERT_USAGE("-n: missing value (see --help)", "--tokens", "1", "-n");
 	ASSERT_USAGE("--weights: empty file name", "--weights", "");

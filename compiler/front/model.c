@@ -174,7 +174,7 @@ static const char *const reserved[] = {
 	"load_tail", "store_tail", "silu", "gelu_tanh", "gelu_erf", "matmul", "matmul_fn",
 	"matmul_job", "matmul_worker", "dot_head", "axpy_head", "rope", "attention_job",
 	"attention_worker", "forward_chunk", "tensors", "api_open", "api_close", "api_reset",
-	"api_forward",
+	"api_forward", "default_weights",
 };
 
 const char *model_name_problem(const char *name, int len)

@@ -791,6 +791,12 @@ const char *tfm_file_label(const tfm_file *f)
 	return f->label;
 }
 
+int tfm_file_holds(const tfm_file *f, const void *p)
+{
+	const unsigned char *c = p;
+	return c >= f->base && c < f->base + f->size;
+}
+
 int tfm_file_read_f32(const tfm_file *f, int i, float *out)
 {
 	const tfm_tensor *t = &f->tensors[i];
