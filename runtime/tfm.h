@@ -199,9 +199,14 @@ const tfm_kernels *tfm_kernels_for(const char *isa);
 typedef struct tfm_tokenizer tfm_tokenizer;
 
 /* Opens path: a tokenizer.json, a llama2.c tokenizer.bin, or a model folder
- * holding tokenizer.json (its tokenizer_config.json, config.json and
- * generation_config.json, when present, give the BOS and end-of-sequence
- * conventions).  Fails with a message naming the file and the problem. */
+ * holding tokenizer.json (or tokenizer.bin); the folder's
+ * tokenizer_config.json, config.json and generation_config.json, when
+ * present, give the BOS and end-of-sequence conventions.  Where none names
+ * an EOS token, the added tokens named </s>, <|endoftext|>, <eos>,
+ * <|end_of_text|>, <|im_end|>, <|eot_id|>, <|eom_id|>, <end_of_turn> and
+ * <|end|> end a sequence.  Fails with a message naming the file and the
+ * problem.  A tokenizer keeps scratch space and a word cache: one encode or
+ * decode at a time on each. */
 int tfm_tokenizer_open(tfm_tokenizer **t, const char *path, tfm_error *e);
 void tfm_tokenizer_close(tfm_tokenizer *t);
 
@@ -229,7 +234,8 @@ enum {
 int tfm_tokenizer_decode(tfm_tokenizer *t, const int *ids, size_t n, int flags,
                          char **text, size_t *len, tfm_error *e);
 
-/* The beginning-of-sequence id the configuration adds, or -1. */
+/* The beginning-of-sequence id the configuration adds: the first id that
+ * add_special puts before the text, or -1 when it puts none. */
 int tfm_tokenizer_bos(const tfm_tokenizer *t);
 /* 1 when id ends a generation: the end-of-sequence token and any other the
  * configuration lists (eos_token_id may be a list). */
