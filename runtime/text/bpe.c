@@ -12,7 +12,8 @@
  * whole text that is one word (SentencePiece style, no pre-tokenizer) costs
  * no more than its pieces would.
  *
- * Words shorter than 256 bytes are cached: text repeats its words.
+ * Words shorter than 256 bytes are cached (text repeats its words), up to
+ * 128k words or 8 MB, when the cache starts again.
  * ignore_merges: a word that is itself in the vocabulary is that token.
  * BPE dropout is ignored (the ids are those of dropout 0).
  */
@@ -24,6 +25,7 @@
 
 #define TOK_CACHE_WORD_MAX 256
 #define TOK_CACHE_ENTRIES (1u << 17)
+#define TOK_CACHE_BYTES ((size_t)8 << 20)	/* keys and ids: then it starts again */
 
 struct tok_sym {
 	int id;
@@ -230,13 +232,14 @@ int tok_bpe_word(tok_bpe *m, const char *s, size_t len, tok_ids *out, tfm_error 
 		if (m->sym[i].len != 0 && tok_ids_push(out, m->sym[i].id) != 0)
 			return tok_oom(e);
 	if (len < TOK_CACHE_WORD_MAX) {
-		if (m->cache.n >= TOK_CACHE_ENTRIES) {
+		if (m->cache.n >= TOK_CACHE_ENTRIES ||
+		    m->cache.keys.len + m->cache_ids.n * sizeof(int) > TOK_CACHE_BYTES) {
 			tok_map_clear(&m->cache);
 			m->cache_ids.n = 0;
 		}
 		id = (int)m->cache_ids.n;
 		if (tok_ids_push(&m->cache_ids, (int)(out->n - at)) != 0 ||
-		    tok_ids_add(&m->cache_ids, out->p + at, out->n - at) != 0 ||
+		    (out->n > at && tok_ids_add(&m->cache_ids, out->p + at, out->n - at) != 0) ||
 		    tok_map_set(&m->cache, s, len, id) != 0)
 			return tok_oom(e);
 	}

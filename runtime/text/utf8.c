@@ -122,6 +122,8 @@ int tok_utf8_lossy(tok_buf *b, const char *s, size_t len)
 	size_t i = 0, j = 0, k;
 	int ok;
 
+	if (len == 0)	/* s may be NULL */
+		return tok_buf_add(b, "", 0);
 	while (i < len) {
 		if (u[i] < 0x80) {
 			i++;
