@@ -285,12 +285,16 @@ int tok_token_id(const tfm_tokenizer *t, const char *s, size_t len)
 	return id >= 0 ? id : tok_map_get(&t->bpe.vocab, s, len);
 }
 
-static int jvocab_id(jctx *c, const char *s, size_t len, const char *where)
+/* The id of model.merges[i]'s token s[len], or -1 with a message. */
+static int jvocab_id(jctx *c, const char *s, size_t len, size_t i)
 {
 	int id = tok_map_get(&c->t->bpe.vocab, s, len);
+	char where[64];
 
-	if (id < 0)
+	if (id < 0) {
+		snprintf(where, sizeof where, "model.merges[%zu]", i);
 		return jerr(c, where, "\"%.*s\" is not in the vocabulary", (int)(len > 100 ? 100 : len), s);
+	}
 	return id;
 }
 
@@ -306,7 +310,6 @@ static int jmerges(jctx *c, const cJSON *merges)
 	int ia, ib, ic;
 
 	for (x = merges->child; x != NULL; x = x->next, i++) {
-		snprintf(where, sizeof where, "model.merges[%zu]", i);
 		if (cJSON_IsString(x)) {
 			a = x->valuestring;
 			if (strncmp(a, "#version", 8) == 0)
@@ -325,9 +328,10 @@ static int jmerges(jctx *c, const cJSON *merges)
 		} else {
 			goto bad;
 		}
-		if ((ia = jvocab_id(c, a, la, where)) < 0 || (ib = jvocab_id(c, b, lb, where)) < 0)
+		if ((ia = jvocab_id(c, a, la, i)) < 0 || (ib = jvocab_id(c, b, lb, i)) < 0)
 			goto fail;
 		if (lb < m->prefix_len) {
+			snprintf(where, sizeof where, "model.merges[%zu]", i);
 			jerr(c, where, "\"%s\" is shorter than continuing_subword_prefix", b);
 			goto fail;
 		}
@@ -337,7 +341,7 @@ static int jmerges(jctx *c, const cJSON *merges)
 			tok_oom(c->e);
 			goto fail;
 		}
-		if ((ic = jvocab_id(c, cat.p, cat.len, where)) < 0)
+		if ((ic = jvocab_id(c, cat.p, cat.len, i)) < 0)
 			goto fail;
 		if (tok_pair_set(&m->merges, ia, ib, rank++, ic) != 0) {
 			tok_oom(c->e);
@@ -347,6 +351,7 @@ static int jmerges(jctx *c, const cJSON *merges)
 	tok_buf_free(&cat);
 	return 0;
 bad:
+	snprintf(where, sizeof where, "model.merges[%zu]", i);
 	jerr(c, where, "expected \"a b\" or [\"a\", \"b\"], got %s", jtype(x));
 fail:
 	tok_buf_free(&cat);
@@ -389,10 +394,17 @@ static int jmodel(jctx *c, const cJSON *model)
 	x = jget(model, "dropout");
 	if (x != NULL && !cJSON_IsNumber(x))
 		return jerr(c, "model.dropout", "expected a number, got %s", jtype(x));
+	if (tok_map_reserve(&m->vocab, (size_t)cJSON_GetArraySize(vocab)) != 0 ||
+	    tok_pair_reserve(&m->merges, (size_t)cJSON_GetArraySize(merges)) != 0)
+		return tok_oom(c->e);
 	for (x = vocab->child; x != NULL; x = x->next) {
-		snprintf(where, sizeof where, "model.vocab[\"%.100s\"]", x->string);
-		if (jint_of(c, x, where, 0, TOK_MAX_ID, &id) != 0)
-			return -1;
+		double v = x->valuedouble;
+		if (cJSON_IsNumber(x) && v >= 0 && v <= TOK_MAX_ID && v == (int)v) {
+			id = (int)v;
+		} else {	/* the message */
+			snprintf(where, sizeof where, "model.vocab[\"%.100s\"]", x->string);
+			return jint_of(c, x, where, 0, TOK_MAX_ID, &id);
+		}
 		if (tok_map_set(&m->vocab, x->string, strlen(x->string), id) != 0 ||
 		    tok_set_piece(t, id, x->string, strlen(x->string)) != 0)
 			return tok_oom(c->e);

@@ -102,9 +102,9 @@ static uint64_t tok_hash(const char *s, size_t n)
 	return h;
 }
 
-static int tok_map_grow(tok_map *m)
+static int tok_map_grow_to(tok_map *m, size_t cap)
 {
-	size_t cap = m->cap ? m->cap * 2 : 64, i, j;
+	size_t i, j;
 	tok_map_slot *slot = malloc(cap * sizeof *slot);
 
 	if (slot == NULL)
@@ -134,6 +134,20 @@ static size_t tok_map_find(const tok_map *m, const char *s, size_t len, uint64_t
 			break;
 	}
 	return i;
+}
+
+static int tok_map_grow(tok_map *m)
+{
+	return tok_map_grow_to(m, m->cap ? m->cap * 2 : 64);
+}
+
+int tok_map_reserve(tok_map *m, size_t n)
+{
+	size_t cap = m->cap ? m->cap : 64;
+
+	while (cap < 2 * (m->n + n))
+		cap *= 2;
+	return cap > m->cap ? tok_map_grow_to(m, cap) : 0;
 }
 
 int tok_map_set(tok_map *m, const char *s, size_t len, int val)
@@ -201,9 +215,9 @@ static uint64_t tok_pair_key(int a, int b)
 	return (uint64_t)(uint32_t)a << 32 | (uint32_t)b;
 }
 
-static int tok_pair_grow(tok_pairmap *m)
+static int tok_pair_grow_to(tok_pairmap *m, size_t cap)
 {
-	size_t cap = m->cap ? m->cap * 2 : 64, i, j;
+	size_t i, j;
 	tok_pair_slot *slot = malloc(cap * sizeof *slot);
 
 	if (slot == NULL)
@@ -222,6 +236,20 @@ static int tok_pair_grow(tok_pairmap *m)
 	m->slot = slot;
 	m->cap = cap;
 	return 0;
+}
+
+static int tok_pair_grow(tok_pairmap *m)
+{
+	return tok_pair_grow_to(m, m->cap ? m->cap * 2 : 64);
+}
+
+int tok_pair_reserve(tok_pairmap *m, size_t n)
+{
+	size_t cap = m->cap ? m->cap : 64;
+
+	while (cap < 2 * (m->n + n))
+		cap *= 2;
+	return cap > m->cap ? tok_pair_grow_to(m, cap) : 0;
 }
 
 /* A pair set twice keeps the last rank, as the HashMap that Hugging Face
@@ -265,11 +293,14 @@ void tok_pair_free(tok_pairmap *m)
 
 /* ---- Pieces ---------------------------------------------------------------- */
 
+/* buf.p is never NULL once a piece is open, even an empty one. */
 int tok_pieces_open(tok_pieces *v, int first)
 {
 	tok_piece *p;
 	size_t cap;
 
+	if (tok_buf_reserve(&v->buf, 1) != 0)
+		return -1;
 	if (v->n == v->cap) {
 		cap = v->cap ? v->cap * 2 : 64;
 		if ((p = realloc(v->p, cap * sizeof *p)) == NULL)

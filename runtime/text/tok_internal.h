@@ -66,6 +66,8 @@ int tok_map_set(tok_map *m, const char *s, size_t len, int val);
 /* The value of s, or -1. */
 int tok_map_get(const tok_map *m, const char *s, size_t len);
 void tok_map_clear(tok_map *m);
+/* Room for n more keys without growing; 0 or -1. */
+int tok_map_reserve(tok_map *m, size_t n);
 void tok_map_free(tok_map *m);
 
 /* (left id, right id) → (rank, merged id): BPE's merges. */
@@ -82,6 +84,7 @@ typedef struct tok_pairmap {
 
 int tok_pair_set(tok_pairmap *m, int a, int b, uint32_t rank, int id);
 const tok_pair_slot *tok_pair_get(const tok_pairmap *m, int a, int b);
+int tok_pair_reserve(tok_pairmap *m, size_t n);
 void tok_pair_free(tok_pairmap *m);
 
 /* ---- UTF-8 and character classes (utf8.c) -------------------------------- */
