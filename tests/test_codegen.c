@@ -28,47 +28,6 @@
 
 static char dir[64];
 
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static int sh(const char *fmt, ...)
-{
-	char cmd[4096];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof cmd, fmt, ap);
-	va_end(ap);
-	int st = system(cmd);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-/* Reads a float32 .npy of two dimensions. */
-float *npy_read(const char *path, long *rows, long *cols)
-{
-	FILE *f = fopen(path, "rb");
-	unsigned char pre[10];
-	char hdr[1024];
-	float *data = NULL;
-
-	if (!f)
-		return NULL;
-	if (fread(pre, 1, 10, f) == 10 && memcmp(pre, "\x93NUMPY", 6) == 0) {
-		size_t hlen = pre[8] | pre[9] << 8;
-		if (hlen < sizeof hdr && fread(hdr, 1, hlen, f) == hlen) {
-			hdr[hlen] = 0;
-			char *s = strstr(hdr, "'shape': (");
-			if (strstr(hdr, "'<f4'") && s && sscanf(s, "'shape': (%ld, %ld)", rows, cols) == 2) {
-				data = malloc(sizeof *data * (size_t)(*rows * *cols));
-				if (fread(data, sizeof *data, (size_t)(*rows * *cols), f) != (size_t)(*rows * *cols)) {
-					free(data);
-					data = NULL;
-				}
-			}
-		}
-	}
-	fclose(f);
-	return data;
-}
-
 static int read_tokens(const char *path, int *tok, int max)
 {
 	FILE *f = fopen(path, "r");
@@ -84,22 +43,6 @@ static int read_tokens(const char *path, int *tok, int max)
 	return n;
 }
 
-static double max_abs(const float *a, long n)
-{
-	double m = 0;
-	for (long i = 0; i < n; i++)
-		m = fmax(m, fabs(a[i]));
-	return m;
-}
-
-static double max_diff(const float *a, const float *b, long n)
-{
-	double m = 0;
-	for (long i = 0; i < n; i++)
-		m = fmax(m, fabs((double)a[i] - b[i]));
-	return isnan(m) ? INFINITY : m;
-}
-
 /* The weight types a model is built with: f32, and bf16 matrices. */
 static const char *const dtypes[2] = { "f32", "bf16" };
 
@@ -110,10 +53,10 @@ static void *build(const char *spec, const char *name, const Target *t, int bf16
 	char so[256];
 
 	snprintf(so, sizeof so, "%s/%s_%s_%s_%s.so", dir, name, t->name, dtypes[bf16], cc);
-	if (sh("./tfmc %s -o %s/%s_%s_%s.c --target %s --weight-dtype %s 2>/dev/null", spec, dir, name,
+	if (test_sh("./tfmc %s -o %s/%s_%s_%s.c --target %s --weight-dtype %s 2>/dev/null", spec, dir, name,
 	       t->name, dtypes[bf16], t->name, dtypes[bf16]))
 		return NULL;
-	if (sh("%s -std=%s -O1 -fPIC -shared -Wall -Wextra -pedantic -Werror %s -Iruntime %s/%s_%s_%s.c -o %s",
+	if (test_sh("%s -std=%s -O1 -fPIC -shared -Wall -Wextra -pedantic -Werror %s -Iruntime %s/%s_%s_%s.c -o %s",
 	       cc, t->std, t->cflags, dir, name, t->name, dtypes[bf16], so))
 		return NULL;
 	return dlopen(so, RTLD_NOW | RTLD_LOCAL);
@@ -136,9 +79,9 @@ static int golden_load(Golden *g, const char *name)
 	snprintf(path, sizeof path, GOLDEN "/%s.tokens", name);
 	g->n = read_tokens(path, g->tok, 64);
 	snprintf(path, sizeof path, GOLDEN "/%s.logits.npy", name);
-	g->logits = npy_read(path, &g->rows, &g->cols);
+	g->logits = test_npy_read(path, &g->rows, &g->cols);
 	snprintf(path, sizeof path, GOLDEN "/%s.logits_bf16.npy", name);
-	g->logits_bf16 = npy_read(path, &rows, &cols);
+	g->logits_bf16 = test_npy_read(path, &rows, &cols);
 	return g->logits && g->logits_bf16 && g->n == g->rows && rows == g->rows && cols == g->cols
 	       ? 0 : -1;
 }
@@ -159,7 +102,7 @@ static void check_golden(const tfm_model_api *api, const Golden *g, const char *
 	void *inst;
 	int bf16 = api->tensors[0].dtype == TFM_BF16;	/* tok_embeddings */
 	const float *want = bf16 ? g->logits_bf16 : g->logits;
-	double tol = 1e-4 * fmax(1.0, max_abs(want, g->rows * g->cols));
+	double tol = 1e-4 * fmax(1.0, test_max_abs(want, g->rows * g->cols));
 
 	snprintf(path, sizeof path, GOLDEN "/%s.safetensors", g->name);
 	CU_ASSERT_EQUAL_FATAL(tfm_weights_load(&w, api, path, &e), 0);
@@ -168,7 +111,7 @@ static void check_golden(const tfm_model_api *api, const Golden *g, const char *
 
 	const float *l = api->forward(inst, g->tok, g->n, 0, 1, &e);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(l);
-	double d = max_diff(l, want, g->rows * g->cols);
+	double d = test_max_diff(l, want, g->rows * g->cols);
 	snprintf(label, sizeof label, "%s %s", target, dtypes[bf16]);
 	printf("\n    %-56s %-16s %d thread%s  prefill max |diff| %.2e", g->name, label, threads,
 	       threads > 1 ? "s" : " ", d);
@@ -177,7 +120,7 @@ static void check_golden(const tfm_model_api *api, const Golden *g, const char *
 	/* The last row alone. */
 	l = api->forward(inst, g->tok, g->n, 0, 0, &e);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(l);
-	CU_ASSERT(max_diff(l, want + (g->n - 1) * g->cols, g->cols) <= tol);
+	CU_ASSERT(test_max_diff(l, want + (g->n - 1) * g->cols, g->cols) <= tol);
 
 	/* One token at a time. */
 	api->reset(inst);
@@ -185,7 +128,7 @@ static void check_golden(const tfm_model_api *api, const Golden *g, const char *
 	for (int t = 0; t < g->n; t++) {
 		l = api->forward(inst, &g->tok[t], 1, t, 0, &e);
 		CU_ASSERT_PTR_NOT_NULL_FATAL(l);
-		dd = fmax(dd, max_diff(l, want + t * g->cols, g->cols));
+		dd = fmax(dd, test_max_diff(l, want + t * g->cols, g->cols));
 	}
 	printf(", decode %.2e", dd);
 	CU_ASSERT(dd <= tol);
@@ -304,13 +247,13 @@ static void test_compilers(void)
 	for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++)
 		for (int j = 0; j < n_targets; j++) {
 			const Target *t = &targets[j];
-			CU_ASSERT_EQUAL(sh("./tfmc %s -o %s/c.c --target %s", specs[i], dir, t->name), 0);
-			CU_ASSERT_EQUAL(sh("gcc -std=%s -O2 -Wall -Wextra -pedantic -Werror %s -Iruntime -c %s/c.c -o %s/c.o",
+			CU_ASSERT_EQUAL(test_sh("./tfmc %s -o %s/c.c --target %s", specs[i], dir, t->name), 0);
+			CU_ASSERT_EQUAL(test_sh("gcc -std=%s -O2 -Wall -Wextra -pedantic -Werror %s -Iruntime -c %s/c.c -o %s/c.o",
 			                   t->std, t->cflags, dir, dir), 0);
-			CU_ASSERT_EQUAL(sh("clang -std=%s -O2 -Wall -Wextra -pedantic -Werror %s -Iruntime -c %s/c.c -o %s/c.o",
+			CU_ASSERT_EQUAL(test_sh("clang -std=%s -O2 -Wall -Wextra -pedantic -Werror %s -Iruntime -c %s/c.c -o %s/c.o",
 			                   t->std, t->cflags, dir, dir), 0);
 			if (t->lanes == 1)
-				CU_ASSERT_EQUAL(sh("tcc -std=c99 -Wall -Werror -Iruntime -c %s/c.c -o %s/c.o", dir, dir), 0);
+				CU_ASSERT_EQUAL(test_sh("tcc -std=c99 -Wall -Werror -Iruntime -c %s/c.c -o %s/c.o", dir, dir), 0);
 		}
 }
 
@@ -318,30 +261,16 @@ static void test_compilers(void)
  * output for llama_small (a snapshot: review every change to it). */
 static void test_snapshot(void)
 {
-	CU_ASSERT_EQUAL(sh("./tfmc specs/llama_small.tfm -o %s/llama_small.c --target avx2", dir), 0);
-	CU_ASSERT_EQUAL(sh("./tfmc specs/llama_small.tfm -o %s/again.c --target avx2", dir), 0);
-	CU_ASSERT_EQUAL(sh("sed 's/again\\.h/llama_small.h/' %s/again.c | cmp -s - %s/llama_small.c", dir, dir), 0);
-	int c = sh("cmp -s generated/llama_small.c %s/llama_small.c", dir);
-	int h = sh("cmp -s generated/llama_small.h %s/llama_small.h", dir);
+	CU_ASSERT_EQUAL(test_sh("./tfmc specs/llama_small.tfm -o %s/llama_small.c --target avx2", dir), 0);
+	CU_ASSERT_EQUAL(test_sh("./tfmc specs/llama_small.tfm -o %s/again.c --target avx2", dir), 0);
+	CU_ASSERT_EQUAL(test_sh("sed 's/again\\.h/llama_small.h/' %s/again.c | cmp -s - %s/llama_small.c", dir, dir), 0);
+	int c = test_sh("cmp -s generated/llama_small.c %s/llama_small.c", dir);
+	int h = test_sh("cmp -s generated/llama_small.h %s/llama_small.h", dir);
 	if (c || h)
 		printf("\n    generated/llama_small.[ch] differ from what tfmc emits now: review the change, then\n"
 		       "    ./tfmc specs/llama_small.tfm -o generated/llama_small.c --target avx2\n");
 	CU_ASSERT_EQUAL(c, 0);
 	CU_ASSERT_EQUAL(h, 0);
-}
-
-/* Reads a whole small file into a static buffer. */
-static const char *slurp(const char *path)
-{
-	static char buf[65536];
-	FILE *f = fopen(path, "r");
-	size_t n = 0;
-	if (f) {
-		n = fread(buf, 1, sizeof buf - 1, f);
-		fclose(f);
-	}
-	buf[n] = 0;
-	return buf;
 }
 
 /* How far the .npy file `name` in the test directory is from golden g's
@@ -354,11 +283,11 @@ static double npy_distance(const char *name, const char *g, const char *kind)
 	double d = INFINITY;
 
 	snprintf(path, sizeof path, "%s/%s", dir, name);
-	float *got = npy_read(path, &rows, &cols);
+	float *got = test_npy_read(path, &rows, &cols);
 	snprintf(path, sizeof path, GOLDEN "/%s.%s.npy", g, kind);
-	float *want = npy_read(path, &grows, &gcols);
+	float *want = test_npy_read(path, &grows, &gcols);
 	if (got && want && rows == grows && cols == gcols)
-		d = max_diff(got, want, rows * cols) / (1e-4 * fmax(1, max_abs(want, rows * cols)));
+		d = test_max_diff(got, want, rows * cols) / (1e-4 * fmax(1, test_max_abs(want, rows * cols)));
 	free(got);
 	free(want);
 	return d;
@@ -388,46 +317,46 @@ static void test_weight_dtype(void)
 
 	setenv("XDG_CACHE_HOME", dir, 1);
 	/* A bf16 program rounds f32 weights as it loads them. */
-	CU_ASSERT_EQUAL(sh("./tfmc build " GOLDEN "/%s.tfm -o %s/prog16 --weight-dtype bf16 2>/dev/null", g, dir), 0);
-	CU_ASSERT_EQUAL(sh("%s/prog16 --weights " GOLDEN "/%s.safetensors --tokens $(cat " GOLDEN "/%s.tokens) "
+	CU_ASSERT_EQUAL(test_sh("./tfmc build " GOLDEN "/%s.tfm -o %s/prog16 --weight-dtype bf16 2>/dev/null", g, dir), 0);
+	CU_ASSERT_EQUAL(test_sh("%s/prog16 --weights " GOLDEN "/%s.safetensors --tokens $(cat " GOLDEN "/%s.tokens) "
 	                   "--logits %s/b16.npy -n 0 2>/dev/null", dir, g, g, dir), 0);
 	CU_ASSERT(npy_matches("b16.npy", g, "logits_bf16"));
 	CU_ASSERT(npy_distance("b16.npy", g, "logits") > 1);	/* the rounding shows */
 
 	/* run: a bf16 file keeps bf16 matrices, and says so. */
-	CU_ASSERT_EQUAL(sh("./tfmc run " GOLDEN "/%s.tfm --weights " GOLDEN "/%s.safetensors --tokens $(cat "
+	CU_ASSERT_EQUAL(test_sh("./tfmc run " GOLDEN "/%s.tfm --weights " GOLDEN "/%s.safetensors --tokens $(cat "
 	                   GOLDEN "/%s.tokens) --logits %s/auto.npy -n 0 --timings 2>%s/err.txt", gb, gb, gb, dir, dir), 0);
 	snprintf(path, sizeof path, "%s/err.txt", dir);
-	CU_ASSERT_PTR_NOT_NULL(strstr(slurp(path), "matrices bf16"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(test_slurp(path), "matrices bf16"));
 	CU_ASSERT(npy_matches("auto.npy", gb, "logits"));
-	CU_ASSERT_EQUAL(sh("./tfmc run " GOLDEN "/%s.tfm --weights " GOLDEN "/%s.safetensors -n 0 --timings "
+	CU_ASSERT_EQUAL(test_sh("./tfmc run " GOLDEN "/%s.tfm --weights " GOLDEN "/%s.safetensors -n 0 --timings "
 	                   "--weight-dtype f32 2>%s/err.txt", gb, gb, dir), 0);
-	CU_ASSERT_PTR_NOT_NULL(strstr(slurp(path), "matrices f32"));
-	CU_ASSERT_EQUAL(sh("./tfmc run " GOLDEN "/%s.tfm --weights " GOLDEN "/%s.safetensors -n 0 --timings "
+	CU_ASSERT_PTR_NOT_NULL(strstr(test_slurp(path), "matrices f32"));
+	CU_ASSERT_EQUAL(test_sh("./tfmc run " GOLDEN "/%s.tfm --weights " GOLDEN "/%s.safetensors -n 0 --timings "
 	                   "2>%s/err.txt", g, g, dir), 0);
-	CU_ASSERT_PTR_NOT_NULL(strstr(slurp(path), "matrices f32"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(test_slurp(path), "matrices f32"));
 
 	/* init writes bf16 matrices (half the bytes) that run reads back as they are. */
-	CU_ASSERT_EQUAL(sh("./tfmc init specs/llama_small.tfm -o %s/w16.safetensors --seed 1 --weight-dtype bf16 2>/dev/null",
+	CU_ASSERT_EQUAL(test_sh("./tfmc init specs/llama_small.tfm -o %s/w16.safetensors --seed 1 --weight-dtype bf16 2>/dev/null",
 	                   dir), 0);
-	CU_ASSERT_EQUAL(sh("./tfmc init specs/llama_small.tfm -o %s/w32.safetensors --seed 1 2>/dev/null", dir), 0);
-	CU_ASSERT_EQUAL(sh("test $(stat -c %%s %s/w16.safetensors) -lt $(( $(stat -c %%s %s/w32.safetensors) / 2 + 100000 ))",
+	CU_ASSERT_EQUAL(test_sh("./tfmc init specs/llama_small.tfm -o %s/w32.safetensors --seed 1 2>/dev/null", dir), 0);
+	CU_ASSERT_EQUAL(test_sh("test $(stat -c %%s %s/w16.safetensors) -lt $(( $(stat -c %%s %s/w32.safetensors) / 2 + 100000 ))",
 	                   dir, dir), 0);
-	CU_ASSERT_EQUAL(sh("./tfmc run specs/llama_small.tfm --weights %s/w16.safetensors -n 4 --seed 1 --timings "
+	CU_ASSERT_EQUAL(test_sh("./tfmc run specs/llama_small.tfm --weights %s/w16.safetensors -n 4 --seed 1 --timings "
 	                   ">%s/a.txt 2>%s/err.txt", dir, dir, dir), 0);
-	CU_ASSERT_PTR_NOT_NULL(strstr(slurp(path), "matrices bf16"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(test_slurp(path), "matrices bf16"));
 	/* ...the same tokens as the f32 weights held in bf16, and as random bf16 weights */
-	CU_ASSERT_EQUAL(sh("./tfmc run specs/llama_small.tfm --weights %s/w32.safetensors -n 4 --seed 1 "
+	CU_ASSERT_EQUAL(test_sh("./tfmc run specs/llama_small.tfm --weights %s/w32.safetensors -n 4 --seed 1 "
 	                   "--weight-dtype bf16 >%s/b.txt 2>/dev/null", dir, dir), 0);
-	CU_ASSERT_EQUAL(sh("cmp -s %s/a.txt %s/b.txt", dir, dir), 0);
-	CU_ASSERT_EQUAL(sh("./tfmc run specs/llama_small.tfm -n 4 --seed 1 --weight-dtype bf16 >%s/b.txt 2>/dev/null",
+	CU_ASSERT_EQUAL(test_sh("cmp -s %s/a.txt %s/b.txt", dir, dir), 0);
+	CU_ASSERT_EQUAL(test_sh("./tfmc run specs/llama_small.tfm -n 4 --seed 1 --weight-dtype bf16 >%s/b.txt 2>/dev/null",
 	                   dir), 0);
-	CU_ASSERT_EQUAL(sh("cmp -s %s/a.txt %s/b.txt", dir, dir), 0);
+	CU_ASSERT_EQUAL(test_sh("cmp -s %s/a.txt %s/b.txt", dir, dir), 0);
 
 	/* Bad values are usage errors. */
-	CU_ASSERT_EQUAL(sh("./tfmc build specs/llama_small.tfm -o %s/x --weight-dtype f16 2>%s/err.txt", dir, dir), 2);
-	CU_ASSERT_PTR_NOT_NULL(strstr(slurp(path), "--weight-dtype: expected f32 or bf16, got 'f16'"));
-	CU_ASSERT_EQUAL(sh("./tfmc build specs/llama_small.tfm -o %s/x --weight-dtype 2>%s/err.txt", dir, dir), 2);
+	CU_ASSERT_EQUAL(test_sh("./tfmc build specs/llama_small.tfm -o %s/x --weight-dtype f16 2>%s/err.txt", dir, dir), 2);
+	CU_ASSERT_PTR_NOT_NULL(strstr(test_slurp(path), "--weight-dtype: expected f32 or bf16, got 'f16'"));
+	CU_ASSERT_EQUAL(test_sh("./tfmc build specs/llama_small.tfm -o %s/x --weight-dtype 2>%s/err.txt", dir, dir), 2);
 }
 
 /* tfmc init, build and run, as a user types them. */
@@ -437,63 +366,63 @@ static void test_commands(void)
 	char *env = "XDG_CACHE_HOME";
 	setenv(env, dir, 1);
 	/* build: the AOT program reproduces the golden logits */
-	CU_ASSERT_EQUAL(sh("./tfmc build " GOLDEN "/%s.tfm -o %s/prog 2>/dev/null", g, dir), 0);
-	CU_ASSERT_EQUAL(sh("%s/prog --weights " GOLDEN "/%s.safetensors --tokens $(cat " GOLDEN "/%s.tokens) "
+	CU_ASSERT_EQUAL(test_sh("./tfmc build " GOLDEN "/%s.tfm -o %s/prog 2>/dev/null", g, dir), 0);
+	CU_ASSERT_EQUAL(test_sh("%s/prog --weights " GOLDEN "/%s.safetensors --tokens $(cat " GOLDEN "/%s.tokens) "
 	                   "--logits %s/out.npy -n 0 2>/dev/null", dir, g, g, dir), 0);
 	CU_ASSERT(npy_matches_golden("out.npy", g));
 	char path[256];
 
 	/* init + run: tokens on stdout, speeds on stderr */
-	CU_ASSERT_EQUAL(sh("./tfmc init specs/llama_small.tfm -o %s/w.safetensors --seed 7 2>/dev/null", dir), 0);
-	CU_ASSERT_EQUAL(sh("./tfmc run specs/llama_small.tfm --weights %s/w.safetensors --tokens 1,2,3 -n 5 "
+	CU_ASSERT_EQUAL(test_sh("./tfmc init specs/llama_small.tfm -o %s/w.safetensors --seed 7 2>/dev/null", dir), 0);
+	CU_ASSERT_EQUAL(test_sh("./tfmc run specs/llama_small.tfm --weights %s/w.safetensors --tokens 1,2,3 -n 5 "
 	                   ">%s/out.txt 2>%s/err.txt", dir, dir, dir), 0);
 	snprintf(path, sizeof path, "%s/out.txt", dir);
 	int ids[8], k = 0;
-	const char *s = slurp(path);
+	const char *s = test_slurp(path);
 	for (int used; k < 8 && sscanf(s, "%d%n", &ids[k], &used) == 1; s += used)
 		k++;
 	CU_ASSERT_EQUAL(k, 5);
 	snprintf(path, sizeof path, "%s/err.txt", dir);
-	CU_ASSERT_PTR_NOT_NULL(strstr(slurp(path), "decode: 4 tokens"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(test_slurp(path), "decode: 4 tokens"));
 	/* Random weights when none are given, and the same ids from the same seed. */
-	CU_ASSERT_EQUAL(sh("./tfmc run specs/llama_small.tfm -n 3 --seed 7 >%s/a.txt 2>/dev/null", dir), 0);
-	CU_ASSERT_EQUAL(sh("./tfmc run specs/llama_small.tfm --weights %s/w.safetensors -n 3 >%s/b.txt 2>/dev/null",
+	CU_ASSERT_EQUAL(test_sh("./tfmc run specs/llama_small.tfm -n 3 --seed 7 >%s/a.txt 2>/dev/null", dir), 0);
+	CU_ASSERT_EQUAL(test_sh("./tfmc run specs/llama_small.tfm --weights %s/w.safetensors -n 3 >%s/b.txt 2>/dev/null",
 	                   dir, dir), 0);
-	CU_ASSERT_EQUAL(sh("cmp -s %s/a.txt %s/b.txt", dir, dir), 0);
+	CU_ASSERT_EQUAL(test_sh("cmp -s %s/a.txt %s/b.txt", dir, dir), 0);
 
 	/* Without the JIT: the system compiler and the cache, said once. */
-	CU_ASSERT_EQUAL(sh("TFMC_NO_JIT=1 ./tfmc run " GOLDEN "/%s.tfm --weights " GOLDEN "/%s.safetensors "
+	CU_ASSERT_EQUAL(test_sh("TFMC_NO_JIT=1 ./tfmc run " GOLDEN "/%s.tfm --weights " GOLDEN "/%s.safetensors "
 	                   "--tokens $(cat " GOLDEN "/%s.tokens) --logits %s/fb.npy -n 0 2>%s/err.txt", g, g, g, dir, dir), 0);
 	snprintf(path, sizeof path, "%s/err.txt", dir);
-	CU_ASSERT_PTR_NOT_NULL(strstr(slurp(path), "compiling with the system C compiler into a cache"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(test_slurp(path), "compiling with the system C compiler into a cache"));
 	CU_ASSERT(npy_matches_golden("fb.npy", g));
 	/* The JIT path gives the same logits. */
-	CU_ASSERT_EQUAL(sh("./tfmc run " GOLDEN "/%s.tfm --weights " GOLDEN "/%s.safetensors "
+	CU_ASSERT_EQUAL(test_sh("./tfmc run " GOLDEN "/%s.tfm --weights " GOLDEN "/%s.safetensors "
 	                   "--tokens $(cat " GOLDEN "/%s.tokens) --logits %s/jit.npy -n 0 --timings 2>%s/err.txt",
 	                   g, g, g, dir, dir), 0);
 	snprintf(path, sizeof path, "%s/err.txt", dir);
 	if (jit_available())
-		CU_ASSERT_PTR_NOT_NULL(strstr(slurp(path), "JIT compile"));
+		CU_ASSERT_PTR_NOT_NULL(strstr(test_slurp(path), "JIT compile"));
 	CU_ASSERT(npy_matches_golden("jit.npy", g));
 
 	/* Bad input: clear errors and the right exit status. */
-	CU_ASSERT_EQUAL(sh("./tfmc run specs/llama_small.tfm --tokens 1,32000 -n 1 2>%s/err.txt", dir), 2);
+	CU_ASSERT_EQUAL(test_sh("./tfmc run specs/llama_small.tfm --tokens 1,32000 -n 1 2>%s/err.txt", dir), 2);
 	snprintf(path, sizeof path, "%s/err.txt", dir);
-	CU_ASSERT_PTR_NOT_NULL(strstr(slurp(path), "token id 32000 at position 1 is out of range [0, 32000)"));
-	CU_ASSERT_EQUAL(sh("head -c 1000 %s/w.safetensors > %s/cut.safetensors", dir, dir), 0);
-	CU_ASSERT_EQUAL(sh("./tfmc run specs/llama_small.tfm --weights %s/cut.safetensors 2>%s/err.txt", dir, dir), 1);
-	CU_ASSERT_PTR_NOT_NULL(strstr(slurp(path), "cut.safetensors"));
-	CU_ASSERT_EQUAL(sh("./tfmc run specs/gpt2_small.tfm --weights %s/w.safetensors -n 1 2>%s/err.txt", dir, dir), 1);
-	CU_ASSERT_PTR_NOT_NULL(strstr(slurp(path), "tensor"));
-	CU_ASSERT_EQUAL(sh("./tfmc build specs/llama_small.tfm 2>/dev/null"), 2);
-	CU_ASSERT_EQUAL(sh("./tfmc init specs/llama_small.tfm 2>/dev/null"), 2);
-	CU_ASSERT_EQUAL(sh("./tfmc init specs/llama_small.tfm -o %s/x.safetensors --seed 7x 2>%s/err.txt", dir, dir), 2);
-	CU_ASSERT_PTR_NOT_NULL(strstr(slurp(path), "--seed: expected a non-negative integer, got '7x'"));
-	CU_ASSERT_EQUAL(sh("./tfmc init specs/llama_small.tfm -o /no/such/dir/x.safetensors 2>%s/err.txt", dir), 1);
-	CU_ASSERT_PTR_NOT_NULL(strstr(slurp(path), "/no/such/dir/x.safetensors"));
-	CU_ASSERT_EQUAL(sh("./tfmc specs/llama_small.tfm -o %s/x.txt 2>/dev/null", dir), 2);
-	CU_ASSERT_EQUAL(sh("./tfmc specs/llama_small.tfm -o %s/x.c --target neon 2>/dev/null", dir), 2);
-	CU_ASSERT_EQUAL(sh("./tfmc specs/llama_small.tfm -o /no/such/dir/x.c 2>/dev/null"), 2);
+	CU_ASSERT_PTR_NOT_NULL(strstr(test_slurp(path), "token id 32000 at position 1 is out of range [0, 32000)"));
+	CU_ASSERT_EQUAL(test_sh("head -c 1000 %s/w.safetensors > %s/cut.safetensors", dir, dir), 0);
+	CU_ASSERT_EQUAL(test_sh("./tfmc run specs/llama_small.tfm --weights %s/cut.safetensors 2>%s/err.txt", dir, dir), 1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(test_slurp(path), "cut.safetensors"));
+	CU_ASSERT_EQUAL(test_sh("./tfmc run specs/gpt2_small.tfm --weights %s/w.safetensors -n 1 2>%s/err.txt", dir, dir), 1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(test_slurp(path), "tensor"));
+	CU_ASSERT_EQUAL(test_sh("./tfmc build specs/llama_small.tfm 2>/dev/null"), 2);
+	CU_ASSERT_EQUAL(test_sh("./tfmc init specs/llama_small.tfm 2>/dev/null"), 2);
+	CU_ASSERT_EQUAL(test_sh("./tfmc init specs/llama_small.tfm -o %s/x.safetensors --seed 7x 2>%s/err.txt", dir, dir), 2);
+	CU_ASSERT_PTR_NOT_NULL(strstr(test_slurp(path), "--seed: expected a non-negative integer, got '7x'"));
+	CU_ASSERT_EQUAL(test_sh("./tfmc init specs/llama_small.tfm -o /no/such/dir/x.safetensors 2>%s/err.txt", dir), 1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(test_slurp(path), "/no/such/dir/x.safetensors"));
+	CU_ASSERT_EQUAL(test_sh("./tfmc specs/llama_small.tfm -o %s/x.txt 2>/dev/null", dir), 2);
+	CU_ASSERT_EQUAL(test_sh("./tfmc specs/llama_small.tfm -o %s/x.c --target neon 2>/dev/null", dir), 2);
+	CU_ASSERT_EQUAL(test_sh("./tfmc specs/llama_small.tfm -o /no/such/dir/x.c 2>/dev/null"), 2);
 	unsetenv(env);
 }
 
@@ -502,7 +431,7 @@ static void test_commands(void)
 static int wait_for(const char *path, const char *text)
 {
 	for (int i = 0; i < 600; i++) {	/* up to a minute, in case the machine is busy */
-		if (strstr(slurp(path), text))
+		if (strstr(test_slurp(path), text))
 			return 1;
 		struct timespec nap = { 0, 100 * 1000 * 1000 };
 		nanosleep(&nap, NULL);
@@ -541,7 +470,7 @@ static void test_watch(void)
 	snprintf(out, sizeof out, "%s/watch.out", dir);
 	int runs = 0;
 	for (int i = 0; i < 600 && runs < 2; i++) {
-		const char *s = slurp(out);
+		const char *s = test_slurp(out);
 		runs = 0;
 		for (const char *p = s; (p = strchr(p, '\n')); p++)
 			runs++;
@@ -549,18 +478,18 @@ static void test_watch(void)
 		nanosleep(&nap, NULL);
 	}
 	CU_ASSERT_EQUAL(runs, 2);	/* two runs printed their ids */
-	sh("kill $(cat %s/watch.pid)", dir);
+	test_sh("kill $(cat %s/watch.pid)", dir);
 }
 
 /* examples/embed: a user's own Makefile around the generated code. */
 static void test_example(void)
 {
 	/* Not the sanitizer flags of a check-asan run: a plain user build. */
-	CU_ASSERT_EQUAL(sh("env -u MAKEFLAGS -u MFLAGS -u CFLAGS -u LDFLAGS sh -c 'make -s -C examples/embed clean && "
+	CU_ASSERT_EQUAL(test_sh("env -u MAKEFLAGS -u MFLAGS -u CFLAGS -u LDFLAGS sh -c 'make -s -C examples/embed clean && "
 	                   "make -s -C examples/embed' >/dev/null 2>&1"), 0);
 	if (target_find("avx2")->supported())
-		CU_ASSERT_EQUAL(sh("examples/embed/chat >/dev/null"), 0);
-	CU_ASSERT_EQUAL(sh("make -s -C examples/embed clean >/dev/null"), 0);
+		CU_ASSERT_EQUAL(test_sh("examples/embed/chat >/dev/null"), 0);
+	CU_ASSERT_EQUAL(test_sh("make -s -C examples/embed clean >/dev/null"), 0);
 }
 
 static int setup(void)
@@ -571,7 +500,7 @@ static int setup(void)
 
 static int teardown(void)
 {
-	return sh("rm -rf %s", dir);
+	return test_sh("rm -rf %s", dir);
 }
 
 int add_codegen_suites(void)

@@ -10,7 +10,8 @@ int main(void)
 	if (CU_initialize_registry() != CUE_SUCCESS)
 		return 2;
 	if (add_front_suites() || add_runtime_suites() || add_model_main_suites() ||
-	    add_kernel_suites() || add_codegen_suites() || add_tokenizer_suites()) {
+	    add_kernel_suites() || add_codegen_suites() || add_tokenizer_suites() ||
+	    add_import_suites()) {
 		fprintf(stderr, "cannot register suites: %s\n", CU_get_error_msg());
 		CU_cleanup_registry();
 		return 2;

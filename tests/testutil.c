@@ -1,9 +1,13 @@
-/* testutil.c: temporary directories for the test suites. */
+/* testutil.c: what the test suites share: temporary directories, shell
+ * commands, files and .npy arrays. */
 #include <dirent.h>
+#include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/wait.h>
 #include <CUnit/CUnit.h>
 #include "testutil.h"
 
@@ -47,4 +51,75 @@ const char *test_path(const char *dir, const char *name)
 	k = (k + 1) % 4;
 	snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
 	return buf[k];
+}
+
+int test_sh(const char *fmt, ...)
+{
+	char cmd[8192];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof cmd, fmt, ap);
+	va_end(ap);
+	int st = system(cmd);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+const char *test_slurp(const char *path)
+{
+	static char buf[65536];
+	FILE *f = fopen(path, "r");
+	size_t n = 0;
+
+	if (f) {
+		n = fread(buf, 1, sizeof buf - 1, f);
+		fclose(f);
+	}
+	buf[n] = 0;
+	return buf;
+}
+
+float *test_npy_read(const char *path, long *rows, long *cols)
+{
+	FILE *f = fopen(path, "rb");
+	unsigned char pre[10];
+	char hdr[1024];
+	float *data = NULL;
+
+	if (!f)
+		return NULL;
+	if (fread(pre, 1, 10, f) == 10 && memcmp(pre, "\x93NUMPY", 6) == 0) {
+		size_t hlen = pre[8] | pre[9] << 8;
+		if (hlen < sizeof hdr && fread(hdr, 1, hlen, f) == hlen) {
+			hdr[hlen] = 0;
+			char *s = strstr(hdr, "'shape': (");
+			if (strstr(hdr, "'<f4'") && s && sscanf(s, "'shape': (%ld, %ld)", rows, cols) == 2) {
+				data = malloc(sizeof *data * (size_t)(*rows * *cols));
+				if (fread(data, sizeof *data, (size_t)(*rows * *cols), f) != (size_t)(*rows * *cols)) {
+					free(data);
+					data = NULL;
+				}
+			}
+		}
+	}
+	fclose(f);
+	return data;
+}
+
+double test_max_abs(const float *a, long n)
+{
+	double m = 0;
+
+	for (long i = 0; i < n; i++)
+		m = fmax(m, fabs(a[i]));
+	return m;
+}
+
+double test_max_diff(const float *a, const float *b, long n)
+{
+	double m = 0;
+
+	for (long i = 0; i < n; i++)
+		m = fmax(m, fabs((double)a[i] - b[i]));
+	return isnan(m) ? INFINITY : m;
 }

@@ -8,6 +8,7 @@ int add_model_main_suites(void);
 int add_codegen_suites(void);
 int add_kernel_suites(void);
 int add_tokenizer_suites(void);
+int add_import_suites(void);
 
 /* Compares a whole message, and shows both on a mismatch. */
 #define ASSERT_MSG(got, want) do { \
@@ -32,5 +33,15 @@ int test_dir_open(char dir[TEST_DIR_MAX], const char *tag);
 int test_dir_close(char dir[TEST_DIR_MAX]);
 /* dir/name, in one of four rotating buffers. */
 const char *test_path(const char *dir, const char *name);
+
+/* Runs a shell command; its exit status, or -1 when it did not exit. */
+int test_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A whole small file (at most 64 KB), in a static buffer; "" when unreadable. */
+const char *test_slurp(const char *path);
+/* A float32 .npy of two dimensions, malloc'ed; NULL when unreadable. */
+float *test_npy_read(const char *path, long *rows, long *cols);
+double test_max_abs(const float *a, long n);
+/* max |a - b|, infinite when there is a NaN. */
+double test_max_diff(const float *a, const float *b, long n);
 
 #endif
