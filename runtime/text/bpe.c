@@ -44,43 +44,69 @@ static int tok_heap_less(const tok_heap_ent *a, const tok_heap_ent *b)
 	return a->rank != b->rank ? a->rank < b->rank : a->pos < b->pos;
 }
 
+/* A 4-ary min-heap: half the levels of a binary one, which matters once a
+ * long word's heap outgrows the cache. */
+#define TOK_HEAP_D 4
+
+static void tok_heap_down(tok_heap_ent *h, size_t n, size_t i)
+{
+	tok_heap_ent x = h[i];
+	size_t c, k, best;
+
+	for (;;) {
+		c = TOK_HEAP_D * i + 1;
+		if (c >= n)
+			break;
+		best = c;
+		for (k = c + 1; k < c + TOK_HEAP_D && k < n; k++)
+			if (tok_heap_less(&h[k], &h[best]))
+				best = k;
+		if (!tok_heap_less(&h[best], &x))
+			break;
+		h[i] = h[best];
+		i = best;
+	}
+	h[i] = x;
+}
+
+static int tok_heap_reserve(tok_bpe *m, size_t n)
+{
+	tok_heap_ent *h;
+	size_t cap;
+
+	if (n <= m->heap_cap)
+		return 0;
+	cap = m->heap_cap ? m->heap_cap : 256;
+	while (cap < n)
+		cap *= 2;
+	if ((h = realloc(m->heap, cap * sizeof *h)) == NULL)
+		return -1;
+	m->heap = h;
+	m->heap_cap = cap;
+	return 0;
+}
+
 static int tok_heap_push(tok_bpe *m, size_t *n, uint32_t rank, uint32_t pos, int new_id)
 {
 	tok_heap_ent *h, x = { rank, pos, new_id };
-	size_t i, cap;
+	size_t i;
 
-	if (*n == m->heap_cap) {
-		cap = m->heap_cap ? m->heap_cap * 2 : 256;
-		if ((h = realloc(m->heap, cap * sizeof *h)) == NULL)
-			return -1;
-		m->heap = h;
-		m->heap_cap = cap;
-	}
+	if (tok_heap_reserve(m, *n + 1) != 0)
+		return -1;
 	h = m->heap;
-	for (i = (*n)++; i > 0 && tok_heap_less(&x, &h[(i - 1) / 2]); i = (i - 1) / 2)
-		h[i] = h[(i - 1) / 2];
+	for (i = (*n)++; i > 0 && tok_heap_less(&x, &h[(i - 1) / TOK_HEAP_D]); i = (i - 1) / TOK_HEAP_D)
+		h[i] = h[(i - 1) / TOK_HEAP_D];
 	h[i] = x;
 	return 0;
 }
 
 static tok_heap_ent tok_heap_pop(tok_bpe *m, size_t *n)
 {
-	tok_heap_ent *h = m->heap, top = h[0], x = h[--*n];
-	size_t i = 0, c;
+	tok_heap_ent *h = m->heap, top = h[0];
 
-	for (;;) {
-		c = 2 * i + 1;
-		if (c >= *n)
-			break;
-		if (c + 1 < *n && tok_heap_less(&h[c + 1], &h[c]))
-			c++;
-		if (!tok_heap_less(&h[c], &x))
-			break;
-		h[i] = h[c];
-		i = c;
-	}
+	h[0] = h[--*n];
 	if (*n > 0)
-		h[i] = x;
+		tok_heap_down(h, *n, 0);
 	return top;
 }
 
@@ -114,10 +140,17 @@ static int tok_merge_all(tok_bpe *m, size_t n)
 	size_t hn = 0, i;
 	tok_sym *s = m->sym;
 
+	/* The pairs there are, then heapified at once (O(n)). */
+	if (n > 1 && tok_heap_reserve(m, n - 1) != 0)
+		return -1;
 	for (i = 0; i + 1 < n; i++)
-		if ((pr = tok_pair_get(&m->merges, s[i].id, s[i + 1].id)) != NULL &&
-		    tok_heap_push(m, &hn, pr->rank, (uint32_t)i, pr->id) != 0)
-			return -1;
+		if ((pr = tok_pair_get(&m->merges, s[i].id, s[i + 1].id)) != NULL) {
+			tok_heap_ent x = { pr->rank, (uint32_t)i, pr->id };
+			m->heap[hn++] = x;
+		}
+	for (i = hn / TOK_HEAP_D + 1; i-- > 0;)
+		if (i < hn)
+			tok_heap_down(m->heap, hn, i);
 	while (hn > 0) {
 		tok_heap_ent top = tok_heap_pop(m, &hn);
 		tok_sym *cur = &s[top.pos], right;
