@@ -44,25 +44,19 @@ int tok_default_eos_ids(tfm_tokenizer *t, tfm_error *e)
 	return 0;
 }
 
-/* dir/name parsed, or *root NULL when the file does not exist. */
-static int tok_json_file(const char *dir, const char *name, char *path, size_t pn, cJSON **root,
+/* text[len] parsed into *root (NULL text: no file); path names it. */
+static int tok_json_text(const char *path, const char *text, size_t len, cJSON **root,
                          tfm_error *e)
 {
-	char *data = NULL;
-	size_t len = 0, bad;
-	int missing = 0;
+	size_t bad;
 
 	*root = NULL;
-	snprintf(path, pn, "%s/%s", dir, name);
-	if (tok_read_file(path, &data, &len, &missing, e) != 0)
-		return missing ? 0 : -1;
-	bad = tok_utf8_check(data, len);
-	if (bad < len) {
-		free(data);
+	if (text == NULL)
+		return 0;
+	bad = tok_utf8_check(text, len);
+	if (bad < len)
 		return tfm_fail(e, "%s: not UTF-8 at byte %zu", path, bad);
-	}
-	*root = cJSON_ParseWithLength(data, len);
-	free(data);
+	*root = cJSON_ParseWithLength(text, len);
 	if (*root == NULL || !cJSON_IsObject(*root)) {
 		cJSON_Delete(*root);
 		*root = NULL;
@@ -148,14 +142,38 @@ static int tok_flag(const cJSON *root, const char *key, const char *path, int *o
 
 int tok_hf_config(tfm_tokenizer *t, const char *dir, tfm_error *e)
 {
-	char tc_path[4096], gc_path[4096], c_path[4096];
+	static const char *const names[3] = {
+		"tokenizer_config.json", "generation_config.json", "config.json"
+	};
+	char path[3][4096], *text[3] = { NULL, NULL, NULL };
+	const char *paths[3];
+	size_t len[3] = { 0, 0, 0 };
+	int i, missing, rc = 0;
+
+	for (i = 0; i < 3 && rc == 0; i++) {
+		snprintf(path[i], sizeof path[i], "%s/%s", dir, names[i]);
+		paths[i] = path[i];
+		if (tok_read_file(path[i], &text[i], &len[i], &missing, e) != 0 && !missing)
+			rc = -1;
+	}
+	if (rc == 0)
+		rc = tok_hf_config_text(t, paths, (const char *const *)text, len, e);
+	for (i = 0; i < 3; i++)
+		free(text[i]);
+	return rc;
+}
+
+int tok_hf_config_text(tfm_tokenizer *t, const char *const path[3], const char *const text[3],
+                       const size_t len[3], tfm_error *e)
+{
+	const char *tc_path = path[0], *gc_path = path[1], *c_path = path[2];
 	cJSON *tc = NULL, *gc = NULL, *cf = NULL;
 	tok_ids bos = { 0 };
 	int add_bos, add_eos, bos_tc, eos_tc, rc = -1;
 
-	if (tok_json_file(dir, "tokenizer_config.json", tc_path, sizeof tc_path, &tc, e) != 0 ||
-	    tok_json_file(dir, "generation_config.json", gc_path, sizeof gc_path, &gc, e) != 0 ||
-	    tok_json_file(dir, "config.json", c_path, sizeof c_path, &cf, e) != 0)
+	if (tok_json_text(tc_path, text[0], len[0], &tc, e) != 0 ||
+	    tok_json_text(gc_path, text[1], len[1], &gc, e) != 0 ||
+	    tok_json_text(c_path, text[2], len[2], &cf, e) != 0)
 		goto out;
 	if (tok_flag(tc, "add_bos_token", tc_path, &add_bos, e) != 0 ||
 	    tok_flag(tc, "add_eos_token", tc_path, &add_eos, e) != 0 ||

@@ -350,6 +350,11 @@ int tok_hf_read(tfm_tokenizer *t, const char *json, size_t len, tfm_error *e);
 /* Reads the model folder's configuration files (each optional) and settles
  * BOS, EOS and what add_special adds. */
 int tok_hf_config(tfm_tokenizer *t, const char *dir, tfm_error *e);
+/* The same from the texts of tokenizer_config.json, generation_config.json
+ * and config.json (each NULL when there is no such file); path[i] names
+ * text[i] in messages. */
+int tok_hf_config_text(tfm_tokenizer *t, const char *const path[3], const char *const text[3],
+                       const size_t len[3], tfm_error *e);
 /* The EOS rule without configuration: the special added tokens named in
  * tok_default_eos. */
 int tok_default_eos_ids(tfm_tokenizer *t, tfm_error *e);
