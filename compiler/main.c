@@ -29,6 +29,8 @@ typedef struct Options {
 	long long seed;		/* init --seed */
 	long long max_seq;	/* import --max-seq, 0 when not given */
 	const char *tokenizer;	/* import --tokenizer */
+	int decode;		/* tokenize --decode */
+	int special;		/* tokenize --add-special, --skip-special */
 	char *pass[128];	/* run: the model program's own options */
 	int n_pass;
 	int watch;		/* run --watch */
@@ -53,6 +55,12 @@ static void usage(FILE *f)
 "                         --timings: where the time to the first token went\n"
 "  init FILE -o W.safetensors [--seed S]\n"
 "                         random weights with exactly the model's tensors\n"
+"  tokenize TOKENIZER [TEXT_FILE] [--add-special]\n"
+"                         the ids of a UTF-8 text (or standard input), comma-\n"
+"                         separated; TOKENIZER: a tokenizer.json, a llama2.c\n"
+"                         tokenizer.bin or a model folder\n"
+"  tokenize TOKENIZER --decode [IDS_FILE] [--skip-special]\n"
+"                         the text of comma-separated ids\n"
 "  import SRC -o NAME.tfm [--max-seq N] [--tokenizer PATH]\n"
 "                         a spec for a llama2.c .bin or a Hugging Face folder,\n"
 "                         its weights read in place where they can be\n"
@@ -130,6 +138,11 @@ static int parse_args(Options *o, int argc, char **argv)
 			o->max_seq = strtoll(argv[++i], &end, 10);
 			if (*argv[i] == 0 || *end || o->max_seq < 1 || o->max_seq > (1 << 24))
 				return usage_error("--max-seq: expected a context length from 1 to 16777216, got '%s'", argv[i]);
+		} else if (o->command && strcmp(o->command, "tokenize") == 0 && strcmp(a, "--decode") == 0) {
+			o->decode = 1;
+		} else if (o->command && strcmp(o->command, "tokenize") == 0
+		           && (strcmp(a, "--add-special") == 0 || strcmp(a, "--skip-special") == 0)) {
+			o->special = 1;
 		} else if (strncmp(a, "--weight-dtype", 14) == 0 && (a[14] == 0 || a[14] == '=')) {
 			const char *v = a[14] ? a + 15 : i + 1 < argc ? argv[++i] : NULL;
 			if (!v)
@@ -656,6 +669,136 @@ static int cmd_init(Options *o)
 	return rc;
 }
 
+/* Reads all of a file, or standard input when path is NULL. */
+static char *read_all(const char *path, size_t *len)
+{
+	FILE *f = path ? fopen(path, "rb") : stdin;
+	char *buf = NULL;
+	size_t cap = 0, n = 0, k;
+
+	*len = 0;
+	if (!f)
+		return NULL;
+	do {
+		if (n + 65536 + 1 > cap) {
+			char *b = realloc(buf, cap = 2 * cap + 65536 + 1);
+			if (!b) {
+				free(buf);
+				buf = NULL;
+				break;
+			}
+			buf = b;
+		}
+		n += k = fread(buf + n, 1, 65536, f);
+	} while (k == 65536);
+	if (buf && ferror(f)) {
+		free(buf);
+		buf = NULL;
+	}
+	if (path)
+		fclose(f);
+	if (buf) {
+		buf[n] = 0;
+		*len = n;
+	}
+	return buf;
+}
+
+/* Comma-separated ids (spaces and newlines allowed around them) into a new
+ * array; 0, or -1 with a message. */
+static int parse_ids(const char *s, const char *what, int **out, size_t *n, tfm_error *e)
+{
+	size_t cap = 0, k = 0;
+	int *ids = NULL;
+
+	for (const char *p = s;;) {
+		char *end;
+		while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+			p++;
+		if (!*p && k == 0)
+			break;
+		errno = 0;
+		long v = strtol(p, &end, 10);
+		if (end == p || errno || v < 0 || v > 2147483647L) {
+			free(ids);
+			return tfm_fail(e, "%s: item %zu ('%.*s') is not a token id", what, k,
+			                (int)strcspn(p, ", \t\r\n") < 20 ? (int)strcspn(p, ", \t\r\n") : 20, p);
+		}
+		if (k == cap) {
+			int *m = realloc(ids, (cap = 2 * cap + 256) * sizeof *m);
+			if (!m) {
+				free(ids);
+				return tfm_fail(e, "out of memory");
+			}
+			ids = m;
+		}
+		ids[k++] = (int)v;
+		for (p = end; *p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'; p++)
+			;
+		if (!*p)
+			break;
+		if (*p++ != ',') {
+			free(ids);
+			return tfm_fail(e, "%s: expected ',' after item %zu, found '%c'", what, k - 1, p[-1]);
+		}
+	}
+	*out = ids;
+	*n = k;
+	return 0;
+}
+
+/* tfmc tokenize TOKENIZER [TEXT_FILE]: the ids of a text, comma-separated;
+ * tfmc tokenize TOKENIZER --decode [IDS_FILE]: the text of the ids. */
+static int cmd_tokenize(Options *o)
+{
+	tfm_tokenizer *t;
+	tfm_error e;
+	const char *in = o->n_files > 1 ? o->files[1] : NULL;
+	char *text = NULL;
+	size_t len;
+	int *ids = NULL, rc = EXIT_ERRORS;
+	size_t n;
+
+	if (o->n_files < 1 || o->n_files > 2)
+		return usage_error("%s takes a tokenizer and at most one input file", "tokenize");
+	if (!(text = read_all(in, &len))) {
+		fprintf(stderr, "tfmc: error: cannot read %s: %s\n", in ? in : "standard input", strerror(errno));
+		return EXIT_USAGE;
+	}
+	if (tfm_tokenizer_open(&t, o->files[0], &e)) {
+		fprintf(stderr, "tfmc: error: %s\n", e.msg);
+		free(text);
+		return EXIT_ERRORS;
+	}
+	if (o->decode) {
+		char *out;
+		size_t out_len;
+		if (parse_ids(text, in ? in : "standard input", &ids, &n, &e) == 0
+		    && tfm_tokenizer_decode(t, ids, n, o->special ? TFM_DECODE_SKIP_SPECIAL : 0, &out, &out_len,
+		                            &e) == 0) {
+			rc = fwrite(out, 1, out_len, stdout) == out_len ? EXIT_OK : EXIT_ERRORS;
+			free(out);
+		} else {
+			fprintf(stderr, "tfmc: error: %s\n", e.msg);
+		}
+	} else if (tfm_tokenizer_encode(t, text, len, o->special, &ids, &n, &e) == 0) {
+		for (size_t i = 0; i < n; i++)
+			printf(i ? ",%d" : "%d", ids[i]);
+		printf("\n");
+		rc = EXIT_OK;
+	} else {
+		fprintf(stderr, "tfmc: error: %s%s\n", in ? "" : "standard input: ", e.msg);
+	}
+	if (fflush(stdout) || ferror(stdout)) {
+		fprintf(stderr, "tfmc: error: cannot write to standard output\n");
+		rc = EXIT_ERRORS;
+	}
+	free(ids);
+	free(text);
+	tfm_tokenizer_close(t);
+	return rc;
+}
+
 /* tfmc import SRC -o NAME.tfm [--max-seq N] [--tokenizer PATH] */
 static int cmd_import(Options *o)
 {
@@ -749,6 +892,8 @@ int main(int argc, char **argv)
 		rc = cmd_init(&o);
 	else if (strcmp(o.command, "import") == 0)
 		rc = cmd_import(&o);
+	else if (strcmp(o.command, "tokenize") == 0)
+		rc = cmd_tokenize(&o);
 	else if (o.output || strstr(o.command, ".tfm")) {
 		/* tfmc SPEC -o model.c */
 		memmove(o.files + 1, o.files, sizeof o.files[0] * (size_t)o.n_files);

@@ -449,6 +449,50 @@ static void test_refused_raw(void)
 	test_sh("rm -f %s/g.*", dir);
 }
 
+/* ---- tfmc tokenize ------------------------------------------------------------ */
+
+/* The command over the fixtures' tokenizers: the ids their generator
+ * wrote, the text back, and a message for each kind of bad input. */
+static void test_tokenize(void)
+{
+	const char *err = test_path(dir, "err.txt"), *ids = test_path(dir, "ids.txt");
+	char want[4096];
+
+	snprintf(want, sizeof want, "%s", test_slurp(CK "/gpt2/prompt_tokens.txt"));
+	CU_ASSERT_EQUAL(test_sh("./tfmc tokenize " CK "/gpt2 " CK "/gpt2/prompt.txt >%s", ids), 0);
+	ASSERT_MSG(test_slurp(ids), want);
+	CU_ASSERT_EQUAL(test_sh("./tfmc tokenize " CK "/gpt2/tokenizer.json --decode %s | cmp -s - " CK "/gpt2/prompt.txt",
+	                        ids), 0);
+	/* With the special tokens its configuration adds (Llama's BOS), from stdin. */
+	snprintf(want, sizeof want, "%s", test_slurp(CK "/llama/prompt_tokens.txt"));
+	CU_ASSERT_EQUAL(test_sh("./tfmc tokenize " CK "/llama --add-special <" CK "/llama/prompt.txt >%s", ids), 0);
+	ASSERT_MSG(test_slurp(ids), want);
+	CU_ASSERT_EQUAL(test_sh("./tfmc tokenize " CK "/llama --decode --skip-special %s | cmp -s - " CK "/llama/prompt.txt",
+	                        ids), 0);
+	/* llama2.c's tokenizer.bin. */
+	CU_ASSERT_EQUAL(test_sh("./tfmc tokenize " CK "/tokenizer.bin --add-special " CK "/llama2c_prompt.txt >%s", ids), 0);
+	snprintf(want, sizeof want, "%s", test_slurp(CK "/llama2c_prompt_tokens.txt"));
+	ASSERT_MSG(test_slurp(ids), want);
+
+	CU_ASSERT_EQUAL(test_sh("printf 'ok \\377 no' | ./tfmc tokenize " CK "/gpt2 2>%s", err), 1);
+	ASSERT_HAS(test_slurp(err), "not UTF-8 at byte 3");
+	CU_ASSERT_EQUAL(test_sh("echo 5,300 | ./tfmc tokenize " CK "/gpt2 --decode 2>%s", err), 1);
+	ASSERT_HAS(test_slurp(err), "id 300");
+	CU_ASSERT_EQUAL(test_sh("echo '5,,6' | ./tfmc tokenize " CK "/gpt2 --decode 2>%s", err), 1);
+	ASSERT_HAS(test_slurp(err), "standard input: item 1 ('') is not a token id");
+	CU_ASSERT_EQUAL(test_sh("echo '5 6' | ./tfmc tokenize " CK "/gpt2 --decode 2>%s", err), 1);
+	ASSERT_HAS(test_slurp(err), "standard input: expected ',' after item 0, found '6'");
+	CU_ASSERT_EQUAL(test_sh("echo '{\"model\": 3}' >%s/bad.json && echo hi | ./tfmc tokenize %s/bad.json 2>%s",
+	                        dir, dir, err), 1);
+	ASSERT_HAS(test_slurp(err), "bad.json");
+	CU_ASSERT_EQUAL(test_sh("./tfmc tokenize %s/none.json </dev/null 2>%s", dir, err), 1);
+	ASSERT_HAS(test_slurp(err), "none.json");
+	CU_ASSERT_EQUAL(test_sh("./tfmc tokenize " CK "/gpt2 %s/none.txt 2>%s", dir, err), 2);
+	ASSERT_HAS(test_slurp(err), "cannot read");
+	CU_ASSERT_EQUAL(test_sh("./tfmc tokenize 2>%s", err), 2);
+	test_sh("rm -f %s %s/bad.json", ids, dir);
+}
+
 static int setup(void)
 {
 	return test_dir_open(dir, "import");
@@ -473,6 +517,10 @@ int add_import_suites(void)
 	    !CU_add_test(s, "config.json: what the fields map to", test_config_keys) ||
 	    !CU_add_test(s, "broken checkpoints", test_bad_checkpoints) ||
 	    !CU_add_test(s, "tensors that need converting are refused raw", test_refused_raw))
+		return -1;
+	/* The tokenizer's command: a suite of its own, in this file for its fixtures. */
+	s = CU_add_suite("compiler/tokenize", setup, teardown);
+	if (!s || !CU_add_test(s, "tfmc tokenize: ids, text back, bad input", test_tokenize))
 		return -1;
 	return 0;
 }
