@@ -126,7 +126,8 @@ check-asan: tfmc
 # sanitizers), and clang takes minutes over their sanitized inlined tiles.
 fuzz: | $(B)/.deps
 	$(MAKE) B=build-fuzz CC=clang CFLAGS="-O1 -g -fsanitize=fuzzer-no-link,address,undefined" \
-		KERNEL_CFLAGS="-O1 -g $(BASE_CFLAGS)" build-fuzz/fuzz-spec build-fuzz/fuzz-safetensors
+		KERNEL_CFLAGS="-O1 -g $(BASE_CFLAGS)" build-fuzz/fuzz-spec build-fuzz/fuzz-safetensors \
+		build-fuzz/fuzz-tokenizer build-fuzz/fuzz-encode
 
 # (-MMD makes each fuzzer depend on its headers too: only sources and objects
 # go to the compiler.)
@@ -134,6 +135,12 @@ build-fuzz/fuzz-spec: fuzz/fuzz_spec.c $(LIB_OBJ) $(B)/libtfmrt.a
 	$(CC) $(CPPFLAGS) $(CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $(filter %.c %.o %.a,$^) $(LDLIBS)
 
 build-fuzz/fuzz-safetensors: fuzz/fuzz_safetensors.c $(B)/libtfmrt.a
+	$(CC) $(CPPFLAGS) $(CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $(filter %.c %.o %.a,$^) $(LDLIBS)
+
+build-fuzz/fuzz-tokenizer: fuzz/fuzz_tokenizer.c $(B)/libtfmrt.a
+	$(CC) $(CPPFLAGS) $(CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $(filter %.c %.o %.a,$^) $(LDLIBS)
+
+build-fuzz/fuzz-encode: fuzz/fuzz_encode.c $(B)/libtfmrt.a
 	$(CC) $(CPPFLAGS) $(CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $(filter %.c %.o %.a,$^) $(LDLIBS)
 
 regen:
