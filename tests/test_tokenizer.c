@@ -579,6 +579,84 @@ static void test_llama2c_pinned(void)
 	tfm_tokenizer_close(t);
 }
 
+/* A C-escaped line (\\, \n, \t, \xHH) into buf; its length. */
+static size_t tk_unescape(const char *s, char *buf, size_t cap)
+{
+	size_t n = 0;
+	unsigned v;
+
+	for (; *s != '\0' && n + 1 < cap; s++) {
+		if (*s != '\\' || s[1] == '\0') {
+			buf[n++] = *s;
+			continue;
+		}
+		s++;
+		if (*s == 'n')
+			buf[n++] = '\n';
+		else if (*s == 't')
+			buf[n++] = '\t';
+		else if (*s == 'x' && sscanf(s + 1, "%2x", &v) == 1) {
+			buf[n++] = (char)v;
+			s += 2;
+		} else
+			buf[n++] = *s;
+	}
+	buf[n] = '\0';
+	return n;
+}
+
+static size_t tk_parse_ids(const char *s, int *ids, size_t cap)
+{
+	size_t n = 0;
+	char *end;
+
+	while (*s != '\0' && n < cap) {
+		ids[n++] = (int)strtol(s, &end, 10);
+		if (end == s)
+			break;
+		s = *end == ',' ? end + 1 : end;
+	}
+	return n;
+}
+
+/* examples/fortune's tokenizer.bin, which tokenizer.py exported from a real
+ * SentencePiece model, with SentencePiece's ids and decode of its prompts
+ * (expected.txt): skipped when the example is not there. */
+static void test_llama2c_fortune(void)
+{
+	size_t len, n_in, n_gen, tl;
+	char *data = tk_read("examples/fortune/expected.txt", &len), *line[4], *p, text[4096];
+	int in[256], all[512], groups = 0, k;
+	tfm_tokenizer *t;
+
+	if (data == NULL) {
+		fprintf(stderr, "\n    (examples/fortune is not there: skipped)\n");
+		return;
+	}
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t = tk_open("examples/fortune/tokenizer.bin"));
+	for (p = data; *p != '\0';) {
+		for (k = 0; k < 4 && *p != '\0'; k++) {
+			line[k] = p;
+			p += strcspn(p, "\n");
+			if (*p == '\n')
+				*p++ = '\0';
+		}
+		if (k < 4)
+			break;
+		groups++;
+		tl = tk_unescape(line[0], text, sizeof text);
+		n_in = tk_parse_ids(line[1], in, 256);
+		tk_expect_ids(t, text, tl, 1, in, n_in);
+		memcpy(all, in, n_in * sizeof *in);
+		n_gen = tk_parse_ids(line[2], all + n_in, 256);
+		tl = tk_unescape(line[3], text, sizeof text);
+		tk_expect_text(t, all, n_in + n_gen, TFM_DECODE_SKIP_SPECIAL, text, tl);
+	}
+	TK_EQ(groups, 3);
+	tfm_tokenizer_close(t);
+	free(data);
+}
+
 /* ---- Model folders -------------------------------------------------------------------- */
 
 static void tk_expect_eos(const char *path, const int *eos, int n_eos, const int *not_eos,
@@ -1353,6 +1431,7 @@ static const tk_test tk_golden_tests[] = {
 	{ "llama2.c against run.c", test_golden_llama2c },
 	{ "llama2.c against Hugging Face: where they part", test_llama2c_vs_hf },
 	{ "llama2.c: the differences and decode by hand", test_llama2c_pinned },
+	{ "llama2.c: examples/fortune's SentencePiece ids", test_llama2c_fortune },
 	{ "EOS of a bare tokenizer.json", test_eos_bare },
 	{ "EOS of the packages' folders", test_eos_folder },
 	{ "add_bos_token, add_eos_token, config files", test_folder_add_bos_eos },
