@@ -1105,12 +1105,23 @@ int llama_small_open_memory(struct llama_small **out, const void *data, size_t s
 	return 0;
 }
 
+/* The spec's `weights` and `tokenizer`: what llama_small_open and llama_small_tokenizer_open
+ * read when given no path. */
+#define N_DEFAULT_WEIGHTS 0
+static const char *const default_weights[N_DEFAULT_WEIGHTS + 1] = {
+	0
+};
+#define DEFAULT_TOKENIZER 0
+
 int llama_small_open(struct llama_small **out, const char *path, int n_threads, tfm_error *err)
 {
 	tfm_weights w;
 
 	*out = NULL;
-	if (tfm_weights_open(&w, &path, 1, tensors, N_TENSORS, err))
+	if (!path && N_DEFAULT_WEIGHTS == 0)
+		return tfm_fail(err, "model llama_small: no weights path given, and its spec names none");
+	if (tfm_weights_open(&w, path ? &path : default_weights, path ? 1 : N_DEFAULT_WEIGHTS, tensors,
+	                     N_TENSORS, err))
 		return -1;
 	if (llama_small_open_tensors(out, w.data, n_threads, err)) {
 		tfm_weights_free(&w);
@@ -1118,6 +1129,14 @@ int llama_small_open(struct llama_small **out, const char *path, int n_threads, 
 	}
 	(*out)->weights = w;
 	return 0;
+}
+
+int llama_small_tokenizer_open(tfm_tokenizer **t, const char *path, tfm_error *err)
+{
+	*t = 0;
+	if (!path && !(path = DEFAULT_TOKENIZER))
+		return tfm_fail(err, "model llama_small: no tokenizer path given, and its spec names none");
+	return tfm_tokenizer_open(t, path, err);
 }
 
 void llama_small_reset(struct llama_small *m)
@@ -1205,7 +1224,7 @@ static const float *api_forward(void *inst, const int *tokens, int n, int pos, i
 const tfm_model_api llama_small_api = {
 	"llama_small", VOCAB, MAX_SEQ, tensors, N_TENSORS, "avx2",
 	api_open, api_close, api_reset, api_forward,
-	0, 0
+	0, DEFAULT_TOKENIZER
 };
 
 #ifdef TFM_MAIN

@@ -69,7 +69,8 @@ typedef struct llama_small llama_small;
  * checkpoint folder or a llama2.c .bin (mapped; tensors stored as the model
  * holds them (f32) used in place, others converted), checked
  * against the tensor list, with a pool of n_threads threads.  0, or -1
- * with a message in err. */
+ * with a message in err.
+ * weights_path NULL: the files the spec names (`weights`; none for this model). */
 int llama_small_open(llama_small **m, const char *weights_path, int n_threads, tfm_error *err);
 
 /* The same over a safetensors image in memory, which must outlive m. */
@@ -90,6 +91,14 @@ void llama_small_reset(llama_small *m);
 const float *llama_small_forward(llama_small *m, const int *tokens, int n, int pos, int all, tfm_error *err);
 
 void llama_small_close(llama_small *m);
+
+/* Opens the model's tokenizer: path (a tokenizer.json, a llama2.c
+ * tokenizer.bin or a model folder), or when NULL the one the spec names
+ * (none for this model).  Then tfm_tokenizer_encode(t, text, len, 1, ...) gives a
+ * prompt's ids with the BOS its configuration adds, tfm_tokenizer_decode
+ * the text of ids, tfm_tokenizer_is_eos the end of a generation, and
+ * tfm_tokenizer_close frees it (tfm.h). */
+int llama_small_tokenizer_open(tfm_tokenizer **t, const char *path, tfm_error *err);
 
 /* The same model for code that knows no model (tfm_main, tfmc run). */
 extern const tfm_model_api llama_small_api;

@@ -256,10 +256,11 @@ static void emit_header(Emitter *e, const EmitInfo *info)
 	    " * checkpoint folder or a llama2.c .bin (mapped; tensors stored as the model\n"
 	    " * holds them (%s) used in place, others converted), checked\n"
 	    " * against the tensor list, with a pool of n_threads threads.  0, or -1\n"
-	    " * with a message in err. */\n", e->p->weight_dtype == DTYPE_BF16
+	    " * with a message in err.\n", e->p->weight_dtype == DTYPE_BF16
 	    ? "matrices in bf16, vectors in f32" : "f32");
-	out(e, 
-	    "int %s_open(%s **m, const char *weights_path, int n_threads, tfm_error *err);\n\n", n, n);
+	out(e, " * weights_path NULL: the files the spec names (`weights`; %s). */\n", e->p->n_weights
+	    ? "recorded at emit time" : "none for this model");
+	out(e, "int %s_open(%s **m, const char *weights_path, int n_threads, tfm_error *err);\n\n", n, n);
 	out(e, "/* The same over a safetensors image in memory, which must outlive m. */\n"
 	    "int %s_open_memory(%s **m, const void *data, size_t size, int n_threads, tfm_error *err);\n\n",
 	    n, n);
@@ -277,6 +278,14 @@ static void emit_header(Emitter *e, const EmitInfo *info)
 	    "const float *%s_forward(%s *m, const int *tokens, int n, int pos, int all, tfm_error *err);\n\n",
 	    up, up, up, up, n, n);
 	out(e, "void %s_close(%s *m);\n\n", n, n);
+	out(e, "/* Opens the model's tokenizer: path (a tokenizer.json, a llama2.c\n"
+	    " * tokenizer.bin or a model folder), or when NULL the one the spec names\n"
+	    " * (%s).  Then tfm_tokenizer_encode(t, text, len, 1, ...) gives a\n"
+	    " * prompt's ids with the BOS its configuration adds, tfm_tokenizer_decode\n"
+	    " * the text of ids, tfm_tokenizer_is_eos the end of a generation, and\n"
+	    " * tfm_tokenizer_close frees it (tfm.h). */\n"
+	    "int %s_tokenizer_open(tfm_tokenizer **t, const char *path, tfm_error *err);\n\n",
+	    e->p->tokenizer ? "recorded at emit time" : "none for this model", n);
 	out(e, "/* The same model for code that knows no model (tfm_main, tfmc run). */\n"
 	    "extern const tfm_model_api %s_api;\n\n#endif\n", n);
 }
@@ -757,12 +766,33 @@ static void emit_api(Emitter *e)
 	    "\tif (tfm_file_bind(file, tensors, N_TENSORS, bound, err) || %s_open_tensors(out, bound, n_threads, err)) {\n"
 	    "\t\ttfm_file_close(file);\n\t\tfree(bound);\n\t\treturn -1;\n\t}\n"
 	    "\t(*out)->file = file;\n\t(*out)->bound = bound;\n\treturn 0;\n}\n\n", n, n, n);
+	out(e, "/* The spec's `weights` and `tokenizer`: what %s_open and %s_tokenizer_open\n"
+	    " * read when given no path. */\n#define N_DEFAULT_WEIGHTS %d\n"
+	    "static const char *const default_weights[N_DEFAULT_WEIGHTS + 1] = {\n", n, n, e->p->n_weights);
+	for (int i = 0; i < e->p->n_weights; i++) {
+		out(e, "\t");
+		c_string(e, e->p->weights[i]);
+		out(e, ",\n");
+	}
+	out(e, "\t0\n};\n#define DEFAULT_TOKENIZER ");
+	if (e->p->tokenizer)
+		c_string(e, e->p->tokenizer);
+	else
+		out(e, "0");
+	out(e, "\n\n");
 	out(e, "int %s_open(struct %s **out, const char *path, int n_threads, tfm_error *err)\n{\n"
 	    "\ttfm_weights w;\n\n\t*out = NULL;\n"
-	    "\tif (tfm_weights_open(&w, &path, 1, tensors, N_TENSORS, err))\n\t\treturn -1;\n"
+	    "\tif (!path && N_DEFAULT_WEIGHTS == 0)\n"
+	    "\t\treturn tfm_fail(err, \"model %s: no weights path given, and its spec names none\");\n"
+	    "\tif (tfm_weights_open(&w, path ? &path : default_weights, path ? 1 : N_DEFAULT_WEIGHTS, tensors,\n"
+	    "\t                     N_TENSORS, err))\n\t\treturn -1;\n"
 	    "\tif (%s_open_tensors(out, w.data, n_threads, err)) {\n"
 	    "\t\ttfm_weights_free(&w);\n\t\treturn -1;\n\t}\n"
-	    "\t(*out)->weights = w;\n\treturn 0;\n}\n\n", n, n, n);
+	    "\t(*out)->weights = w;\n\treturn 0;\n}\n\n", n, n, n, n);
+	out(e, "int %s_tokenizer_open(tfm_tokenizer **t, const char *path, tfm_error *err)\n{\n"
+	    "\t*t = 0;\n\tif (!path && !(path = DEFAULT_TOKENIZER))\n"
+	    "\t\treturn tfm_fail(err, \"model %s: no tokenizer path given, and its spec names none\");\n"
+	    "\treturn tfm_tokenizer_open(t, path, err);\n}\n\n", n, n);
 
 	out(e, "void %s_reset(struct %s *m)\n{\n\t(void)m;\t/* positions past the last forward are never read */\n}\n\n", n, n);
 
@@ -800,24 +830,9 @@ static void emit_api(Emitter *e)
 	    "static void api_reset(void *inst)\n{\n\t%s_reset(inst);\n}\n\n"
 	    "static const float *api_forward(void *inst, const int *tokens, int n, int pos, int all, tfm_error *err)\n{\n"
 	    "\treturn %s_forward(inst, tokens, n, pos, all, err);\n}\n\n", n, n, n, n, n);
-	if (e->p->n_weights) {
-		out(e, "/* The spec's `weights`: where tfm_main reads them without --weights. */\n"
-		    "static const char *const default_weights[] = {\n");
-		for (int i = 0; i < e->p->n_weights; i++) {
-			out(e, "\t");
-			c_string(e, e->p->weights[i]);
-			out(e, ",\n");
-		}
-		out(e, "\t0\n};\n\n");
-	}
 	out(e, "const tfm_model_api %s_api = {\n\t\"%s\", VOCAB, MAX_SEQ, tensors, N_TENSORS, \"%s\",\n"
-	    "\tapi_open, api_close, api_reset, api_forward,\n\t%s, ", n, n, e->t->name,
-	    e->p->n_weights ? "default_weights" : "0");
-	if (e->p->tokenizer)
-		c_string(e, e->p->tokenizer);
-	else
-		out(e, "0");
-	out(e, "\n};\n\n");
+	    "\tapi_open, api_close, api_reset, api_forward,\n\t%s, DEFAULT_TOKENIZER\n};\n\n", n, n,
+	    e->t->name, e->p->n_weights ? "default_weights" : "0");
 	out(e, "#ifdef TFM_MAIN\n/* A program: the command line of tfm_main (--help lists it). */\n"
 	    "int main(int argc, char **argv)\n{\n\treturn tfm_main(argc, argv, &%s_api);\n}\n#endif\n", n);
 }

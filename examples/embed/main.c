@@ -1,8 +1,17 @@
-/* main.c: drives a generated model through its own API (llama_small.h):
- * open, forward a prompt, then greedy decoding, one token at a time. */
+/* main.c: a model inside a C program, text in and text out.
+ *
+ * fortune.h is what `tfmc fortune.tfm -o fortune.c` generated from the spec
+ * that `tfmc import` wrote for examples/fortune/fortune.bin; the spec
+ * records where the weights and the tokenizer are, so fortune_open and
+ * fortune_tokenizer_open need no path.  The prompt is encoded with the BOS
+ * the tokenizer adds, forwarded in one call, then continued greedily, one
+ * token at a time, until the end-of-sequence token. */
 #include <stdio.h>
 #include <stdlib.h>
-#include "llama_small.h"
+#include <string.h>
+#include "fortune.h"
+
+#define MAX_NEW 64
 
 static int argmax(const float *v, int n)
 {
@@ -15,36 +24,49 @@ static int argmax(const float *v, int n)
 
 int main(int argc, char **argv)
 {
+	const char *prompt = argc > 1 ? argv[1] : "Once upon a time";
 	tfm_error err;
-	llama_small *m;
-	tfm_weights w;
-	int prompt[] = { 1, 450, 4996 };
-	int n = sizeof prompt / sizeof prompt[0];
+	fortune *m = NULL;
+	tfm_tokenizer *tok = NULL;
+	int *ids = NULL;	/* [n + MAX_NEW] the prompt, then what the model adds */
+	size_t n = 0, k = 0, len;
+	char *text = NULL;
+	const float *logits = NULL;
 
-	if (argc > 1) {
-		if (llama_small_open(&m, argv[1], 2, &err)) {
-			fprintf(stderr, "chat: %s\n", err.msg);
-			return 1;
-		}
-	} else {
-		/* No checkpoint: the same random weights as `tfmc init`. */
-		if (tfm_weights_random(&w, llama_small_api.tensors, llama_small_api.n_tensors, 42, &err) ||
-		    llama_small_open_tensors(&m, w.data, 2, &err)) {
-			fprintf(stderr, "chat: %s\n", err.msg);
-			return 1;
-		}
+	if (fortune_open(&m, NULL, 2, &err) || fortune_tokenizer_open(&tok, NULL, &err) ||
+	    tfm_tokenizer_encode(tok, prompt, strlen(prompt), 1, &ids, &n, &err))
+		goto fail;
+	if (n + MAX_NEW > FORTUNE_MAX_SEQ) {
+		snprintf(err.msg, sizeof err.msg, "the prompt is %zu tokens: at most %d fit before %d new ones",
+		         n, FORTUNE_MAX_SEQ - MAX_NEW, MAX_NEW);
+		goto fail;
 	}
-	const float *logits = llama_small_forward(m, prompt, n, 0, 0, &err);
-	for (int pos = n; logits && pos < n + 16; pos++) {
-		int next = argmax(logits, LLAMA_SMALL_VOCAB);
-		printf("%d ", next);
-		logits = llama_small_forward(m, &next, 1, pos, 0, &err);
+	int *room = realloc(ids, sizeof *ids * (n + MAX_NEW));
+	if (!room) {
+		snprintf(err.msg, sizeof err.msg, "out of memory");
+		goto fail;
 	}
-	printf("\n");
-	if (!logits)
-		fprintf(stderr, "chat: %s\n", err.msg);
-	llama_small_close(m);
-	if (argc <= 1)
-		tfm_weights_free(&w);
-	return logits ? 0 : 1;
+	ids = room;
+	logits = fortune_forward(m, ids, (int)n, 0, 0, &err);
+	for (; logits && k < MAX_NEW; k++) {
+		int next = argmax(logits, FORTUNE_VOCAB);
+		if (tfm_tokenizer_is_eos(tok, next))
+			break;
+		ids[n + k] = next;
+		logits = fortune_forward(m, &next, 1, (int)(n + k), 0, &err);
+	}
+	if (!logits || tfm_tokenizer_decode(tok, ids, n + k, TFM_DECODE_SKIP_SPECIAL, &text, &len, &err))
+		goto fail;
+	printf("%s\n", text);
+	free(text);
+	free(ids);
+	tfm_tokenizer_close(tok);
+	fortune_close(m);
+	return 0;
+fail:
+	fprintf(stderr, "chat: %s\n", err.msg);
+	free(ids);
+	tfm_tokenizer_close(tok);
+	fortune_close(m);
+	return 1;
 }
