@@ -1,15 +1,16 @@
 /* test_tokenizer.c: CUnit suites for the tokenizers (runtime/text/).
  *
- *   text/golden   the ids and texts of Hugging Face's `tokenizers` for the
+ *   text/files    the ids and texts of Hugging Face's `tokenizers` for the
  *                 real tokenizer files of tests/tokenizers/ and the tiny
  *                 hand-written ones (tests/tokenizers/make_goldens.js wrote
  *                 them); llama2.c's tokenizer.bin against a port of run.c,
- *                 and where run.c's algorithm parts from Hugging Face's
- *   text/config   model folders: tokenizer_config.json, config.json and
- *                 generation_config.json; EOS without them
- *   text/behave   single behaviours, by hand: added-token options, decoders
- *                 Hugging Face cannot be asked about, raw decoding, a long
- *                 text
+ *                 where run.c's algorithm parts from Hugging Face's, and
+ *                 examples/fortune's SentencePiece ids; model folders
+ *                 (tokenizer_config.json, config.json,
+ *                 generation_config.json) and EOS without them; raw
+ *                 decoding; a long text
+ *   text/behave   single behaviours by hand: added-token options, a
+ *                 decoder Hugging Face cannot be asked about, NFC's shortcut
  *   text/errors   a bad-input case for every error path
  *
  * The real tokenizer files are xz-compressed in the tree; the suites unpack
@@ -400,7 +401,7 @@ static void test_golden_tiny(void)
  * run.c's ids are not Hugging Face's: those are pinned, with why. */
 static void test_golden_llama2c(void)
 {
-	size_t len, tl, ng, nw, nh, i;
+	size_t len, tl, ng, nw, nh;
 	char *data = tk_read(TK_SRC "/llama2c/golden.jsonl", &len), *line, *next, *text;
 	int *got, *want, *hf, lines = 0, bad = 0, differ = 0;
 	tfm_tokenizer *t = tk_open(tk_real_path("llama2c", "tokenizer.bin"));
@@ -442,7 +443,6 @@ static void test_golden_llama2c(void)
 	CU_ASSERT(lines > 100);
 	CU_ASSERT_EQUAL(bad, 0);
 	CU_ASSERT_EQUAL(y.bad, 0);
-	(void)i;
 	free(data);
 	tfm_tokenizer_close(t);
 }
