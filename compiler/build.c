@@ -89,7 +89,7 @@ static int compile(const Program *p, const Target *t, const char *dir, const cha
                    tfm_error *e)
 {
 	char home[PATH_MAX], src[PATH_MAX], inc[PATH_MAX + 16], lib[PATH_MAX + 32], std[16];
-	char log[PATH_MAX], flags[128];
+	char log[PATH_MAX], flags[128], libs[] = TFM_LIBS;
 	const char *cc = getenv("CC") && *getenv("CC") ? getenv("CC") : "cc";
 	char *argv[32];
 	int n = 0;
@@ -113,11 +113,8 @@ static int compile(const Program *p, const Target *t, const char *dir, const cha
 	argv[n++] = inc;
 	argv[n++] = src;
 	argv[n++] = lib;
-	argv[n++] = "-lpcre2-8";	/* the runtime's tokenizer */
-	argv[n++] = "-lutf8proc";
-	argv[n++] = "-lcjson";
-	argv[n++] = "-lpthread";
-	argv[n++] = "-lm";
+	for (char *l = strtok(libs, " "); l && n < 28; l = strtok(NULL, " "))
+		argv[n++] = l;
 	argv[n++] = "-o";
 	argv[n++] = (char *)out_path;
 	argv[n] = NULL;

@@ -39,8 +39,9 @@
  * Weights: 60766848 bytes, all f32.
  *
  * Build: cc -std=c11 -O2 -mavx2 -mfma -c llama_small.c -I<tfmc>/runtime
- * (with -DTFM_MAIN, and linked with <tfmc>/build/libtfmrt.a -lcjson -lpthread
- * -lm, it is a program: see tfm_main.)  The API is in llama_small.h.
+ * (with -DTFM_MAIN, and linked with <tfmc>/build/libtfmrt.a
+ * -lpcre2-8 -lutf8proc -lcjson -lpthread -lm, it is a program: see tfm_main.)
+ * The API is in llama_small.h.
  */
 #include <math.h>
 #include <stdlib.h>

@@ -39,7 +39,7 @@
  * Weights: 60766848 bytes, all f32.
  *
  * Use (compile llama_small.c with -I<tfmc>/runtime and link <tfmc>/build/libtfmrt.a
- * -lcjson -lpthread -lm; or let `tfmc build` do it):
+ * -lpcre2-8 -lutf8proc -lcjson -lpthread -lm; or let `tfmc build` do it):
  *
  *     tfm_error err;
  *     llama_small *m;

@@ -461,14 +461,19 @@ static size_t tfm_utf8_complete(const char *s, size_t n)
 /* What the text of ids[n] adds to the *printed bytes already shown: decodes
  * them all (special tokens left out) and writes the bytes past *printed,
  * holding back a UTF-8 sequence that a later token may finish (all of it
- * when final). */
-static int tfm_stream(tfm_tokenizer *tok, const int *ids, size_t n, size_t *printed,
+ * when final).  Ids the model has and the tokenizer does not (Qwen pads its
+ * vocabulary) have no text, as in Hugging Face's decode; text[] is where
+ * the others are gathered. */
+static int tfm_stream(tfm_tokenizer *tok, const int *ids, size_t n, int *known, size_t *printed,
                       int final, tfm_error *e)
 {
 	char *text;
-	size_t len, end;
+	size_t len, end, k = 0;
 
-	if (tfm_tokenizer_decode(tok, ids, n, TFM_DECODE_SKIP_SPECIAL | TFM_DECODE_RAW, &text, &len,
+	for (size_t i = 0; i < n; i++)
+		if (ids[i] < tfm_tokenizer_vocab(tok))
+			known[k++] = ids[i];
+	if (tfm_tokenizer_decode(tok, known, k, TFM_DECODE_SKIP_SPECIAL | TFM_DECODE_RAW, &text, &len,
 	                         e) != 0)
 		return -1;
 	end = final ? len : tfm_utf8_complete(text, len);
@@ -525,6 +530,7 @@ int tfm_main(int argc, char **argv, const tfm_model_api *api)
 	float *last = NULL; /* [vocab] the logits tfm_sample may change */
 	void *inst = NULL;
 	int *tokens = NULL; /* [n_tokens + n_gen] the prompt, then what is generated */
+	int *known = NULL;  /* [n_tokens + n_gen] those the tokenizer has */
 	int n_tokens = 0, tok_id, rc = 2, threads, n_weights = 0;
 	long i, fit;
 	size_t printed = 0;
@@ -575,7 +581,9 @@ int tfm_main(int argc, char **argv, const tfm_model_api *api)
 	}
 	{
 		int *all = realloc(tokens, ((size_t)n_tokens + (size_t)o.n_gen) * sizeof *all);
-		if (all == NULL) {
+		if (all == NULL || (known = malloc(((size_t)n_tokens + (size_t)o.n_gen) * sizeof *known)) == NULL) {
+			if (all)
+				tokens = all;
 			tfm_fail(&e, "out of memory");
 			goto error;
 		}
@@ -648,7 +656,7 @@ int tfm_main(int argc, char **argv, const tfm_model_api *api)
 			if (tfm_tokenizer_is_eos(tok, tok_id))
 				break;
 			tokens[n_tokens + i] = tok_id;
-			if (tfm_stream(tok, tokens, (size_t)n_tokens + (size_t)i + 1, &printed, 0, &e) != 0)
+			if (tfm_stream(tok, tokens, (size_t)n_tokens + (size_t)i + 1, known, &printed, 0, &e) != 0)
 				goto error;
 		} else {
 			printf(i ? " %d" : "%d", tok_id);
@@ -663,7 +671,7 @@ int tfm_main(int argc, char **argv, const tfm_model_api *api)
 		}
 	}
 	t_decode = tfm_now() - t0;
-	if (tok != NULL && tfm_stream(tok, tokens, (size_t)n_tokens + (size_t)i, &printed, 1, &e) != 0)
+	if (tok != NULL && tfm_stream(tok, tokens, (size_t)n_tokens + (size_t)i, known, &printed, 1, &e) != 0)
 		goto error;
 	if (o.n_gen > 0 || tok != NULL)
 		putchar('\n');
@@ -708,5 +716,6 @@ done:
 	tfm_tokenizer_close(tok);
 	free(last);
 	free(tokens);
+	free(known);
 	return rc;
 }

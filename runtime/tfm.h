@@ -14,6 +14,10 @@
 
 #define TFM_VERSION "0.1.0"
 
+/* What a program linked with libtfmrt.a links after it (the tokenizer's
+ * regexes and normalization, JSON, threads, libm). */
+#define TFM_LIBS "-lpcre2-8 -lutf8proc -lcjson -lpthread -lm"
+
 typedef struct tfm_error {
 	char msg[512];
 } tfm_error;

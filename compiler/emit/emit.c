@@ -234,7 +234,7 @@ static void emit_header(Emitter *e, const EmitInfo *info)
 	banner(e, info, "h");
 	out(e, " *\n"
 	    " * Use (compile %s.c with -I<tfmc>/runtime and link <tfmc>/build/libtfmrt.a\n"
-	    " * -lcjson -lpthread -lm; or let `tfmc build` do it):\n"
+	    " * " TFM_LIBS "; or let `tfmc build` do it):\n"
 	    " *\n"
 	    " *     tfm_error err;\n"
 	    " *     %s *m;\n"
@@ -847,8 +847,9 @@ void emit_c(const Program *p, const Target *t, const EmitInfo *info, FILE *c, FI
 	banner(&e, info, "c");
 	out(&e, " *\n * Build: cc -std=%s -O2 %s%s-c %s.c -I<tfmc>/runtime\n", t->std, t->cflags,
 	    *t->cflags ? " " : "", p->m.name);
-	out(&e, " * (with -DTFM_MAIN, and linked with <tfmc>/build/libtfmrt.a -lcjson -lpthread\n"
-	    " * -lm, it is a program: see tfm_main.)  The API is in %s.\n */\n", info->header_name);
+	out(&e, " * (with -DTFM_MAIN, and linked with <tfmc>/build/libtfmrt.a\n"
+	    " * " TFM_LIBS ", it is a program: see tfm_main.)\n"
+	    " * The API is in %s.\n */\n", info->header_name);
 	out(&e, "#include <math.h>\n#include <stdlib.h>\n#include <string.h>\n");
 	if (*t->header)
 		out(&e, "%s\n", t->header);
