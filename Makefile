@@ -124,23 +124,16 @@ check-asan: tfmc
 
 # The kernels are not what the fuzzers feed (check-asan runs them under the
 # sanitizers), and clang takes minutes over their sanitized inlined tiles.
+# One target per reader of outside input: fuzz/fuzz_NAME.c, seeds in
+# fuzz/seeds-NAME/.
+FUZZERS = spec safetensors tokenizer encode config index llama2c
 fuzz: | $(B)/.deps
 	$(MAKE) B=build-fuzz CC=clang CFLAGS="-O1 -g -fsanitize=fuzzer-no-link,address,undefined" \
-		KERNEL_CFLAGS="-O1 -g $(BASE_CFLAGS)" build-fuzz/fuzz-spec build-fuzz/fuzz-safetensors \
-		build-fuzz/fuzz-tokenizer build-fuzz/fuzz-encode
+		KERNEL_CFLAGS="-O1 -g $(BASE_CFLAGS)" $(FUZZERS:%=build-fuzz/fuzz-%)
 
 # (-MMD makes each fuzzer depend on its headers too: only sources and objects
 # go to the compiler.)
-build-fuzz/fuzz-spec: fuzz/fuzz_spec.c $(LIB_OBJ) $(B)/libtfmrt.a
-	$(CC) $(CPPFLAGS) $(CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $(filter %.c %.o %.a,$^) $(LDLIBS)
-
-build-fuzz/fuzz-safetensors: fuzz/fuzz_safetensors.c $(B)/libtfmrt.a
-	$(CC) $(CPPFLAGS) $(CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $(filter %.c %.o %.a,$^) $(LDLIBS)
-
-build-fuzz/fuzz-tokenizer: fuzz/fuzz_tokenizer.c $(B)/libtfmrt.a
-	$(CC) $(CPPFLAGS) $(CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $(filter %.c %.o %.a,$^) $(LDLIBS)
-
-build-fuzz/fuzz-encode: fuzz/fuzz_encode.c $(B)/libtfmrt.a
+build-fuzz/fuzz-%: fuzz/fuzz_%.c $(LIB_OBJ) $(B)/libtfmrt.a
 	$(CC) $(CPPFLAGS) $(CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $(filter %.c %.o %.a,$^) $(LDLIBS)
 
 regen:
