@@ -148,6 +148,48 @@ static void test_prompt(void)
 	test_sh("rm -f %s/q.* %s/pad.tfm", dir, dir);
 }
 
+/* A real model trained by examples/fortune/train.py: its prompt logits, and
+ * the greedy text of each prompt of expected.txt (prompt, its ids, the
+ * generated ids, the text escaped), as its own torch model gives them. */
+static void test_fortune(void)
+{
+	FILE *f = fopen("examples/fortune/expected.txt", "r");
+	char lines[4][2048], *text;
+	int n = 0;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	CU_ASSERT_EQUAL(test_sh("./tfmc import examples/fortune/fortune.bin -o %s/fortune.tfm 2>/dev/null", dir), 0);
+	while (fgets(lines[0], sizeof lines[0], f) && fgets(lines[1], sizeof lines[1], f) &&
+	       fgets(lines[2], sizeof lines[2], f) && fgets(lines[3], sizeof lines[3], f)) {
+		for (int i = 0; i < 4; i++)
+			lines[i][strcspn(lines[i], "\n")] = 0;
+		if (n++ == 0) {
+			CU_ASSERT_EQUAL(test_sh("./tfmc run %s/fortune.tfm --prompt '%s' --logits %s/f.npy -n 0 "
+			                        ">/dev/null 2>&1", dir, lines[0], dir), 0);
+			CU_ASSERT(distance("f.npy", "examples/fortune/expected_logits.npy", "fortune") <= 1);
+		}
+		/* The ids: the prompt's, then the greedy ones up to EOS. */
+		CU_ASSERT_EQUAL(test_sh("printf '%%s' '%s' | ./tfmc tokenize examples/fortune/tokenizer.bin --add-special "
+		                        ">%s/ids.txt", lines[0], dir), 0);
+		text = strdup(test_slurp(test_path(dir, "ids.txt")));
+		text[strcspn(text, "\n")] = 0;
+		ASSERT_MSG(text, lines[1]);
+		free(text);
+		/* The text, unescaped, after the prompt as given. */
+		for (char *p = lines[3]; (p = strchr(p, '\\')) != NULL; p++) {
+			*p = p[1] == 'n' ? '\n' : p[1] == 't' ? '\t' : p[1];
+			memmove(p + 1, p + 2, strlen(p + 2) + 1);
+		}
+		strcat(lines[3], "\n");
+		CU_ASSERT_EQUAL(test_sh("./tfmc run %s/fortune.tfm --prompt '%s' -n 64 >%s/out.txt 2>/dev/null",
+		                        dir, lines[0], dir), 0);
+		ASSERT_MSG(test_slurp(test_path(dir, "out.txt")), lines[3]);
+	}
+	fclose(f);
+	CU_ASSERT_EQUAL(n, 3);
+	test_sh("rm -f %s/fortune.tfm %s/f.npy %s/out.txt %s/ids.txt", dir, dir, dir, dir);
+}
+
 /* ---- config.json, field by field ----------------------------------------- */
 
 #define LLAMA_CFG(extra) "{\"architectures\": [\"LlamaForCausalLM\"], \"hidden_size\": 64, " \
@@ -519,6 +561,7 @@ int add_import_suites(void)
 	    !CU_add_test(s, "every fixture: import, JIT and build against its logits", test_fixtures) ||
 	    !CU_add_test(s, "a sharded BF16 folder read in place", test_in_place) ||
 	    !CU_add_test(s, "--prompt with the recorded tokenizer", test_prompt) ||
+	    !CU_add_test(s, "a trained llama2.c model writes its torch model's text", test_fortune) ||
 	    !CU_add_test(s, "config.json: every refused field by name", test_config_errors) ||
 	    !CU_add_test(s, "config.json: what the fields map to", test_config_keys) ||
 	    !CU_add_test(s, "broken checkpoints", test_bad_checkpoints) ||
