@@ -13,6 +13,13 @@ int tfm_host_is_le(void);
  * returns 0 or -1. */
 int tfm_write_le(FILE *fp, const void *x, size_t n, size_t size);
 
+/* Reads the whole regular file path into *text[*len], NUL-terminated: a
+ * config.json, an index, a tokenizer.  A file of more than max bytes is
+ * refused: "PATH: N bytes is more than <what>". */
+struct tfm_error;
+int tfm_read_text(const char *path, size_t max, const char *what, char **text, size_t *len,
+                  struct tfm_error *e);
+
 /* ---- Tensor files (runtime/formats/) ------------------------------------
  *
  * A tfm_file is a mapped file and the tensors in it.  Each tensor has the

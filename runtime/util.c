@@ -10,6 +10,8 @@
  * of 64 bytes, then the data, row-major little-endian float32.
  */
 #include <errno.h>
+#include <stdlib.h>
+#include <sys/stat.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -125,4 +127,41 @@ double tfm_now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+int tfm_read_text(const char *path, size_t max, const char *what, char **text, size_t *len,
+                  tfm_error *e)
+{
+	struct stat st;
+	FILE *fp;
+	char *p;
+	size_t n;
+
+	*text = NULL;
+	*len = 0;
+	if ((fp = fopen(path, "rb")) == NULL)
+		return tfm_fail(e, "%s: %s", path, strerror(errno));
+	if (fstat(fileno(fp), &st) != 0 || !S_ISREG(st.st_mode)) {
+		fclose(fp);
+		return tfm_fail(e, "%s: not a regular file", path);
+	}
+	if ((unsigned long long)st.st_size > max) {
+		fclose(fp);
+		return tfm_fail(e, "%s: %lld bytes is more than %s", path, (long long)st.st_size, what);
+	}
+	n = (size_t)st.st_size;
+	if ((p = malloc(n + 1)) == NULL) {
+		fclose(fp);
+		return tfm_fail(e, "%s: out of memory", path);
+	}
+	if (fread(p, 1, n, fp) != n) {
+		free(p);
+		fclose(fp);
+		return tfm_fail(e, "%s: cannot read it", path);
+	}
+	fclose(fp);
+	p[n] = '\0';
+	*text = p;
+	*len = n;
+	return 0;
 }

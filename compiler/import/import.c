@@ -421,7 +421,7 @@ static int plan_hf(Plan *p, const ImportOptions *o, const char *conv_path, Conve
 	if (!exists(cfg))
 		return tfm_fail(e, "%s: not a llama2.c .bin, and no config.json in it: not a Hugging Face "
 		                "checkpoint folder", o->src);
-	if (tfm_read_text(cfg, MAX_CONFIG, &text, &len, e))
+	if (tfm_read_text(cfg, MAX_CONFIG, "a config.json has", &text, &len, e))
 		return -1;
 	rc = import_hf_config(text, len, cfg, o->max_seq, &p->m, &arch, notes, sizeof notes, e);
 	free(text);

@@ -110,8 +110,4 @@ typedef struct tfm_hf_checkpoint {
 int tfm_hf_open(tfm_hf_checkpoint *ck, const char *path, tfm_error *e);
 void tfm_hf_close(tfm_hf_checkpoint *ck);
 
-/* Reads a whole small file (config.json, an index) into *text[*len],
- * NUL-terminated; at most max bytes. */
-int tfm_read_text(const char *path, size_t max, char **text, size_t *len, tfm_error *e);
-
 #endif

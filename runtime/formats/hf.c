@@ -165,49 +165,6 @@ const char *tfm_hf_why(int op)
 
 /* ---- config.json ---------------------------------------------------------- */
 
-int tfm_read_text(const char *path, size_t max, char **text, size_t *len, tfm_error *e)
-{
-	FILE *fp = fopen(path, "rb");
-	char *buf = NULL;
-	size_t n = 0, cap = 0;
-
-	*text = NULL;
-	*len = 0;
-	if (fp == NULL)
-		return tfm_fail(e, "%s: cannot open: %s", path, strerror(errno));
-	for (;;) {
-		if (n + 4096 + 1 > cap) {
-			char *b;
-			cap = cap ? 2 * cap : 65536;
-			if ((b = realloc(buf, cap)) == NULL) {
-				free(buf);
-				fclose(fp);
-				return tfm_fail(e, "%s: out of memory", path);
-			}
-			buf = b;
-		}
-		size_t k = fread(buf + n, 1, 4096, fp);
-		n += k;
-		if (n > max) {
-			free(buf);
-			fclose(fp);
-			return tfm_fail(e, "%s: more than %zu bytes: not the small JSON file expected", path, max);
-		}
-		if (k < 4096)
-			break;
-	}
-	if (ferror(fp)) {
-		free(buf);
-		fclose(fp);
-		return tfm_fail(e, "%s: read error", path);
-	}
-	fclose(fp);
-	buf[n] = '\0';
-	*text = buf;
-	*len = n;
-	return 0;
-}
-
 int tfm_hf_config_parse(tfm_hf_config *c, const char *text, size_t len, const char *label,
                         tfm_error *e)
 {
@@ -417,7 +374,7 @@ static int hf_open_index(tfm_hf_checkpoint *ck, const char *dir, const char *ind
 	size_t len;
 	int rc = -1;
 
-	if (tfm_read_text(index_path, HF_MAX_JSON, &text, &len, e) != 0)
+	if (tfm_read_text(index_path, HF_MAX_JSON, "a model.safetensors.index.json has", &text, &len, e) != 0)
 		return -1;
 	if (tfm_hf_index_parse(&x, text, len, index_path, e) != 0) {
 		free(text);
@@ -486,7 +443,7 @@ int tfm_hf_open(tfm_hf_checkpoint *ck, const char *path, tfm_error *e)
 	if (access(cfg, R_OK) != 0)
 		return tfm_fail(e, "%s: no config.json in %s to say which architecture the checkpoint is",
 		                path, dir);
-	if (tfm_read_text(cfg, HF_MAX_JSON, &text, &len, e) != 0)
+	if (tfm_read_text(cfg, HF_MAX_JSON, "a config.json has", &text, &len, e) != 0)
 		return -1;
 	rc = tfm_hf_config_parse(&ck->config, text, len, cfg, e);
 	free(text);

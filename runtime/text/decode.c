@@ -24,17 +24,6 @@
 
 #define TOK_FFFD "\xef\xbf\xbd"
 
-static int tok_hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* "<0xXX>" → the byte, or -1; the two characters as Rust's
  * u8::from_str_radix(.., 16) reads them ("+F" too). */
 static int tok_byte_token(const char *s, size_t len)

@@ -256,17 +256,6 @@ int tok_l2c_encode(tfm_tokenizer *t, const char *text, size_t len, tok_ids *out,
 	return rc;
 }
 
-static int tok_hex1(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int tok_l2c_decode(tfm_tokenizer *t, const int *ids, size_t n, int flags, tok_buf *out,
                    tfm_error *e)
 {
@@ -284,10 +273,10 @@ int tok_l2c_decode(tfm_tokenizer *t, const int *ids, size_t n, int flags, tok_bu
 			p++;
 			len--;
 		}
-		if (len >= 4 && memcmp(p, "<0x", 3) == 0 && tok_hex1(p[3]) >= 0) {
-			int b = tok_hex1(p[3]);
-			if (len >= 5 && tok_hex1(p[4]) >= 0)
-				b = b * 16 + tok_hex1(p[4]);
+		if (len >= 4 && memcmp(p, "<0x", 3) == 0 && tok_hexval(p[3]) >= 0) {
+			int b = tok_hexval(p[3]);
+			if (len >= 5 && tok_hexval(p[4]) >= 0)
+				b = b * 16 + tok_hexval(p[4]);
 			if (b != 0) {
 				unsigned char c = (unsigned char)b;
 				rc = tok_buf_add(&raw, &c, 1);

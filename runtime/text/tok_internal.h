@@ -105,6 +105,8 @@ int tok_is_space(int32_t cp);
 int tok_is_word(int32_t cp);
 /* Rust's char::is_numeric: Nd, Nl, No. */
 int tok_is_numeric(int32_t cp);
+/* The value of a hexadecimal digit, or -1 (a byte piece's "<0xE2>"). */
+int tok_hexval(char c);
 /* GPT-2's bytes_to_unicode: the character standing for byte b. */
 int32_t tok_byte_char(unsigned b);
 /* The byte a byte-level character stands for, or -1. */

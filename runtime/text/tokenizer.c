@@ -10,47 +10,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include "tfm_internal.h"
 #include "tok_internal.h"
 
 #define TOK_FILE_MAX ((size_t)1 << 30)
 
 int tok_read_file(const char *path, char **data, size_t *len, int *missing, tfm_error *e)
 {
-	struct stat st;
-	FILE *fp;
-	char *p;
-	size_t n;
-
-	*data = NULL;
-	*len = 0;
-	*missing = 0;
-	if (stat(path, &st) != 0) {
-		*missing = errno == ENOENT;
-		return tfm_fail(e, "%s: %s", path, strerror(errno));
-	}
-	if (!S_ISREG(st.st_mode))
-		return tfm_fail(e, "%s: not a regular file", path);
-	if ((size_t)st.st_size > TOK_FILE_MAX)
-		return tfm_fail(e, "%s: %lld bytes is more than a tokenizer has", path,
-		                (long long)st.st_size);
-	if ((fp = fopen(path, "rb")) == NULL)
-		return tfm_fail(e, "%s: %s", path, strerror(errno));
-	n = (size_t)st.st_size;
-	if ((p = malloc(n + 1)) == NULL) {
-		fclose(fp);
-		return tok_oom(e);
-	}
-	if (fread(p, 1, n, fp) != n) {
-		free(p);
-		fclose(fp);
-		return tfm_fail(e, "%s: cannot read it", path);
-	}
-	fclose(fp);
-	p[n] = '\0';
-	*data = p;
-	*len = n;
-	return 0;
+	*missing = access(path, F_OK) != 0 && errno == ENOENT;
+	return tfm_read_text(path, TOK_FILE_MAX, "a tokenizer has", data, len, e);
 }
 
 int tok_open_memory(tfm_tokenizer **out, const char *data, size_t len, const char *name,

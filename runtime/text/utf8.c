@@ -188,6 +188,17 @@ int tok_is_numeric(int32_t c)
 
 /* bytes_to_unicode: the printable bytes of Latin-1 stand for themselves,
  * the others (0-32, 127-160, 173) for 256, 257, ... in order. */
+int tok_hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 static int tok_byte_printable(unsigned b)
 {
 	return (b >= '!' && b <= '~') || (b >= 0xa1 && b <= 0xac) || (b >= 0xae && b <= 0xff);
