@@ -301,6 +301,10 @@ typedef struct tfm_weights {
  * tensor and what was expected. */
 int tfm_weights_open(tfm_weights *w, const char *const *paths, int n_paths,
                      const tfm_tensor_decl *decl, int n, tfm_error *e);
+/* Checks what tfm_weights_open would, reading no tensor: that every one of
+ * decl is there with its shape and a type a model reads, and nothing else. */
+int tfm_weights_check(const char *const *paths, int n_paths, const tfm_tensor_decl *decl,
+                      int n, tfm_error *e);
 /* The element type every 2-D tensor of decl is stored in at paths:
  * TFM_BF16 when all are BF16, else TFM_F32; -1 when they cannot be read. */
 int tfm_weights_stored_dtype(const char *const *paths, int n_paths,

@@ -84,7 +84,8 @@ int tfm_file_read_f32(const tfm_file *f, int i, float *out);
 /* Binds decl[n] over files[nf]: each tensor from the first file whose
  * tensors bind as its name (an earlier file overrides a later one), every
  * other tensor that binds must be one an earlier file overrode; messages
- * name the file, the tensor and both shapes.  As tfm_file_bind otherwise. */
+ * name the file, the tensor and both shapes.  As tfm_file_bind otherwise;
+ * out NULL checks all that and converts nothing. */
 int tfm_files_bind(tfm_file *const *files, int nf, const tfm_tensor_decl *decl, int n,
                    void **out, tfm_error *e);
 

@@ -174,6 +174,19 @@ int tfm_weights_open(tfm_weights *w, const char *const *paths, int n_paths,
 	return 0;
 }
 
+int tfm_weights_check(const char *const *paths, int n_paths, const tfm_tensor_decl *decl,
+                      int n, tfm_error *e)
+{
+	tfm_weights w;
+	int rc;
+
+	if (tfm_open_sources(&w, paths, n_paths, e) != 0)
+		return -1;
+	rc = tfm_files_bind(w.files, w.n_files, decl, n, NULL, e);
+	tfm_weights_free(&w);
+	return rc;
+}
+
 int tfm_weights_stored_dtype(const char *const *paths, int n_paths,
                              const tfm_tensor_decl *decl, int n, tfm_error *e)
 {

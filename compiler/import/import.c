@@ -329,30 +329,19 @@ static int check_spec(const char *path, const char *text, char **allows, tfm_err
 	return rc;
 }
 
-/* Binds every tensor of the model from the plan's files, as tfmc run will. */
+/* Binds every tensor of the model from the plan's files, as tfmc run will,
+ * without reading them. */
 static int check_binds(const Plan *p, tfm_error *e)
 {
 	Program prog;
 	tfm_tensor_decl *d;
-	tfm_weights w;
 	const char *paths[2] = { p->weights[0], p->weights[1] };
-	int rc, dt;
+	int rc;
 
 	if (ir_build(&p->m, DTYPE_F32, &prog))
 		return tfm_fail(e, "out of memory");
 	d = build_decls(&prog);
-	if (!d) {
-		ir_free(&prog);
-		return tfm_fail(e, "out of memory");
-	}
-	/* Hold matrices as stored, so that binding copies nothing. */
-	dt = tfm_weights_stored_dtype(paths, p->n_weights, d, prog.n_tensors, e);
-	rc = dt < 0 ? -1 : 0;
-	for (int i = 0; rc == 0 && i < prog.n_tensors; i++)
-		if (d[i].ndim == 2)
-			d[i].dtype = dt;
-	if (rc == 0 && (rc = tfm_weights_open(&w, paths, p->n_weights, d, prog.n_tensors, e)) == 0)
-		tfm_weights_free(&w);
+	rc = d ? tfm_weights_check(paths, p->n_weights, d, prog.n_tensors, e) : tfm_fail(e, "out of memory");
 	free(d);
 	ir_free(&prog);
 	return rc;

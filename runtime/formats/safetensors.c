@@ -557,7 +557,7 @@ int tfm_files_bind(tfm_file *const *files, int nf, const tfm_tensor_decl *decl, 
 	tfm_tensor *t = NULL;
 	int i, j, k, rc = -1;
 
-	if (nf < 1 || n < 0 || (n > 0 && (decl == NULL || out == NULL)))
+	if (nf < 1 || n < 0 || (n > 0 && decl == NULL))
 		return tfm_fail(e, "%s: bad arguments to tfm_files_bind", L);
 	found = calloc(n ? (size_t)n : 1, sizeof *found);
 	from = calloc(n ? (size_t)n : 1, sizeof *from);
@@ -624,7 +624,7 @@ int tfm_files_bind(tfm_file *const *files, int nf, const tfm_tensor_decl *decl, 
 				goto done;
 			}
 		}
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n && out != NULL; i++)
 		if ((out[i] = tfm_tensor_as(from[i], found[i], decl[i].dtype, e)) == NULL)
 			goto done;
 	rc = 0;
