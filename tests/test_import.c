@@ -478,6 +478,9 @@ static void test_bad_checkpoints(void)
 	CU_ASSERT_EQUAL(test_sh("./tfmc import " CK "/qwen3 -o %s/x.tfm --max-seq 0 2>%s/err.txt", dir, dir), 2);
 	CU_ASSERT_EQUAL(test_sh("./tfmc import " CK "/qwen3 -o %s/x.tfm --max-seq 1000 2>%s/err.txt", dir, dir), 1);
 	ASSERT_HAS(test_slurp(test_path(dir, "err.txt")), "--max-seq 1000 is longer than the model's context");
+	CU_ASSERT_EQUAL(test_sh("./tfmc import " CK "/qwen3 -o %s/x.tfm --tokenizer " CK "/gpt2 2>%s/err.txt", dir, dir), 1);
+	ASSERT_HAS(test_slurp(test_path(dir, "err.txt")), "the tokenizer has 300 ids, more than the model's vocab (200)");
+	CU_ASSERT_EQUAL(test_sh("test -e %s/x.tfm", dir), 1);
 	CU_ASSERT_EQUAL(test_sh("./tfmc import %s/none -o %s/x.tfm 2>%s/err.txt", dir, dir, dir), 1);
 	ASSERT_HAS(test_slurp(test_path(dir, "err.txt")), "none: No such file or directory");
 	test_sh("rm -rf %s/qwen3 %s/gemma %s/llama_sharded %s/x.* %s/t.bin", dir, dir, dir, dir, dir);

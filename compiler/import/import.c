@@ -347,6 +347,24 @@ static int check_binds(const Plan *p, tfm_error *e)
 	return rc;
 }
 
+/* The recorded tokenizer opens, and its ids are the model's. */
+static int check_tokenizer(const Plan *p, tfm_error *e)
+{
+	tfm_tokenizer *t;
+	int n;
+
+	if (!p->tokenizer[0])
+		return 0;
+	if (tfm_tokenizer_open(&t, p->tokenizer, e))
+		return -1;
+	n = tfm_tokenizer_vocab(t);
+	tfm_tokenizer_close(t);
+	if (n > p->m.vocab)
+		return tfm_fail(e, "%s: the tokenizer has %d ids, more than the model's vocab (%lld): is it the "
+		                "model's tokenizer?", p->tokenizer, n, p->m.vocab);
+	return 0;
+}
+
 /* Writes text to path through a temporary file, so a failure leaves no
  * half-written spec. */
 static int write_file(const char *path, const char *text, tfm_error *e)
@@ -493,7 +511,8 @@ int import_run(const ImportOptions *o, FILE *log, tfm_error *e)
 	if (!(text = spec_text(&p, dir, o->out, NULL)) || check_spec(o->out, text, &allows, e))
 		goto done;
 	free(text);
-	if (!(text = spec_text(&p, dir, o->out, allows)) || check_binds(&p, e) || write_file(o->out, text, e))
+	if (!(text = spec_text(&p, dir, o->out, allows)) || check_binds(&p, e) || check_tokenizer(&p, e)
+	    || write_file(o->out, text, e))
 		goto done;
 	if (conv.n)
 		fprintf(log, "tfmc: wrote %s: %d tensors converted (%s)\n", conv_path, conv.n, conv.what);
