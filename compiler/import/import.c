@@ -468,16 +468,14 @@ static int plan_hf(Plan *p, const ImportOptions *o, const char *conv_path, Conve
 	return 0;
 }
 
-int import_run(const ImportOptions *o, FILE *log, tfm_error *e)
+/* import_run with a zeroed plan p and no converted tensors in conv. */
+static int import_into(const ImportOptions *o, Plan *p, Converted *conv, FILE *log, tfm_error *e)
 {
-	static Converted conv;
-	static Plan p;
-	char out_abs[PATH_MAX], dir[PATH_MAX], conv_path[PATH_MAX + 32], *text = NULL, *allows = NULL;
+	char out_abs[PATH_MAX], dir[PATH_MAX], conv_path[PATH_MAX + 32], name[64];
+	char *text = NULL, *allows = NULL;
 	size_t n = strlen(o->out);
 	int rc = -1;
 
-	memset(&p, 0, sizeof p);
-	conv.n = 0;
 	if (n < 5 || strcmp(o->out + n - 4, ".tfm") != 0)
 		return tfm_fail(e, "-o %s: the spec must be a .tfm file", o->out);
 	if (o->max_seq < 0)
@@ -490,39 +488,49 @@ int import_run(const ImportOptions *o, FILE *log, tfm_error *e)
 	*strrchr(dir, '/') = '\0';
 	if (!dir[0])
 		strcpy(dir, "/");
-	if (model_name(o->out, p.m.name, sizeof p.m.name, e))
+	if (model_name(o->out, name, sizeof name, e))
 		return -1;
-	char name[64];
-	snprintf(name, sizeof name, "%s", p.m.name);
 	snprintf(conv_path, sizeof conv_path, "%.*s.converted.safetensors", (int)(n - 4), o->out);
 
-	snprintf(p.source, sizeof p.source, "%s", o->src);
+	snprintf(p->source, sizeof p->source, "%s", o->src);
 	if (is_dir(o->src))
-		rc = plan_hf(&p, o, conv_path, &conv, log, e);
+		rc = plan_hf(p, o, conv_path, conv, log, e);
 	else
-		rc = plan_llama2c(&p, o, log, e);
+		rc = plan_llama2c(p, o, log, e);
 	if (rc)
-		goto done;
-	snprintf(p.m.name, sizeof p.m.name, "%s", name);
+		return -1;
+	snprintf(p->m.name, sizeof p->m.name, "%s", name);
 	rc = -1;
-	if (conv.n && tfm_file_write(conv_path, conv.decl, conv.n, (const void *const *)conv.data, e))
+	if (conv->n && tfm_file_write(conv_path, conv->decl, conv->n, (const void *const *)conv->data, e))
 		goto done;
 	/* Once without allows to find the warnings, then the spec itself. */
-	if (!(text = spec_text(&p, dir, o->out, NULL)) || check_spec(o->out, text, &allows, e))
+	if (!(text = spec_text(p, dir, o->out, NULL)) || check_spec(o->out, text, &allows, e))
 		goto done;
 	free(text);
-	if (!(text = spec_text(&p, dir, o->out, allows)) || check_binds(&p, e) || check_tokenizer(&p, e)
+	if (!(text = spec_text(p, dir, o->out, allows)) || check_binds(p, e) || check_tokenizer(p, e)
 	    || write_file(o->out, text, e))
 		goto done;
-	if (conv.n)
-		fprintf(log, "tfmc: wrote %s: %d tensors converted (%s)\n", conv_path, conv.n, conv.what);
-	fprintf(log, "tfmc: wrote %s: model %s, from %s\n", o->out, p.m.name, o->src);
+	if (conv->n)
+		fprintf(log, "tfmc: wrote %s: %d tensors converted (%s)\n", conv_path, conv->n, conv->what);
+	fprintf(log, "tfmc: wrote %s: model %s, from %s\n", o->out, p->m.name, o->src);
 	rc = 0;
 done:
-	if (rc && conv.n)
+	if (rc && conv->n)
 		remove(conv_path);
-	converted_free(&conv);
 	free(text);
 	free(allows);
+	return rc;
+}
+
+int import_run(const ImportOptions *o, FILE *log, tfm_error *e)
+{
+	Converted *conv = calloc(1, sizeof *conv);
+	Plan *p = calloc(1, sizeof *p);
+	int rc = conv && p ? import_into(o, p, conv, log, e) : tfm_fail(e, "out of memory");
+
+	if (conv)
+		converted_free(conv);
+	free(conv);
+	free(p);
 	return rc;
 }

@@ -437,8 +437,8 @@ int tfm_hf_open(tfm_hf_checkpoint *ck, const char *path, tfm_error *e)
 		else
 			strcpy(dir, ".");
 	}
-	while (n > 1 && dir[strlen(dir) - 1] == '/' && strlen(dir) > 1)
-		dir[strlen(dir) - 1] = '\0';
+	for (size_t k = strlen(dir); k > 1 && dir[k - 1] == '/'; k--)
+		dir[k - 1] = '\0';
 	snprintf(cfg, sizeof cfg, "%s/config.json", dir);
 	if (access(cfg, R_OK) != 0)
 		return tfm_fail(e, "%s: no config.json in %s to say which architecture the checkpoint is",
