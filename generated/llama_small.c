@@ -740,7 +740,7 @@ static void forward_chunk(struct llama_small *m, const int *tok, int n, int pos,
 	{
 		tfm_attention a = { m->q, m->k_cache + (size_t)0 * MAX_SEQ * KV_DIM,
 			m->v_cache + (size_t)0 * MAX_SEQ * KV_DIM, m->att, m->scores, n, pos,
-			N_HEAD, N_KV_HEAD, HEAD_DIM, MAX_SEQ, 0.14433757f, 0.0f };
+			N_HEAD, N_KV_HEAD, HEAD_DIM, MAX_SEQ, 0.14433757f, 0.0f, 0.0f, 0 };
 		m->kern->attention(m->pool, &a);
 	}
 	/* attention output: Wo att (+bo) */
@@ -781,7 +781,7 @@ static void forward_chunk(struct llama_small *m, const int *tok, int n, int pos,
 	{
 		tfm_attention a = { m->q, m->k_cache + (size_t)1 * MAX_SEQ * KV_DIM,
 			m->v_cache + (size_t)1 * MAX_SEQ * KV_DIM, m->att, m->scores, n, pos,
-			N_HEAD, N_KV_HEAD, HEAD_DIM, MAX_SEQ, 0.14433757f, 0.0f };
+			N_HEAD, N_KV_HEAD, HEAD_DIM, MAX_SEQ, 0.14433757f, 0.0f, 0.0f, 0 };
 		m->kern->attention(m->pool, &a);
 	}
 	/* attention output: Wo att (+bo) */
@@ -822,7 +822,7 @@ static void forward_chunk(struct llama_small *m, const int *tok, int n, int pos,
 	{
 		tfm_attention a = { m->q, m->k_cache + (size_t)2 * MAX_SEQ * KV_DIM,
 			m->v_cache + (size_t)2 * MAX_SEQ * KV_DIM, m->att, m->scores, n, pos,
-			N_HEAD, N_KV_HEAD, HEAD_DIM, MAX_SEQ, 0.14433757f, 0.0f };
+			N_HEAD, N_KV_HEAD, HEAD_DIM, MAX_SEQ, 0.14433757f, 0.0f, 0.0f, 0 };
 		m->kern->attention(m->pool, &a);
 	}
 	/* attention output: Wo att (+bo) */
@@ -863,7 +863,7 @@ static void forward_chunk(struct llama_small *m, const int *tok, int n, int pos,
 	{
 		tfm_attention a = { m->q, m->k_cache + (size_t)3 * MAX_SEQ * KV_DIM,
 			m->v_cache + (size_t)3 * MAX_SEQ * KV_DIM, m->att, m->scores, n, pos,
-			N_HEAD, N_KV_HEAD, HEAD_DIM, MAX_SEQ, 0.14433757f, 0.0f };
+			N_HEAD, N_KV_HEAD, HEAD_DIM, MAX_SEQ, 0.14433757f, 0.0f, 0.0f, 0 };
 		m->kern->attention(m->pool, &a);
 	}
 	/* attention output: Wo att (+bo) */
@@ -904,7 +904,7 @@ static void forward_chunk(struct llama_small *m, const int *tok, int n, int pos,
 	{
 		tfm_attention a = { m->q, m->k_cache + (size_t)4 * MAX_SEQ * KV_DIM,
 			m->v_cache + (size_t)4 * MAX_SEQ * KV_DIM, m->att, m->scores, n, pos,
-			N_HEAD, N_KV_HEAD, HEAD_DIM, MAX_SEQ, 0.14433757f, 0.0f };
+			N_HEAD, N_KV_HEAD, HEAD_DIM, MAX_SEQ, 0.14433757f, 0.0f, 0.0f, 0 };
 		m->kern->attention(m->pool, &a);
 	}
 	/* attention output: Wo att (+bo) */
@@ -945,7 +945,7 @@ static void forward_chunk(struct llama_small *m, const int *tok, int n, int pos,
 	{
 		tfm_attention a = { m->q, m->k_cache + (size_t)5 * MAX_SEQ * KV_DIM,
 			m->v_cache + (size_t)5 * MAX_SEQ * KV_DIM, m->att, m->scores, n, pos,
-			N_HEAD, N_KV_HEAD, HEAD_DIM, MAX_SEQ, 0.14433757f, 0.0f };
+			N_HEAD, N_KV_HEAD, HEAD_DIM, MAX_SEQ, 0.14433757f, 0.0f, 0.0f, 0 };
 		m->kern->attention(m->pool, &a);
 	}
 	/* attention output: Wo att (+bo) */

@@ -163,7 +163,48 @@ typedef struct tfm_attention {
 	int n_head, n_kv_head, head_dim, max_seq;
 	float scale;		/* 1 / sqrt(head_dim) */
 	float softcap;		/* 0: off, else s = softcap * tanh(s / softcap) */
+	float dropout;		/* training: the probabilities' dropout p; 0 off */
+	uint64_t seed;		/* its masks' seed (tfm_dropout_keep) */
 } tfm_attention;
+
+/* What the backward of attention reads and writes, for one layer and one
+ * window of n tokens at positions 0..n-1 attending causally to each other
+ * (training: keys and values are the window's own). */
+typedef struct tfm_attention_grad {
+	const float *q;		/* [n, n_head * head_dim] as the forward read them (after RoPE) */
+	const float *k, *v;	/* [n, n_kv_head * head_dim] */
+	const float *out;	/* [n, n_head * head_dim] the forward's output */
+	const float *dout;	/* [n, n_head * head_dim] */
+	float *dq;		/* [n, n_head * head_dim], accumulated (+=) */
+	float *dk, *dv;		/* [n, n_kv_head * head_dim], accumulated (+=) */
+	float *scratch;		/* working space: tfm_attention_grad_scratch floats */
+	int n, n_head, n_kv_head, head_dim;
+	float scale, softcap;	/* as the forward's */
+	float dropout;		/* as the forward's, with the same seed */
+	uint64_t seed;
+} tfm_attention_grad;
+
+/* Floats of scratch the backward of attention needs for n tokens. */
+static inline long tfm_attention_grad_scratch(int n, int n_head, int n_threads)
+{
+	return (long)n_threads * (4L * n + 64) + (long)n * n_head;
+}
+
+/* Dropout masks from a counter, so that any thread computes any element's
+ * and the same seed gives the same masks whatever the thread count:
+ * element i of the mask of seed is kept with probability 1 - p. */
+static inline uint64_t tfm_mix64(uint64_t z)
+{
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+static inline int tfm_dropout_keep(uint64_t seed, uint64_t i, float p)
+{
+	return (tfm_mix64(seed ^ tfm_mix64(i + 0x9e3779b97f4a7c15ull)) >> 40)
+	       >= (uint64_t)((double)p * 16777216.0);
+}
 
 typedef struct tfm_kernels {
 	const char *isa;	/* "scalar", "avx2", "avx512" */
@@ -187,6 +228,76 @@ typedef struct tfm_kernels {
 	void (*glu)(float *h, const float *gate, long n, int act);
 	/* h[i] = act(h[i]) (TFM_ACT_RELU, _GELU_TANH, _GELU_ERF). */
 	void (*act)(float *h, long n, int act);
+
+	/* ---- Training: the backward pass and the optimizer ----
+	 * Activations are rows of the B windows of a batch, B * T rows.
+	 * Gradients of activations and of weights are accumulated (+=), so that
+	 * every use of a value adds its share; the caller zeroes them first.
+	 * Work that splits over the pool's threads gives the same bits at any
+	 * thread count unless said otherwise. */
+
+	/* C[m, n] = op(A) op(B), or C += op(A) op(B) when accumulate: op(A) is
+	 * [m, k], A stored [m, k] with row stride lda, or [k, m] when ta
+	 * (transposed); op(B) is [k, n], B stored [k, n] (ldb), or [n, k] when
+	 * tb.  Row-major.  The training products are
+	 *   dX += dY W:    gemm(0, 0, n, cols, rows, dY, rows, W, cols, dX, cols, 1)
+	 *   dW += dY^T X:  gemm(1, 0, rows, cols, n, dY, rows, X, cols, dW, cols, 1) */
+	void (*gemm)(tfm_pool *pool, int ta, int tb, int m, int n, int k, const float *a, int lda,
+	             const float *b, int ldb, float *c, int ldc, int accumulate);
+	/* db[c] += sum over the n rows of dy[r, c], c < width. */
+	void (*bias_backward)(float *db, const float *dy, int n, int width);
+	/* The backward of norm (out = norm(in) * w (+ b)): din[r] += ..., dw +=
+	 * the sum over rows, db += the sum of dout when db is not NULL, which
+	 * is layernorm (NULL: rmsnorm). */
+	void (*norm_backward)(tfm_pool *pool, float *din, float *dw, float *db, const float *dout,
+	                      const float *in, const float *w, int rows, int width, float eps);
+	/* Rotates the `heads` heads of head_dim in each row t < n of x (row
+	 * stride ld) by position t (RoPE, MODEL_REFERENCE.md section 2):
+	 * cos, sin are [n, head_dim / 2], the angles pos * theta^(-2i/head_dim);
+	 * interleaved pairs (x[2i], x[2i+1]), else (x[i], x[i + head_dim/2]).
+	 * inverse rotates by -angle: the backward, in place on the gradient. */
+	void (*rope)(float *x, int n, int ld, int heads, int head_dim, const float *cos,
+	             const float *sin, int interleaved, int inverse);
+	/* The backward of a window's causal attention (softmax recomputed from
+	 * q and k), query heads split over the pool's threads. */
+	void (*attention_backward)(tfm_pool *pool, const tfm_attention_grad *a);
+	/* The backward of h = act(gate) * up: dgate += dh * up * act'(gate),
+	 * dup += dh * act(gate) (TFM_ACT_SILU, _GELU_TANH, _GELU_ERF). */
+	void (*glu_backward)(float *dgate, float *dup, const float *gate, const float *up,
+	                     const float *dh, long n, int act);
+	/* The backward of h = act(x): dx += dh * act'(x) (TFM_ACT_RELU, _GELU_TANH,
+	 * _GELU_ERF; relu'(0) = 0). */
+	void (*act_backward)(float *dx, const float *x, const float *dh, long n, int act);
+	/* x[i] = c * tanh(x[i] / c) */
+	void (*softcap)(float *x, long n, float c);
+	/* The backward of y = c * tanh(x / c) from y: dx += dy * (1 - (y / c)^2). */
+	void (*softcap_backward)(float *dx, const float *y, const float *dy, long n, float c);
+	/* y = a + b (y may be a or b). */
+	void (*add)(float *y, const float *a, const float *b, long n);
+	/* Inverted dropout: y = x * keep / (1 - p), keep = tfm_dropout_keep(seed, i, p);
+	 * and its backward, dx += dy * keep / (1 - p). */
+	void (*dropout)(float *y, const float *x, long n, float p, uint64_t seed);
+	void (*dropout_backward)(float *dx, const float *dy, long n, float p, uint64_t seed);
+	/* The loss of section 5 over rows of logits [rows, vocab] (after the
+	 * soft-cap) with targets[rows] in [0, vocab): returns the sum over rows of
+	 * CE + z_loss * lse^2, in double, in row order; when dlogits is not NULL
+	 * it receives scale * d(that sum)/d(logits) (dlogits may be logits). */
+	double (*cross_entropy)(tfm_pool *pool, const float *logits, float *dlogits, const int *targets,
+	                        int rows, int vocab, float z_loss, float scale);
+	/* dE[ids[t]] += scale * dx[t], rows of width d, t < n; ids may repeat
+	 * (the token embedding's backward, and the learned positions' with
+	 * ids = positions).  Columns split over the pool's threads. */
+	void (*embed_backward)(tfm_pool *pool, float *dE, const float *dx, const int *ids, int n, int d,
+	                       float scale);
+	/* AdamW on one tensor (MODEL_REFERENCE.md section 5): when wd > 0,
+	 * w -= lr * wd * w; then m = beta1 m + (1 - beta1) g,
+	 * v = beta2 v + (1 - beta2) g^2, w -= lr * (m / bc1) / (sqrt(v / bc2) + eps)
+	 * with bc1 = 1 - beta1^t, bc2 = 1 - beta2^t. */
+	void (*adamw)(float *w, const float *g, float *m, float *v, long n, float lr, float beta1,
+	              float beta2, float eps, float wd, float bc1, float bc2);
+	/* The sum of x[i]^2, in double, in a fixed order; x *= s. */
+	double (*sumsq)(const float *x, long n);
+	void (*scale)(float *x, long n, float s);
 } tfm_kernels;
 
 /* The kernels for an instruction set by name, or NULL when unknown or when
@@ -324,6 +435,39 @@ void tfm_weights_free(tfm_weights *w);
  * --weights, --tokens, --logits, -n, sampling, --threads.  Returns the
  * process exit status. */
 int tfm_main(int argc, char **argv, const tfm_model_api *api);
+
+/* ---- Training (runtime/train/) -------------------------------------------- */
+
+/* What a model's training code exports: the forward and backward pass of
+ * MODEL_REFERENCE.md section 5 over a batch, for code that knows no model
+ * (tfmc train, grad and eval; NAME_train_* of an emitted model).  Generated
+ * with `--train`, beside the tfm_model_api. */
+typedef struct tfm_train_api {
+	const char *name;
+	int vocab, max_seq;
+	const tfm_tensor_decl *tensors;	/* as the model's, every one F32 */
+	int n_tensors;
+	double dropout, z_loss, weight_decay;	/* the spec's training keys */
+	/* An instance for batches of `batch` windows of `seq` tokens (seq <=
+	 * max_seq), reading weights[n_tensors] in place (the trainer updates
+	 * them between steps) and writing grads[n_tensors]. */
+	int (*open)(void **inst, float *const *weights, float *const *grads, int batch, int seq,
+	            int n_threads, tfm_error *e);
+	void (*close)(void *inst);
+	/* One batch: tokens [batch, seq + 1], each window's inputs w[0..seq-1]
+	 * and targets w[1..seq].  The mean loss of section 5 goes to *loss;
+	 * with grads set, the gradients overwrite grads; with dropout set (and
+	 * the spec's p > 0), dropout applies with masks from seed.  0, or -1
+	 * with a message (an id out of range names its window and position). */
+	int (*step)(void *inst, const int *tokens, int grads, int dropout, uint64_t seed, double *loss,
+	            tfm_error *e);
+} tfm_train_api;
+
+/* The command lines of `tfmc train`, `tfmc grad` and `tfmc eval` (command
+ * is "train", "grad" or "eval") for a model with its training code and its
+ * inference code (for the sample at the end).  Returns the exit status. */
+int tfm_train_main(int argc, char **argv, const char *command, const tfm_train_api *train,
+                   const tfm_model_api *model);
 
 /* How many arguments a model-program option takes up: 2 for "--seed 7", 1
  * for "--seed=7" or "--help", 0 when arg is not one of its options.  What

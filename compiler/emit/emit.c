@@ -593,7 +593,7 @@ static int emit_kernel_call(Emitter *e, const Op *op)
 	case OP_ATTENTION:
 		out(e, "\t{\n\t\ttfm_attention a = { m->q, m->k_cache + (size_t)%d * MAX_SEQ * KV_DIM,\n"
 		    "\t\t\tm->v_cache + (size_t)%d * MAX_SEQ * KV_DIM, m->att, m->scores, n, pos,\n"
-		    "\t\t\tN_HEAD, N_KV_HEAD, HEAD_DIM, MAX_SEQ, %s, %s };\n"
+		    "\t\t\tN_HEAD, N_KV_HEAD, HEAD_DIM, MAX_SEQ, %s, %s, 0.0f, 0 };\n"
 		    "\t\tm->kern->attention(m->pool, &a);\n\t}\n",
 		    op->layer, op->layer, flt(1.0 / sqrt((double)e->m->head_dim)), flt(op->f));
 		return 1;
