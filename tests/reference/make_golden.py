@@ -10,6 +10,15 @@ them), then INDEX (the case names).
 Everything is seeded from the case name, so a rerun gives identical bytes.
 The logits are computed from the weights as read back from the file, i.e.
 after rounding to F16/BF16.
+
+Training (grad_ref.py, section 5): for every case of INDEX and the
+training-only cases of TRAIN_CASES it also writes NAME.batch (B = 2 windows
+of T+1 ids), NAME.grads.safetensors (the gradient of the loss on that batch,
+the loss in __metadata__) and NAME.adamw.safetensors (the weights after
+three AdamW steps on that batch, the losses and hyperparameters in
+__metadata__), then TRAIN_INDEX (every case with training goldens).  These
+draw from their own generator, seeded from "train/" + the case name, so the
+files above are the same bytes as before they existed.
 """
 
 import os
@@ -20,6 +29,7 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+import grad_ref  # noqa: E402
 import ref  # noqa: E402
 
 GOLDEN = os.path.join(HERE, "..", "golden")
@@ -154,6 +164,18 @@ CASES = [
          bias=True, qkv_bias=False, order="sorted"),
 ]
 
+# Training-only cases (in TRAIN_INDEX, not INDEX, so INDEX stays as it was):
+# what the forward cases leave weak or out in training.
+TRAIN_CASES = [
+    dict(name="pre_serial_rms_swiglu_rope_half_zloss_softcap_nodecay",
+         doc="training: z_loss 0.02 (a term the size of the CE) after a logit "
+             "soft-cap of 3, weight_decay 0 (decay off), dropout set (and ignored)",
+         vocab=53, d_model=16, n_head=2, max_seq=16, d_ff=32,
+         norm="rmsnorm", norm_place="pre", block="serial",
+         activation="swiglu", position="rope", rope_style="half",
+         logit_softcap=3.0, z_loss=0.02, weight_decay=0.0, dropout=0.1),
+]
+
 FILE_OPTIONS = ("name", "doc", "dtype", "order", "metadata")
 
 
@@ -219,6 +241,101 @@ def write_case(case):
     return cfg, logits
 
 
+# ---- training: batch, gradients and three AdamW steps (grad_ref.py) --------
+
+# The AdamW goldens: peak lr 1e-2, 2 warm-up steps (lr_1 = lr/2), then by the
+# case's place k in TRAIN_INDEX: cosine to 1e-3 over 5 steps (k even) or
+# constant (k odd); clip 1.0 (k % 3 == 0; the gradient norms of these models
+# are 0.9 to 10, so it clips every step), 5.0 (k % 3 == 1: some steps clipped,
+# some not) or 0 = off (k % 3 == 2); betas and eps the defaults.
+ADAMW = dict(lr=1e-2, warmup=2, min_lr=1e-3, total_steps=5, steps=3)
+CLIPS = (grad_ref.CLIP, 5.0, 0.0)
+BATCH_WINDOWS = 2
+
+
+def train_settings(k):
+    return dict(ADAMW, schedule="cosine" if k % 2 == 0 else "constant", clip=CLIPS[k % 3])
+
+
+def case_batch(cfg, rng):
+    """B windows of T+1 ids, T in 3..6: 0 twice (once in each window) and
+    vocab-1 once, all at inner places, so each is an input and a target and 0's
+    embedding row gathers two rows of the scatter-add."""
+    T = int(rng.integers(3, 7))
+    batch = rng.integers(1, cfg["vocab"] - 1, size=(BATCH_WINDOWS, T + 1))
+    a, b = rng.choice(np.arange(1, T), size=2, replace=False)
+    batch[0, rng.integers(1, T)] = 0
+    batch[1, a], batch[1, b] = 0, cfg["vocab"] - 1
+    return batch
+
+
+def f32(tensors):
+    return {k: np.asarray(v, dtype=np.float64).astype(np.float32) for k, v in tensors.items()}
+
+
+def write_training(case, cfg, k):
+    """NAME.batch, NAME.grads.safetensors and NAME.adamw.safetensors."""
+    name = case["name"]
+    base = os.path.join(GOLDEN, name)
+    rng = np.random.default_rng(zlib.crc32(("train/" + name).encode()))
+    batch = case_batch(cfg, rng)
+    with open(base + ".batch", "w") as f:
+        f.write("".join(",".join(map(str, w)) + "\n" for w in batch))
+
+    # From the spec, weights and batch exactly as stored (F16/BF16 widened).
+    stored_cfg = ref.parse_spec(base + ".tfm")
+    stored = ref.read_safetensors(base + ".safetensors")
+    with open(base + ".batch") as f:
+        stored_batch = np.array([[int(t) for t in ln.split(",")] for ln in f.read().split()])
+    assert (stored_batch == batch).all(), name
+    order = [n for n, _ in ref.tensor_list(stored_cfg)]
+    loss, grads = grad_ref.loss_and_grads(stored_cfg, stored, stored_batch)
+    ref.write_safetensors(base + ".grads.safetensors", f32(grads), "F32", order=order,
+                          metadata={"loss": repr(loss)})
+
+    hp = train_settings(k)
+    w, losses, lrs, norms = grad_ref.train(
+        stored_cfg, stored, stored_batch, hp["steps"], hp["lr"], hp["warmup"],
+        hp["schedule"], hp["total_steps"], hp["min_lr"], hp["clip"])
+    assert losses[0] == loss, name
+    meta = {"losses": ",".join(map(repr, losses)), "lrs": ",".join(map(repr, lrs)),
+            "grad_norms": ",".join(map(repr, norms)),
+            "steps": str(hp["steps"]), "lr": repr(hp["lr"]), "warmup": str(hp["warmup"]),
+            "schedule": hp["schedule"], "total_steps": str(hp["total_steps"]),
+            "min_lr": repr(hp["min_lr"]), "clip": repr(hp["clip"]),
+            "beta1": repr(grad_ref.BETA1), "beta2": repr(grad_ref.BETA2),
+            "eps": repr(grad_ref.EPS), "weight_decay": repr(stored_cfg["weight_decay"]),
+            "zero_grad_tensors": ",".join(grad_ref.zero_gradient_tensors(stored_cfg))}
+    ref.write_safetensors(base + ".adamw.safetensors", f32(w), "F32", order=order,
+                          metadata=meta)
+    clipped = [hp["clip"] > 0 and n > hp["clip"] for n in norms]
+    return dict(hp, batch=batch, loss=loss, losses=losses, norms=norms, clipped=clipped)
+
+
+def training_features(cfg, case, run):
+    out = features(cfg, case)
+    out.add("z_loss>0" if cfg["z_loss"] > 0 else "z_loss=0")
+    out.add("weight_decay>0" if cfg["weight_decay"] > 0 else "weight_decay=0")
+    out.add(f"schedule={run['schedule']}")
+    out.add("clip=off" if run["clip"] == 0 else "clip=on")
+    if any(run["clipped"]):
+        out.add("a clipped step")
+    if run["clip"] > 0 and not all(run["clipped"]):
+        out.add("a step under clip")
+    if cfg["z_loss"] > 0 and cfg["logit_softcap"] > 0:
+        out.add("z_loss after logit_softcap")
+    if cfg["dropout"] > 0:
+        out.add("dropout set (ignored)")
+    return out
+
+
+def required_training_features():
+    return required_features() | {
+        "z_loss>0", "z_loss=0", "weight_decay>0", "weight_decay=0", "schedule=cosine",
+        "schedule=constant", "clip=off", "clip=on", "a clipped step", "a step under clip",
+        "z_loss after logit_softcap", "dropout set (ignored)"}
+
+
 # ---- coverage: every value of every key the forward pass reads -------------
 
 def features(cfg, case):
@@ -256,20 +373,34 @@ def required_features():
 
 def main():
     os.makedirs(GOLDEN, exist_ok=True)
-    covered, combos = set(), set()
-    for case in CASES:
+    covered, combos, train_covered, train_combos = set(), set(), set(), set()
+    for k, case in enumerate(CASES + TRAIN_CASES):
         cfg, logits = write_case(case)
-        covered |= features(cfg, case)
-        combos.add((cfg["norm"], cfg["norm_place"], cfg["block"]))
+        run = write_training(case, cfg, k)
+        if k < len(CASES):
+            covered |= features(cfg, case)
+            combos.add((cfg["norm"], cfg["norm_place"], cfg["block"]))
+        train_covered |= training_features(cfg, case, run)
+        train_combos.add((cfg["norm"], cfg["norm_place"], cfg["block"]))
         print(f"{case['name']:55s} tokens {logits.shape[0]}  "
-              f"max|logit| {np.abs(logits).max():.3f}")
+              f"max|logit| {np.abs(logits).max():.3f}  batch {run['batch'].shape[0]}x"
+              f"{run['batch'].shape[1]}  loss {run['loss']:.4f}  {run['schedule']:8s} "
+              f"clip {run['clip']}  |g| " + " ".join(
+                  f"{n:.3f}{'*' if c else ''}" for n, c in zip(run["norms"], run["clipped"])))
     with open(os.path.join(GOLDEN, "INDEX"), "w") as f:
         f.write("".join(c["name"] + "\n" for c in CASES))
+    with open(os.path.join(GOLDEN, "TRAIN_INDEX"), "w") as f:
+        f.write("".join(c["name"] + "\n" for c in CASES + TRAIN_CASES))
     missing = required_features() - covered
     assert not missing, f"not covered: {sorted(missing)}"
     assert len(combos) == 12, f"only {len(combos)} norm x place x block combinations"
-    assert len({c["name"] for c in CASES}) == len(CASES)
-    print(f"{len(CASES)} cases, every key value covered, all 12 combinations")
+    missing = required_training_features() - train_covered
+    assert not missing, f"not covered in training: {sorted(missing)}"
+    assert len(train_combos) == 12
+    names = [c["name"] for c in CASES + TRAIN_CASES]
+    assert len(set(names)) == len(names)
+    print(f"{len(CASES)} cases, every key value covered, all 12 combinations; "
+          f"{len(names)} with training goldens (* = a clipped step), every value covered")
 
 
 if __name__ == "__main__":
