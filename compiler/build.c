@@ -64,7 +64,7 @@ static int emit_files(const Program *p, const Target *t, const char *spec_path, 
                       tfm_error *e)
 {
 	char c_path[PATH_MAX], h_path[PATH_MAX], h_name[128];
-	EmitInfo info = { spec_path, h_name, NULL };
+	EmitInfo info = { spec_path, h_name, NULL, 0 };
 
 	snprintf(h_name, sizeof h_name, "%s.h", p->m.name);
 	snprintf(c_path, sizeof c_path, "%s/%s.c", dir, p->m.name);

@@ -40,12 +40,12 @@ static void on_error(void *opaque, const char *msg)
 	snprintf(e->msg + used, sizeof e->msg - used, "%s%s", used ? "\n" : "", msg);
 }
 
-int jit_compile(const Program *p, const char *spec_path, const char *kernel_isa, Jit *j,
-                tfm_error *e)
+static int jit_build(const Program *p, const char *spec_path, const char *kernel_isa, int train, Jit *j,
+                     tfm_error *e)
 {
 	char home[4096], inc[4200], sym[96], *src = NULL;
 	size_t len = 0;
-	EmitInfo info = { spec_path, NULL, kernel_isa };
+	EmitInfo info = { spec_path, NULL, kernel_isa, train };
 	double t0 = tfm_now();
 	TCCState *s;
 
@@ -79,7 +79,10 @@ int jit_compile(const Program *p, const char *spec_path, const char *kernel_isa,
 	snprintf(sym, sizeof sym, "%s_api", p->m.name);
 	if (rc == 0)
 		j->api = tcc_get_symbol(s, sym);
-	if (rc != 0 || !j->api) {
+	snprintf(sym, sizeof sym, "%s_train_api", p->m.name);
+	if (rc == 0 && train)
+		j->train_api = tcc_get_symbol(s, sym);
+	if (rc != 0 || !j->api || (train && !j->train_api)) {
 		char msg[sizeof e->msg];
 		snprintf(msg, sizeof msg, "%s", e->msg);
 		tcc_delete(s);
@@ -88,6 +91,18 @@ int jit_compile(const Program *p, const char *spec_path, const char *kernel_isa,
 	j->tcc = s;
 	j->seconds_compile = tfm_now() - t0;
 	return 0;
+}
+
+int jit_compile(const Program *p, const char *spec_path, const char *kernel_isa, Jit *j,
+                tfm_error *e)
+{
+	return jit_build(p, spec_path, kernel_isa, 0, j, e);
+}
+
+int jit_compile_train(const Program *p, const char *spec_path, const char *kernel_isa, Jit *j,
+                      tfm_error *e)
+{
+	return jit_build(p, spec_path, kernel_isa, 1, j, e);
 }
 
 void jit_free(Jit *j)
@@ -110,6 +125,12 @@ int jit_compile(const Program *p, const char *spec_path, const char *kernel_isa,
 	(void)p, (void)spec_path, (void)kernel_isa;
 	memset(j, 0, sizeof *j);
 	return tfm_fail(e, "this tfmc was built without libtcc");
+}
+
+int jit_compile_train(const Program *p, const char *spec_path, const char *kernel_isa, Jit *j,
+                      tfm_error *e)
+{
+	return jit_compile(p, spec_path, kernel_isa, j, e);
 }
 
 void jit_free(Jit *j)

@@ -8,6 +8,7 @@
 typedef struct Jit {
 	void *tcc;			/* TCCState, alive as long as the code is */
 	const tfm_model_api *api;	/* the compiled model */
+	const tfm_train_api *train_api;	/* its training code, with jit_compile_train */
 	double seconds_emit, seconds_compile;
 } Jit;
 
@@ -19,6 +20,9 @@ int jit_available(void);
  * memory.  0, or -1 with the compiler's message in e. */
 int jit_compile(const Program *p, const char *spec_path, const char *kernel_isa, Jit *j,
                 tfm_error *e);
+/* The same with the model's training code too (tfmc train, grad, eval). */
+int jit_compile_train(const Program *p, const char *spec_path, const char *kernel_isa, Jit *j,
+                      tfm_error *e);
 void jit_free(Jit *j);
 
 #endif

@@ -278,7 +278,10 @@ static void emit_header(Emitter *e, const EmitInfo *info)
 	    "int %s_tokenizer_open(tfm_tokenizer **t, const char *path, tfm_error *err);\n\n",
 	    e->p->tokenizer ? "recorded at emit time" : "none for this model", n);
 	emit_out(e, "/* The same model for code that knows no model (tfm_main, tfmc run). */\n"
-	    "extern const tfm_model_api %s_api;\n\n#endif\n", n);
+	    "extern const tfm_model_api %s_api;\n\n", n);
+	if (info->train)
+		emit_train_header(e);
+	emit_out(e, "#endif\n");
 }
 
 /* ---- Kernels ---------------------------------------------------------------- */
@@ -875,4 +878,13 @@ void emit_c(const Program *p, const Target *t, const EmitInfo *info, FILE *c, FI
 		emit_rope(&e);
 	emit_forward(&e);
 	emit_api(&e);
+	if (info->train) {
+		TrainProgram tp;
+		if (train_build(p, &tp)) {
+			emit_out(&e, "#error \"tfmc ran out of memory building the training code\"\n");
+			return;
+		}
+		emit_train(&e, &tp);
+		train_free(&tp);
+	}
 }

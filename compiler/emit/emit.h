@@ -10,6 +10,7 @@ typedef struct EmitInfo {
 	const char *spec_path;	/* where the model came from, for the banner */
 	const char *header_name;	/* the name model.c includes, "model.h" */
 	const char *kernel_isa;	/* target "kernels": which set; NULL: the best at run time */
+	int train;		/* also the training code (emit_train.c) */
 } EmitInfo;
 
 /* Writes the model's C source to c and its header to h (h NULL: the header

@@ -260,8 +260,10 @@ static int layout(TrainProgram *tp)
 	for (int v = 0; v < nv; v++) {
 		const Value *x = &tp->values[v];
 		gend[v] = BWD(tp, x->def);
-		if (gstart[v] > gend[v])	/* read by nothing that has a gradient */
+		if (gstart[v] > gend[v]) {	/* read by nothing that has a gradient: zeros */
 			gstart[v] = gend[v];
+			tp->values[v].zero_at = x->def;
+		}
 	}
 	/* The logits' gradient is written by the loss. */
 	{
