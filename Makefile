@@ -5,8 +5,8 @@
 #   make test        build and run the CUnit suites
 #   make check-asan  the suites under AddressSanitizer and UBSan
 #   make fuzz        build the fuzz targets (clang, libFuzzer)
-#   make bench       the speed of the generated code against the machine, and
-#                    of the tokenizers (bench/)
+#   make bench       the speed of the generated code against the machine, of
+#                    training beside PyTorch, and of the tokenizers (bench/)
 #   make regen       regenerate golden files (needs Debian's python3-numpy)
 #   make clean
 
@@ -150,7 +150,10 @@ clean:
 
 # make bench: the speed of the generated code against the machine's limits
 # (bench/bench.c), run from the top of the tree; BENCH_ARGS passes options
-# (--json, --runs N, --no-jit, SPEC...).  The kernels of the machine figures
+# (--json, --runs N, --no-jit, --no-train, SPEC...).  Without a SPEC it ends
+# with training: `tfmc train` beside PyTorch (bench/torch_train.py, Debian's
+# python3-torch, OpenBLAS from tools/openblas.sh); `make bench-train` runs
+# that part alone.  The kernels of the machine figures
 # get their own -m flags, and run only where the CPU has them.
 BENCH_SRC   = bench/bench.c bench/machine.c
 BENCH_ISAS  = avx2 avx512
@@ -180,4 +183,7 @@ bench: tfmc $(B)/tfmc-bench $(B)/tfmc-bench-tokenizer
 bench-tokenizer: $(B)/tfmc-bench-tokenizer
 	$(Q)$(B)/tfmc-bench-tokenizer
 
-.PHONY: bench bench-tokenizer
+bench-train: tfmc $(B)/tfmc-bench
+	$(Q)$(B)/tfmc-bench --train-only $(BENCH_ARGS)
+
+.PHONY: bench bench-tokenizer bench-train

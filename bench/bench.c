@@ -10,7 +10,10 @@
  * with --weight-dtype bf16 on weights written in bf16, each run a fresh
  * process.
  * Before that it measures the machine: read bandwidth at 1 GiB and at each
- * model's weight size, and the FP32 FMA peak (machine.c).  It prints a
+ * model's weight size, and the FP32 FMA peak (machine.c).  Then, with no
+ * spec named (or alone with --train-only), training: `tfmc train` and
+ * PyTorch eager (bench/torch_train.py) on specs/bench/s15.tfm and
+ * specs/bench/train/b128.tfm (the section Training).  It prints a
  * Markdown report for the README, or with --json the same figures for
  * programs.  Progress goes to stderr.
  *
@@ -21,6 +24,7 @@
 #include <fcntl.h>
 #include <glob.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,7 +113,15 @@ typedef struct options {
 	int runs, json, jit, keep, timeout;
 	const char *specs[MAX_MODELS];
 	int n_specs;
+	int train;		/* TRAIN_NONE, TRAIN_TOO or TRAIN_ONLY */
+	int train_runs;		/* runs of every training series */
+	const char *python;	/* the python3 that has Debian's python3-torch */
+	int torch_blas;		/* 1: OpenBLAS for PyTorch (tools/openblas.sh); 0: the system's */
 } options;
+
+/* The training figures: after the models (the default, with no SPEC
+ * given), not at all, or alone. */
+enum { TRAIN_NONE, TRAIN_TOO, TRAIN_ONLY };
 
 static char workdir[PATH_MAX];
 
@@ -821,7 +833,12 @@ static void json_stats(const char *key, const double *v, int n)
 	printf("]}");
 }
 
-static void print_json(const model *ms, int n, const machine_figures *mf, const options *o)
+/* The training figures (the section Training, below). */
+typedef struct train_figures train_figures;
+static void print_train_json(const train_figures *tf, const machine_figures *mf);
+
+static void print_json(const model *ms, int n, const machine_figures *mf, const options *o,
+                       const train_figures *tf)
 {
 	printf("{\n  \"machine\": {\"cpu\": ");
 	json_str(mf->cpu.model);
@@ -908,7 +925,10 @@ static void print_json(const model *ms, int n, const machine_figures *mf, const 
 			}
 		printf("]}");
 	}
-	printf("\n  ],\n  \"elapsed_s\": %.1f\n}\n", mf->elapsed);
+	printf("\n  ],\n");
+	if (tf && o->train != TRAIN_NONE)
+		print_train_json(tf, mf);
+	printf("  \"elapsed_s\": %.1f\n}\n", mf->elapsed);
 }
 
 /* ---- Main ------------------------------------------------------------------ */
@@ -916,19 +936,28 @@ static void print_json(const model *ms, int n, const machine_figures *mf, const 
 static void usage(FILE *f)
 {
 	fprintf(f,
-"usage: bench [--json] [--runs N] [--no-jit] [--keep] [--tfmc PATH] [--timeout S] [SPEC...]\n"
+"usage: bench [--json] [--runs N] [--no-jit] [--keep] [--tfmc PATH] [--timeout S]\n"
+"             [--no-train | --train-only] [--train-runs N] [--python PATH]\n"
+"             [--torch-system-blas] [SPEC...]\n"
 "\n"
 "Measures tfmc's generated code on this machine against the machine's limits\n"
 "(`make bench`, issue 6): for every SPEC (default: specs/bench/*.tfm), the\n"
 "AOT program and `tfmc run` at 1 and 2 threads, each --runs times (default 3),\n"
-"and the read bandwidth and FMA peak.  Run it from the top of the tree.\n"
+"and the read bandwidth and FMA peak.  Then, when no SPEC is given, training:\n"
+"`tfmc train` and PyTorch (bench/torch_train.py) on s15 and b128.  Run it from\n"
+"the top of the tree.\n"
 "\n"
 "  --json       print the figures as JSON instead of Markdown\n"
 "  --runs N     runs of every engine and thread count, 1..%d (default 3)\n"
 "  --no-jit     measure only the AOT programs\n"
 "  --keep       keep the working directory (weights, programs, C)\n"
 "  --tfmc PATH  the tfmc to use (default ./tfmc)\n"
-"  --timeout S  kill a step that takes longer than S seconds (default 600)\n", MAX_RUNS);
+"  --timeout S  kill a step that takes longer than S seconds (default 600)\n"
+"  --no-train   leave out the training figures\n"
+"  --train-only only the training figures (and the FMA peak)\n"
+"  --train-runs N  runs of every training series (default 3)\n"
+"  --python PATH   the python3 with Debian's python3-torch (default /usr/bin/python3)\n"
+"  --torch-system-blas  PyTorch with the system's BLAS, not tools/openblas.sh's\n", MAX_RUNS);
 }
 
 static int parse_args(int argc, char **argv, options *o)
@@ -941,7 +970,24 @@ static int parse_args(int argc, char **argv, options *o)
 			o->jit = 0;
 		else if (strcmp(a, "--keep") == 0)
 			o->keep = 1;
-		else if ((strcmp(a, "--runs") == 0 || strcmp(a, "--tfmc") == 0 || strcmp(a, "--timeout") == 0)
+		else if (strcmp(a, "--no-train") == 0)
+			o->train = TRAIN_NONE;
+		else if (strcmp(a, "--train-only") == 0)
+			o->train = TRAIN_ONLY;
+		else if (strcmp(a, "--torch-system-blas") == 0)
+			o->torch_blas = 0;
+		else if (strcmp(a, "--python") == 0 && i + 1 < argc)
+			o->python = argv[++i];
+		else if (strcmp(a, "--train-runs") == 0 && i + 1 < argc) {
+			char *end;
+			long n = strtol(argv[++i], &end, 10);
+			if (*argv[i] == '\0' || *end != '\0' || n < 1 || n > MAX_RUNS) {
+				fprintf(stderr, "bench: error: --train-runs: expected a number from 1 to %d, got '%s'\n",
+				        MAX_RUNS, argv[i]);
+				return -1;
+			}
+			o->train_runs = (int)n;
+		} else if ((strcmp(a, "--runs") == 0 || strcmp(a, "--tfmc") == 0 || strcmp(a, "--timeout") == 0)
 		         && i + 1 < argc) {
 			const char *v = argv[++i];
 			if (strcmp(a, "--tfmc") == 0) {
@@ -1128,6 +1174,575 @@ static int measure_machine(machine_figures *mf, model *ms, int n)
 	return 0;
 }
 
+/* ---- Training ---------------------------------------------------------------- */
+
+/* The training figures: tokens/s of a full step (forward, backward, AdamW)
+ * of `tfmc train` and of PyTorch eager (bench/torch_train.py) on the same
+ * specs, batch and sequence, at 1 and 2 threads, run by run in turn so that
+ * a slow spell of the machine falls on both; and how far each is from the
+ * FMA peak.
+ *
+ * FLOPs per token of a step, as `tfmc show` counts the forward (flops0 =
+ * 2 x the matrix-product parameters, the classifier included; flops_pos =
+ * 4 x n_layer x n_head x head_dim per position attended to) and a backward
+ * as twice a forward:
+ *
+ *     3 x (flops0 + flops_pos x (T + 1) / 2)
+ *   = 6 x P_matmul + 6 x n_layer x n_head x head_dim x (T + 1)
+ *
+ * where causal attention over T tokens has the token at position t score
+ * t + 1 keys (q.k, 2 x head_dim FLOPs each, per head) and sum t + 1 values
+ * (2 x head_dim more): 4 x n_head x head_dim x (t + 1) per layer, whose
+ * mean over t = 0..T-1 is 2 x n_head x head_dim x (T + 1).  Norms, RoPE,
+ * softmax, the loss and AdamW are not counted. */
+
+#define TRAIN_BATCH   8
+#define TRAIN_SEQ     256
+#define TRAIN_STEPS   3		/* timed steps of a run, after one untimed */
+#define TRAIN_IDS     (1 << 16)	/* tokens of the random data file */
+#define MAX_TRAIN     4
+
+static const char *const train_specs[] = { "specs/bench/s15.tfm", "specs/bench/train/b128.tfm" };
+
+/* tfmc; PyTorch with t threads of its own and one of OpenBLAS (t x 1); and
+ * PyTorch with one thread of its own and t of OpenBLAS (1 x t, t > 1 only:
+ * at 1 thread the two are the same). */
+enum { TR_TFMC, TR_TORCH, TR_TORCH_BLAS, N_TRAIN };
+static const char *const train_engine[N_TRAIN] = { "tfmc", "torch", "torch-blas" };
+
+typedef struct train_series {
+	double tok_s[MAX_RUNS];		/* of each successful run */
+	double other[MAX_RUNS];		/* CPUs busy with other work during it */
+	int n, failed;
+	long rss_kib;			/* the largest peak RSS of the runs */
+	char error[300];		/* the last failure */
+} train_series;
+
+typedef struct train_model {
+	model m;			/* name, vocab, parameters, FLOPs, from `tfmc show` */
+	long n_layer, n_head, head_dim;
+	double flops;			/* FLOPs per token of a step at TRAIN_SEQ */
+	char data[PATH_MAX + 96];	/* random ids, raw uint16 */
+	char val[PATH_MAX + 96];	/* one window of them, the validation data */
+	train_series s[N_TRAIN][N_THREADS];
+} train_model;
+
+struct train_figures {
+	train_model tm[MAX_TRAIN];
+	int n;
+	int tfmc;			/* `tfmc train` runs */
+	char tfmc_error[300];
+	int torch;			/* /usr/bin/python3 imports torch */
+	char torch_error[300];
+	char torch_version[32];
+	char libpath[PATH_MAX];		/* OpenBLAS's folder for LD_LIBRARY_PATH; "" for the system BLAS */
+	char openblas_error[300];	/* why not */
+	char blas[32], blas_core[32];	/* what torch_train.py reported */
+	int torch_runs;			/* runs of each PyTorch series */
+	double elapsed;			/* s */
+};
+
+/* The number after "key" among show's model keys ("    head_dim  = 48"). */
+static long train_key(const char *text, const char *key)
+{
+	double v;
+
+	return show_number(text, key, &v, NULL) == 0 ? (long)v : -1;
+}
+
+/* The spec's figures from `tfmc show`, and its data file: TRAIN_IDS random
+ * ids below vocab (a fixed LCG), raw little-endian uint16 as tfmc train
+ * reads a .bin. */
+static int train_setup(train_model *tm, const char *spec, const options *o)
+{
+	char out[PATH_MAX + 96], err[PATH_MAX + 16];
+	char *argv[] = { (char *)o->tfmc, "show", (char *)spec, NULL };
+	unsigned short *ids;
+	uint64_t x = 0x9e3779b97f4a7c15u;
+	char *text;
+	FILE *f;
+	int ok;
+
+	snprintf(tm->m.spec, sizeof tm->m.spec, "%s", spec);
+	if (model_show(&tm->m, o) != 0)
+		return -1;
+	path_in(out, sizeof out, "show", ".out");
+	path_in(err, sizeof err, "show", ".err");
+	if (run(argv, out, err, o->timeout, NULL, NULL) != 0 || (text = slurp(out)) == NULL)
+		return -1;
+	tm->n_layer = train_key(text, "n_layer");
+	tm->n_head = train_key(text, "n_head");
+	tm->head_dim = train_key(text, "head_dim");
+	free(text);
+	if (tm->n_layer < 1 || tm->n_head < 1 || tm->head_dim < 1 || tm->m.vocab > 65536) {
+		fprintf(stderr, "bench: error: cannot read the shape of %s from `tfmc show`\n", spec);
+		return -1;
+	}
+	tm->flops = 3 * (tm->m.flops0 + tm->m.flops_pos * (TRAIN_SEQ + 1) / 2.0);
+	path_in(out, sizeof out, tm->m.name, "-train.bin");
+	snprintf(tm->data, sizeof tm->data, "%s", out);
+	path_in(out, sizeof out, tm->m.name, "-val.bin");
+	snprintf(tm->val, sizeof tm->val, "%s", out);
+	if ((ids = malloc(sizeof *ids * TRAIN_IDS)) == NULL)
+		return -1;
+	for (int i = 0; i < TRAIN_IDS; i++) {
+		x = x * 6364136223846793005u + 1442695040888963407u;
+		ids[i] = (unsigned short)((x >> 33) % (uint64_t)tm->m.vocab);	/* little-endian hosts */
+	}
+	/* The validation data one window, so that the loss tfmc train
+	 * measures at the end takes no time. */
+	for (int k = 0; k < 2; k++) {
+		const char *path = k ? tm->val : tm->data;
+		size_t n = k ? TRAIN_SEQ + 1 : TRAIN_IDS;
+		ok = (f = fopen(path, "wb")) != NULL && fwrite(ids, sizeof *ids, n, f) == n;
+		if (f && fclose(f) != 0)
+			ok = 0;
+		if (!ok) {
+			fprintf(stderr, "bench: error: cannot write %s: %s\n", path, strerror(errno));
+			break;
+		}
+	}
+	free(ids);
+	return ok ? 0 : -1;
+}
+
+/* A run of argv, its wall time, peak RSS and the other load during it. */
+static int train_run(char *const argv[], const char *out, const char *err, const options *o,
+                     double *wall, long *rss_kib, double *other)
+{
+	struct rusage ru;
+	double busy0, busy1;
+	int rc;
+
+	memset(&ru, 0, sizeof ru);
+	busy0 = machine_busy();
+	rc = run(argv, out, err, o->timeout, &ru, wall);
+	busy1 = machine_busy();
+	*other = -1;
+	if (busy0 >= 0 && busy1 >= 0 && *wall > 0) {
+		*other = (busy1 - busy0 - tv_seconds(ru.ru_utime) - tv_seconds(ru.ru_stime)) / *wall;
+		if (*other < 0)
+			*other = 0;
+	}
+	*rss_kib = ru.ru_maxrss;
+	return rc;
+}
+
+static void train_failed(train_series *s, const char *what, const train_model *tm, int t, int rep,
+                         int rc, const char *err)
+{
+	char msg[256];
+
+	last_line(err, msg, sizeof msg);
+	snprintf(s->error, sizeof s->error, "exit %d: %s", rc, msg);
+	s->failed++;
+	fprintf(stderr, "bench: train %s %s %dt run %d: failed: %s\n", tm->m.name, what, t, rep + 1, s->error);
+}
+
+static void train_add(train_series *s, double tok_s, long rss_kib, double other)
+{
+	s->tok_s[s->n] = tok_s;
+	s->other[s->n] = other;
+	if (rss_kib > s->rss_kib)
+		s->rss_kib = rss_kib;
+	s->n++;
+}
+
+/* One run of `tfmc train` at t threads, 1 + TRAIN_STEPS steps: the median
+ * of its steps but the first (which meets the arena's first page faults)
+ * from the step times its --log writes, as PyTorch's run below times its
+ * steps.  The run's start-up (the JIT, the data) and its end (the
+ * validation loss, the weights written) are outside the steps. */
+static void train_tfmc_once(train_model *tm, int t, const options *o, int rep)
+{
+	train_series *s = &tm->s[TR_TFMC][t - 1];
+	char out[PATH_MAX + 16], err[PATH_MAX + 16], log[PATH_MAX + 96], weights[PATH_MAX + 96];
+	char th[16], steps[16], batch[16], seq[16], *text, *p;
+	double wall, other, v[MAX_RUNS];
+	long rss;
+	int rc, n = 0;
+
+	path_in(out, sizeof out, "train", ".out");
+	path_in(err, sizeof err, "train", ".err");
+	path_in(log, sizeof log, tm->m.name, "-train.csv");
+	path_in(weights, sizeof weights, tm->m.name, "-trained.safetensors");
+	snprintf(th, sizeof th, "%d", t);
+	snprintf(steps, sizeof steps, "%d", 1 + TRAIN_STEPS);
+	snprintf(batch, sizeof batch, "%d", TRAIN_BATCH);
+	snprintf(seq, sizeof seq, "%d", TRAIN_SEQ);
+	char *argv[] = { (char *)o->tfmc, "train", tm->m.spec, "--data", tm->data, "--val", tm->val, "-o", weights,
+	                 "--steps", steps, "--batch", batch, "--seq", seq, "--threads", th,
+	                 "--lr", "1e-3", "--grad-clip", "1", "--eval-every", "0", "--sample", "0",
+	                 "--log", log, NULL };
+	unlink(log);
+	rc = train_run(argv, out, err, o, &wall, &rss, &other);
+	text = rc == 0 ? slurp(log) : NULL;
+	/* "step,lr,train_loss,grad_norm,tokens_per_s,val_loss" rows; a
+	 * header, if any, is not a number. */
+	for (p = text; p && *p && n < MAX_RUNS; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+		char *f = p, *end;
+		long step = strtol(f, &end, 10);
+		if (end == f || *end != ',' || step < 2)
+			continue;
+		for (int k = 0; k < 4 && f; k++)
+			f = strchr(f + 1, ',');
+		if (f && (v[n] = strtod(f + 1, &end)) > 0 && end != f + 1)
+			n++;
+	}
+	free(text);
+	unlink(log);
+	unlink(weights);
+	if (rc != 0) {
+		train_failed(s, "tfmc", tm, t, rep, rc, err);
+		return;
+	}
+	if (n == 0) {
+		snprintf(s->error, sizeof s->error, "no step times in its --log");
+		s->failed++;
+		fprintf(stderr, "bench: train %s tfmc %dt run %d: failed: %s\n", tm->m.name, t, rep + 1, s->error);
+		return;
+	}
+	train_add(s, stats_of(v, n).median, rss, other);
+	fprintf(stderr, "bench: train %s tfmc %dt run %d: %.0f tok/s (median of %d steps), %.1f s in all, "
+	        "peak RSS %.0f MiB, other load %.2f CPUs\n", tm->m.name, t, rep + 1, s->tok_s[s->n - 1], n,
+	        wall, (double)rss / 1024, other);
+}
+
+/* One run of bench/torch_train.py: engine TR_TORCH (t threads of PyTorch's,
+ * one of OpenBLAS's) or TR_TORCH_BLAS (1 x t). */
+static void train_torch_once(train_model *tm, int engine, int t, train_figures *tf, const options *o,
+                             int rep)
+{
+	train_series *s = &tm->s[engine][t - 1];
+	char out[PATH_MAX + 16], err[PATH_MAX + 16], env[PATH_MAX + 32], tt[16], bt[16];
+	char batch[16], seq[16], steps[16], tok[32], core[32], *text, *line;
+	double wall, other;
+	long rss;
+	int rc, a = 0;
+	char *argv[32];
+
+	path_in(out, sizeof out, "torch", ".out");
+	path_in(err, sizeof err, "torch", ".err");
+	snprintf(tt, sizeof tt, "%d", engine == TR_TORCH ? t : 1);
+	snprintf(bt, sizeof bt, "%d", engine == TR_TORCH ? 1 : t);
+	snprintf(batch, sizeof batch, "%d", TRAIN_BATCH);
+	snprintf(seq, sizeof seq, "%d", TRAIN_SEQ);
+	/* With the reference BLAS a step of s15 takes most of a minute: one. */
+	snprintf(steps, sizeof steps, "%d", tf->libpath[0] ? TRAIN_STEPS : 1);
+	snprintf(env, sizeof env, "LD_LIBRARY_PATH=%s", tf->libpath);
+	argv[a++] = "env";
+	if (tf->libpath[0])
+		argv[a++] = env;
+	argv[a++] = (char *)o->python;
+	argv[a++] = "bench/torch_train.py";
+	argv[a++] = tm->m.spec;
+	argv[a++] = "--batch";
+	argv[a++] = batch;
+	argv[a++] = "--seq";
+	argv[a++] = seq;
+	argv[a++] = "--torch-threads";
+	argv[a++] = tt;
+	argv[a++] = "--blas-threads";
+	argv[a++] = bt;
+	argv[a++] = "--warmup";
+	argv[a++] = "1";
+	argv[a++] = "--steps";
+	argv[a++] = steps;
+	argv[a++] = "--budget";	/* seconds of timed steps: fewer steps on a slow spell */
+	argv[a++] = "10";
+	argv[a] = NULL;
+	rc = train_run(argv, out, err, o, &wall, &rss, &other);
+	text = slurp(out);
+	line = text ? strstr(text, "torch_train ") : NULL;
+	if (rc != 0 || line == NULL || bench_field(line, "tok_s", tok, sizeof tok) != 0) {
+		train_failed(s, engine == TR_TORCH ? "torch" : "torch-blas", tm, t, rep, rc, err);
+		free(text);
+		return;
+	}
+	train_add(s, strtod(tok, NULL), rss, other);
+	if (bench_field(line, "blas", tf->blas, sizeof tf->blas) != 0)
+		snprintf(tf->blas, sizeof tf->blas, "?");
+	if (bench_field(line, "blas_core", core, sizeof core) == 0)
+		snprintf(tf->blas_core, sizeof tf->blas_core, "%s", core);
+	if (bench_field(line, "torch", tf->torch_version, sizeof tf->torch_version) != 0)
+		snprintf(tf->torch_version, sizeof tf->torch_version, "?");
+	fprintf(stderr, "bench: train %s torch %s x %s run %d: %.0f tok/s (%s), peak RSS %.0f MiB, "
+	        "other load %.2f CPUs\n", tm->m.name, tt, bt, rep + 1, s->tok_s[s->n - 1], tf->blas,
+	        (double)rss / 1024, other);
+	free(text);
+}
+
+/* Can this tfmc train (a step of one short window of tm's model), and this
+ * python import torch?  OpenBLAS for it, from tools/openblas.sh (whose
+ * messages go to stderr). */
+static void train_probe(train_figures *tf, const train_model *tm, const options *o)
+{
+	char out[PATH_MAX + 16], err[PATH_MAX + 16], cmd[PATH_MAX + 64], weights[PATH_MAX + 96];
+	char *torch[] = { (char *)o->python, "-c", "import torch; print(torch.__version__)", NULL };
+	int rc;
+
+	path_in(out, sizeof out, "probe", ".out");
+	path_in(err, sizeof err, "probe", ".err");
+	path_in(weights, sizeof weights, "probe", ".safetensors");
+	char *train[] = { (char *)o->tfmc, "train", (char *)tm->m.spec, "--data", (char *)tm->data,
+	                  "--val", (char *)tm->val, "-o", weights,
+	                  "--steps", "1", "--batch", "1", "--seq", "16", "--threads", "1", "--eval-every", "0",
+	                  "--sample", "0", NULL };
+	rc = run(train, out, err, o->timeout, NULL, NULL);
+	unlink(weights);
+	tf->tfmc = rc == 0;
+	if (!tf->tfmc) {
+		char msg[256];
+		last_line(err, msg, sizeof msg);
+		snprintf(tf->tfmc_error, sizeof tf->tfmc_error, "`tfmc train` of one step: exit %d: %s", rc, msg);
+		fprintf(stderr, "bench: note: no tfmc training figures: %s\n", tf->tfmc_error);
+	}
+	rc = run(torch, out, err, o->timeout, NULL, NULL);
+	tf->torch = rc == 0;
+	if (!tf->torch) {
+		last_line(err, tf->torch_error, sizeof tf->torch_error);
+		fprintf(stderr, "bench: note: %s cannot import torch (%s): no PyTorch figures (Debian's "
+		        "python3-torch has them)\n", o->python, tf->torch_error);
+	} else if (o->torch_blas) {
+		snprintf(cmd, sizeof cmd, "sh tools/openblas.sh");
+		first_line_of(cmd, tf->libpath, sizeof tf->libpath);
+		if (tf->libpath[0] != '/') {
+			tf->libpath[0] = '\0';
+			snprintf(tf->openblas_error, sizeof tf->openblas_error, "tools/openblas.sh could not unpack "
+			         "Debian's libopenblas0-pthread (see its message above)");
+		}
+	} else {
+		snprintf(tf->openblas_error, sizeof tf->openblas_error, "--torch-system-blas");
+	}
+	if (tf->torch && !tf->libpath[0])
+		fprintf(stderr, "bench: note: PyTorch with the system's BLAS (%s)\n", tf->openblas_error);
+	unlink(out);
+	unlink(err);
+}
+
+/* The training figures: each spec's set-up, then the runs rep by rep, each
+ * rep every spec, thread count and engine in turn.  With the reference
+ * BLAS, PyTorch runs once per series (a step of s15 takes most of a
+ * minute). */
+static void train_bench(train_figures *tf, const options *o, int threads_max)
+{
+	const char *left[] = { "train.out", "train.err", "torch.out", "torch.err" };
+	char path[PATH_MAX + 16];
+	double t0 = machine_now();
+
+	for (size_t i = 0; i < sizeof train_specs / sizeof train_specs[0] && tf->n < MAX_TRAIN; i++)
+		if (train_setup(&tf->tm[tf->n], train_specs[i], o) == 0)
+			tf->n++;
+	if (tf->n == 0)
+		return;
+	train_probe(tf, &tf->tm[tf->n - 1], o);
+	tf->torch_runs = tf->libpath[0] ? o->train_runs : 1;
+	if (tf->tfmc || tf->torch)
+		for (int rep = 0; rep < o->train_runs; rep++)
+			for (int i = 0; i < tf->n; i++)
+				for (int t = 1; t <= threads_max; t++) {
+					if (tf->tfmc)
+						train_tfmc_once(&tf->tm[i], t, o, rep);
+					if (!tf->torch || rep >= tf->torch_runs)
+						continue;
+					train_torch_once(&tf->tm[i], TR_TORCH, t, tf, o, rep);
+					if (t > 1)
+						train_torch_once(&tf->tm[i], TR_TORCH_BLAS, t, tf, o, rep);
+				}
+	for (int i = 0; i < tf->n; i++) {
+		unlink(tf->tm[i].data);
+		unlink(tf->tm[i].val);
+	}
+	for (size_t i = 0; i < sizeof left / sizeof left[0]; i++) {
+		path_in(path, sizeof path, left[i], "");
+		unlink(path);
+	}
+	tf->elapsed = machine_now() - t0;
+	fprintf(stderr, "bench: training figures in %.1f minutes\n", tf->elapsed / 60);
+}
+
+static double train_median(const train_series *s)
+{
+	return s->n ? stats_of(s->tok_s, s->n).median : 0;
+}
+
+static double train_peak(const train_model *tm, double tok_s, int t, const machine_figures *mf)
+{
+	return mf->fma_peak[0] > 0 ? tm->flops * tok_s / (mf->fma_peak[0] * t) : 0;
+}
+
+/* The PyTorch series of the best median at t threads, or -1. */
+static int train_torch_best(const train_model *tm, int t)
+{
+	double a = train_median(&tm->s[TR_TORCH][t - 1]), b = train_median(&tm->s[TR_TORCH_BLAS][t - 1]);
+
+	if (a <= 0 && b <= 0)
+		return -1;
+	return b > a ? TR_TORCH_BLAS : TR_TORCH;
+}
+
+/* "1234 (1200–1300)", or the failure. */
+static void train_cell(const train_series *s, char *buf, size_t size)
+{
+	char a[32], b[32], c[32];
+
+	if (s->n == 0) {
+		snprintf(buf, size, s->failed ? "failed: %s" : "–", s->error);
+		return;
+	}
+	stats st = stats_of(s->tok_s, s->n);
+	if (s->n == 1)
+		snprintf(buf, size, "%s", fmt_rate(a, sizeof a, st.median));
+	else
+		snprintf(buf, size, "%s (%s–%s)", fmt_rate(a, sizeof a, st.median), fmt_rate(b, sizeof b, st.min),
+		         fmt_rate(c, sizeof c, st.max));
+}
+
+static void print_train_markdown(const train_figures *tf, const machine_figures *mf, const options *o)
+{
+	char a[300], b[300], blas[400];
+
+	if (tf->libpath[0])
+		snprintf(blas, sizeof blas, "OpenBLAS (Debian's libopenblas0-pthread, %s kernels, through "
+		         "LD_LIBRARY_PATH from tools/openblas.sh)", tf->blas_core[0] ? tf->blas_core : "?");
+	else
+		snprintf(blas, sizeof blas, "the system's BLAS (%s): %s", tf->blas[0] ? tf->blas : "?",
+		         tf->openblas_error);
+	printf("\n## Training (`make bench`)\n\n");
+	printf("A full step (forward, cross-entropy, backward, gradient clipping, AdamW) at batch %d × %d, "
+	       "%s threads; FMA peak per core %.1f GFLOP/s (%s).  ", TRAIN_BATCH, TRAIN_SEQ,
+	       mf->threads_max > 1 ? "1 and 2" : "1", mf->fma_peak[0] / 1e9, isa_name[mf->fma_best]);
+	if (tf->torch)
+		printf("PyTorch %s eager (`%s`) with %s.\n\n", tf->torch_version, o->python, blas);
+	else
+		printf("No PyTorch: %s cannot import torch (%s).\n\n", o->python, tf->torch_error);
+	if (!tf->tfmc)
+		printf("`tfmc train` did not run: %s\n\n", tf->tfmc_error);
+
+	printf("| model | parameters | FLOPs/token (step) | threads | tfmc tok/s | %% of FMA peak | peak RSS "
+	       "| 2t / 1t | PyTorch threads × BLAS threads | PyTorch tok/s | %% of FMA peak | peak RSS "
+	       "| tfmc / PyTorch | other load, tfmc / PyTorch |\n");
+	printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+	for (int i = 0; i < tf->n; i++) {
+		const train_model *tm = &tf->tm[i];
+		for (int t = 1; t <= mf->threads_max; t++) {
+			const train_series *ts = &tm->s[TR_TFMC][t - 1];
+			double tok = train_median(ts), one = train_median(&tm->s[TR_TFMC][0]);
+			int best = train_torch_best(tm, t);
+			for (int e = TR_TORCH; e < N_TRAIN; e++) {
+				const train_series *ps = &tm->s[e][t - 1];
+				double ptok = train_median(ps);
+				if (e == TR_TORCH_BLAS && t == 1)
+					continue;
+				if (e == TR_TORCH) {
+					train_cell(ts, a, sizeof a);
+					printf("| %s | %.2fM | %.1fM | %d | %s | ", tm->m.name, tm->m.params / 1e6,
+					       tm->flops / 1e6, t, a);
+					if (tok > 0)
+						printf("%.0f%% | %.0f MiB | ", 100 * train_peak(tm, tok, t, mf),
+						       (double)ts->rss_kib / 1024);
+					else
+						printf("| | ");
+					if (t > 1 && tok > 0 && one > 0)
+						printf("%.2f× ", tok / one);
+					printf("| ");
+				} else {
+					printf("| %s | | | %d | | | | | ", tm->m.name, t);
+				}
+				train_cell(ps, b, sizeof b);
+				printf("%s%d × %d%s | %s | ", e == best && t > 1 ? "**" : "", e == TR_TORCH ? t : 1,
+				       e == TR_TORCH ? 1 : t, e == best && t > 1 ? "**" : "", tf->torch ? b : "–");
+				if (ptok > 0)
+					printf("%.0f%% | %.0f MiB | ", 100 * train_peak(tm, ptok, t, mf), (double)ps->rss_kib / 1024);
+				else
+					printf("| | ");
+				if (tok > 0 && ptok > 0)
+					printf("%.2f× ", tok / ptok);
+				if (e == TR_TORCH && ts->n)
+					printf("| %.2f / ", stats_of(ts->other, ts->n).median);
+				else
+					printf("| / ");
+				if (ps->n)
+					printf("%.2f |\n", stats_of(ps->other, ps->n).median);
+				else
+					printf("|\n");
+			}
+		}
+	}
+	printf("\nMedians of %d runs (PyTorch: %d), min–max in parentheses; every run a fresh process, tfmc's "
+	       "and PyTorch's in turn.  **tok/s**: %d × %d tokens per step over the time of a step.  tfmc: "
+	       "`tfmc train SPEC --data RANDOM_IDS --steps %d --batch %d --seq %d --threads N --log CSV`, "
+	       "the median of its steps' times (in the CSV) but the first's.  PyTorch: `bench/torch_train.py`, the median of "
+	       "%d steps after 1 untimed (fewer past 10 s); at 2 threads both ways to spend them, PyTorch's own threads "
+	       "(`torch.set_num_threads`) or OpenBLAS's (`OPENBLAS_NUM_THREADS`), the best in bold.  "
+	       "**FLOPs/token (step)** = 6 × the matrix-product parameters (the classifier included) "
+	       "+ 6 × n_layer × n_head × head_dim × (T + 1) for causal attention over T = %d tokens (the "
+	       "token at position t scores and sums t + 1 keys and values, 4 × head_dim FLOPs each, per "
+	       "head; a backward is twice a forward); norms, softmax, the loss and AdamW not counted.  "
+	       "**%% of FMA peak**: FLOPs/token × tok/s ÷ (the FMA peak of one core × threads).  "
+	       "Peak RSS from wait4 (tfmc: its JIT included; PyTorch: the Python process).  "
+	       "The training part took %.1f minutes.\n",
+	       o->train_runs, tf->torch_runs, TRAIN_BATCH, TRAIN_SEQ, 1 + TRAIN_STEPS, TRAIN_BATCH, TRAIN_SEQ,
+	       tf->libpath[0] ? TRAIN_STEPS : 1, TRAIN_SEQ, tf->elapsed / 60);
+}
+
+/* --train-only: the machine's lines of the report, then the training. */
+static void print_train_only(const train_figures *tf, const machine_figures *mf, const options *o)
+{
+	printf("Machine: %s, %d CPUs online, %s; tfmc %s; %s.  Load average (1, 5, 15 min) at the "
+	       "start: %s; at the end: %s.\n", mf->cpu.model, mf->cpu.cpus,
+	       mf->cpu.avx512 ? "AVX-512F and AVX2+FMA" : mf->cpu.avx2 ? "AVX2+FMA, no AVX-512" : "no AVX2",
+	       mf->tfmc_version, mf->date, mf->load_start, mf->load_end);
+	print_train_markdown(tf, mf, o);
+}
+
+static void print_train_json(const train_figures *tf, const machine_figures *mf)
+{
+	printf("  \"training\": {\"batch\": %d, \"seq\": %d, \"tfmc_train\": %s, \"torch\": ", TRAIN_BATCH,
+	       TRAIN_SEQ, tf->tfmc ? "true" : "false");
+	json_str(tf->torch ? tf->torch_version : "");
+	printf(", \"blas\": ");
+	json_str(tf->libpath[0] ? "openblas" : tf->blas);
+	printf(", \"blas_core\": ");
+	json_str(tf->blas_core);
+	printf(", \"elapsed_s\": %.1f,\n    \"models\": [", tf->elapsed);
+	for (int i = 0; i < tf->n; i++) {
+		const train_model *tm = &tf->tm[i];
+		int first = 1;
+		printf("%s\n      {\"name\": ", i ? "," : "");
+		json_str(tm->m.name);
+		printf(", \"spec\": ");
+		json_str(tm->m.spec);
+		printf(", \"parameters\": %.0f, \"flops_per_token\": %.0f, \"series\": [", tm->m.params, tm->flops);
+		for (int e = 0; e < N_TRAIN; e++)
+			for (int t = 1; t <= mf->threads_max; t++) {
+				const train_series *s = &tm->s[e][t - 1];
+				if (s->n == 0 && s->failed == 0)
+					continue;
+				printf("%s\n         {\"engine\": \"%s\", \"threads\": %d, \"torch_threads\": %d, "
+				       "\"blas_threads\": %d, \"failed_runs\": %d", first ? "" : ",", train_engine[e], t,
+				       e == TR_TFMC ? 0 : e == TR_TORCH ? t : 1, e == TR_TFMC ? 0 : e == TR_TORCH ? 1 : t,
+				       s->failed);
+				first = 0;
+				if (s->failed) {
+					printf(", \"error\": ");
+					json_str(s->error);
+				}
+				if (s->n) {
+					printf(", ");
+					json_stats("tok_s", s->tok_s, s->n);
+					printf(", ");
+					json_stats("other_load_cpus", s->other, s->n);
+					printf(", \"fma_peak\": %.4f, \"peak_rss_bytes\": %.0f",
+					       train_peak(tm, train_median(s), t, mf), (double)s->rss_kib * 1024);
+				}
+				printf("}");
+			}
+		printf("]}");
+	}
+	printf("\n    ]},\n");
+}
+
 static int cmp_params(const void *a, const void *b)
 {
 	const model *x = a, *y = b;
@@ -1139,7 +1754,8 @@ int main(int argc, char **argv)
 {
 	static model ms[MAX_MODELS];
 	static machine_figures mf;
-	options o = { "./tfmc", 3, 0, 1, 0, 600, { 0 }, 0 };
+	static train_figures tf;
+	options o = { "./tfmc", 3, 0, 1, 0, 600, { 0 }, 0, -1, 3, "/usr/bin/python3", 1 };
 	glob_t g = { 0 };
 	double t_start = machine_now();
 	char cmd[PATH_MAX + 32];
@@ -1148,12 +1764,14 @@ int main(int argc, char **argv)
 
 	if (parse_args(argc, argv, &o) != 0)
 		return 2;
+	if (o.train < 0)	/* the training figures come with the whole bench */
+		o.train = o.n_specs ? TRAIN_NONE : TRAIN_TOO;
 	if (access(o.tfmc, X_OK) != 0) {
 		fprintf(stderr, "bench: error: cannot run %s: %s (build it with make, or give --tfmc)\n",
 		        o.tfmc, strerror(errno));
 		return 2;
 	}
-	if (o.n_specs == 0) {
+	if (o.n_specs == 0 && o.train != TRAIN_ONLY) {
 		if (glob("specs/bench/*.tfm", 0, NULL, &g) != 0 || g.gl_pathc == 0) {
 			fprintf(stderr, "bench: error: no specs in specs/bench/ (run it from the top of the tree)\n");
 			return 2;
@@ -1174,7 +1792,7 @@ int main(int argc, char **argv)
 		if (model_show(&ms[n], &o) == 0)
 			n++;
 	}
-	if (n == 0) {
+	if (n == 0 && o.train != TRAIN_ONLY) {
 		remove_workdir(&o);
 		return 1;
 	}
@@ -1194,6 +1812,8 @@ int main(int argc, char **argv)
 		return 1;
 	for (int i = 0; i < n; i++)
 		model_bench(&ms[i], &o, mf.threads_max);
+	if (o.train != TRAIN_NONE)
+		train_bench(&tf, &o, mf.threads_max);
 	/* Again, in case something else was running the first time: a limit
 	 * is the best the machine did. */
 	if (measure_machine(&mf, ms, n) != 0)
@@ -1202,9 +1822,13 @@ int main(int argc, char **argv)
 	mf.elapsed = machine_now() - t_start;
 	loadavg(mf.load_end, sizeof mf.load_end);
 	if (o.json)
-		print_json(ms, n, &mf, &o);
+		print_json(ms, n, &mf, &o, &tf);
+	else if (o.train == TRAIN_ONLY)
+		print_train_only(&tf, &mf, &o);
 	else
 		print_markdown(ms, n, &mf, &o);
+	if (!o.json && o.train == TRAIN_TOO)
+		print_train_markdown(&tf, &mf, &o);
 
 	remove_workdir(&o);
 	globfree(&g);
