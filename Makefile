@@ -48,9 +48,10 @@ Q = @
 endif
 
 COMPILER_SRC = $(wildcard compiler/*.c compiler/*/*.c)
-# kernels.c is built once per instruction set, with its own -m flags; the
-# rest of the tree is built for the baseline x86-64, so it runs anywhere.
-RUNTIME_SRC  = $(filter-out runtime/kernels/kernels.c,$(wildcard runtime/*.c runtime/*/*.c))
+# The kernels are built once per instruction set, with its own -m flags;
+# the rest of the tree is built for the baseline x86-64, so it runs anywhere.
+KERNEL_SRC   = runtime/kernels/kernels.c
+RUNTIME_SRC  = $(filter-out $(KERNEL_SRC),$(wildcard runtime/*.c runtime/*/*.c))
 KERNEL_ISAS  = scalar avx2 avx512
 KERNEL_FLAGS_scalar =
 KERNEL_FLAGS_avx2   = -mavx2 -mfma
@@ -60,7 +61,8 @@ GEN_SRC      = $(B)/lex.c $(B)/parse.c
 
 COMPILER_OBJ = $(COMPILER_SRC:%.c=$(B)/%.o) $(B)/lex.o $(B)/parse.o
 LIB_OBJ      = $(filter-out $(B)/compiler/main.o,$(COMPILER_OBJ))
-RUNTIME_OBJ  = $(RUNTIME_SRC:%.c=$(B)/%.o) $(KERNEL_ISAS:%=$(B)/runtime/kernels/kernels_%.o)
+KERNEL_OBJ   = $(foreach f,$(KERNEL_SRC:%.c=$(B)/%),$(KERNEL_ISAS:%=$(f)_%.o))
+RUNTIME_OBJ  = $(RUNTIME_SRC:%.c=$(B)/%.o) $(KERNEL_OBJ)
 TEST_OBJ     = $(TEST_SRC:%.c=$(B)/%.o)
 
 all: tfmc
@@ -82,10 +84,14 @@ $(B)/%.o: %.c | $(B)/.deps
 	@echo "  CC      $<"
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
-$(KERNEL_ISAS:%=$(B)/runtime/kernels/kernels_%.o): $(B)/runtime/kernels/kernels_%.o: runtime/kernels/kernels.c | $(B)/.deps
-	@mkdir -p $(dir $@)
-	@echo "  CC      $< ($*)"
-	$(Q)$(CC) $(CPPFLAGS) $(KERNEL_CFLAGS) $(KERNEL_FLAGS_$*) -DTFM_ISA=$* -c -o $@ $<
+# One pattern rule per instruction set: build/runtime/kernels/F_ISA.o from F.c.
+define KERNEL_RULE
+$(B)/runtime/kernels/%_$(1).o: runtime/kernels/%.c | $(B)/.deps
+	@mkdir -p $$(dir $$@)
+	@echo "  CC      $$< ($(1))"
+	$(Q)$$(CC) $$(CPPFLAGS) $$(KERNEL_CFLAGS) $$(KERNEL_FLAGS_$(1)) -DTFM_ISA=$(1) -c -o $$@ $$<
+endef
+$(foreach i,$(KERNEL_ISAS),$(eval $(call KERNEL_RULE,$(i))))
 
 $(B)/lex.o: $(B)/lex.c
 	@echo "  CC      $<"

@@ -2,14 +2,16 @@
  * attention, activations), written once and built once per instruction set.
  *
  * The Makefile compiles this file three times, with -DTFM_ISA=scalar, avx2
- * or avx512 and that set's -m flags; every external name gets the set as a
- * suffix (NAME(x) is x_avx2), and each build defines one table,
- * tfm_kernels_<isa>, that tfm_kernels_for (kernels_dispatch.c) hands out
- * after checking the CPU.  The code is GNU C vector extensions over a vector
- * type vf of VL floats; an instruction set is a few numbers and hooks below:
- * the width, the tile shape, fused multiply-add, loads and stores of a
- * partial vector.  "scalar" is the x86-64 baseline: 16-byte vectors, which
- * SSE2 (or any target GCC knows) handles, with a separate multiply and add.
+ * or avx512 and that set's -m flags (and so the training's gemm.c and
+ * train.c); every external name gets the set as a suffix (NAME(x) is
+ * x_avx2), and each build defines one table, tfm_kernels_<isa>, here at the
+ * end, that tfm_kernels_for (kernels_dispatch.c) hands out after checking
+ * the CPU.  The code is GNU C vector extensions over a vector type vf of VL
+ * floats; an instruction set is a few numbers and hooks (kernels_isa.h):
+ * the width, fused multiply-add, loads and stores of a partial vector; the
+ * tile shapes are each file's.  "scalar" is the x86-64 baseline: 16-byte
+ * vectors, which SSE2 (or any target GCC knows) handles, with a separate
+ * multiply and add.
  *
  * Matrix products are the hot loops.  Decode (n = 1) is a stream of weights
  * that must run at memory bandwidth: a row at a time, four accumulators,
@@ -34,58 +36,25 @@
  * rounding (it used to agree to the bit, with eight rows read at once, one
  * accumulator each: half the speed in bf16).
  */
-#include <math.h>
-#include <stddef.h>
-#include <string.h>
+#include "kernels_isa.h"
 
-#include "tfm.h"
+/* ---- The matrix products' numbers ---------------------------------------------- */
 
-/* ---- The instruction set: name, numbers, hooks -------------------------------- */
-
-#define ISA_scalar 1
-#define ISA_avx2 2
-#define ISA_avx512 3
-
-#define CAT_(a, b) a##b
-#define CAT(a, b) CAT_(a, b)
-#define STR_(a) #a
-#define STR(a) STR_(a)
-
-#ifndef TFM_ISA
-#error "kernels.c is built once per instruction set: -DTFM_ISA=scalar|avx2|avx512 (see the Makefile)"
-#endif
-#define ISA CAT(ISA_, TFM_ISA)
-#define NAME(x) CAT(x##_, TFM_ISA)
-
-/* VL: floats per vector.  MR x NR: the prefill tile, MR * NR accumulators
- * plus NR token vectors and a weight vector in the registers (16 in SSE2
- * and AVX2, 32 in AVX-512).  KC: the most columns per chunk, so that a
- * tile's MR rows of a chunk (MR * KC floats) sit in half of a 32 KB L1. */
+/* MR x NR: the prefill tile, MR * NR accumulators plus NR token vectors and
+ * a weight vector in the registers.  KC: the most columns per chunk, so that
+ * a tile's MR rows of a chunk (MR * KC floats) sit in half of a 32 KB L1. */
 #if ISA == ISA_avx512
-#if !defined(__AVX512F__) || !defined(__FMA__)
-#error "the avx512 kernels need -mavx512f -mavx512bw -mavx512vl -mfma"
-#endif
-#include <immintrin.h>
-#define VL 16
 #define MR 8
 #define NR 3
 #define KC 512
 #elif ISA == ISA_avx2
-#if !defined(__AVX2__) || !defined(__FMA__)
-#error "the avx2 kernels need -mavx2 -mfma"
-#endif
-#include <immintrin.h>
-#define VL 8
 #define MR 4
 #define NR 3
 #define KC 1024
-#elif ISA == ISA_scalar
-#define VL 4
+#else
 #define MR 4
 #define NR 2		/* no FMA: a product needs a register too */
 #define KC 1024
-#else
-#error "TFM_ISA must be scalar, avx2 or avx512"
 #endif
 
 #define MC 64		/* rows per panel: MC * KC floats stay in L2 */
@@ -93,61 +62,6 @@
 #define PF_BF16 1024	/* decode: bf16 weights prefetched this many bytes ahead */
 #define TR 8		/* the most rows of any tile: MR <= TR, a multiple of 4 */
 #define SPLIT 16	/* rows are split over threads in multiples of this (a cache line of y) */
-
-#define INLINE static inline __attribute__((always_inline))
-
-typedef float vf __attribute__((vector_size(VL * 4)));
-typedef float vf_u __attribute__((vector_size(VL * 4), aligned(4), may_alias));
-typedef float v4 __attribute__((vector_size(16)));
-
-INLINE vf vload(const float *p) { return *(const vf_u *)p; }
-INLINE void vstore(float *p, vf v) { *(vf_u *)p = v; }
-INLINE vf vsplat(float s) { return (vf){0} + s; }
-
-/* a * b + c, fused where the set has it. */
-INLINE vf vfma(vf a, vf b, vf c)
-{
-#if ISA == ISA_avx512
-	return _mm512_fmadd_ps(a, b, c);
-#elif ISA == ISA_avx2
-	return _mm256_fmadd_ps(a, b, c);
-#else
-	return a * b + c;
-#endif
-}
-
-#if ISA == ISA_avx2
-/* Lanes m.. of a mask that keeps the first m of 8. */
-static const int lane_mask[16] = { -1, -1, -1, -1, -1, -1, -1, -1 };
-#endif
-
-/* The first m (0 < m < VL) floats at p, the other lanes 0; reads only those m. */
-INLINE vf vload_part(const float *p, int m)
-{
-#if ISA == ISA_avx512
-	return _mm512_maskz_loadu_ps((__mmask16)((1u << m) - 1), p);
-#elif ISA == ISA_avx2
-	return _mm256_maskload_ps(p, _mm256_loadu_si256((const __m256i *)(lane_mask + 8 - m)));
-#else
-	vf v = { 0 };
-	for (int i = 0; i < m; i++)
-		v[i] = p[i];
-	return v;
-#endif
-}
-
-/* Stores the first m (0 < m < VL) lanes of v at p. */
-INLINE void vstore_part(float *p, vf v, int m)
-{
-#if ISA == ISA_avx512
-	_mm512_mask_storeu_ps(p, (__mmask16)((1u << m) - 1), v);
-#elif ISA == ISA_avx2
-	_mm256_maskstore_ps(p, _mm256_loadu_si256((const __m256i *)(lane_mask + 8 - m)), v);
-#else
-	for (int i = 0; i < m; i++)
-		p[i] = v[i];
-#endif
-}
 
 /* Weights: w + i as floats, or as bfloat16 widened to floats when bf. */
 typedef unsigned short vh_u __attribute__((vector_size(VL * 2), aligned(2), may_alias));
@@ -169,38 +83,6 @@ INLINE vf wload_part(const void *w, const int bf, size_t i, int m)
 		return wload(h, 1, 0);
 	}
 	return vload_part((const float *)w + i, m);
-}
-
-/* The lane sums of a, b, c, d, as one vector {sum a, sum b, sum c, sum d}.
- * The same tree for every caller: halves folded down to 4 lanes, then
- * (x0 + x2) + (x1 + x3). */
-INLINE v4 reduce4(vf a, vf b, vf c, vf d)
-{
-#if VL == 16
-	typedef float v8 __attribute__((vector_size(32)));
-	v8 a8 = __builtin_shufflevector(a, a, 0, 1, 2, 3, 4, 5, 6, 7) +
-	        __builtin_shufflevector(a, a, 8, 9, 10, 11, 12, 13, 14, 15);
-	v8 b8 = __builtin_shufflevector(b, b, 0, 1, 2, 3, 4, 5, 6, 7) +
-	        __builtin_shufflevector(b, b, 8, 9, 10, 11, 12, 13, 14, 15);
-	v8 c8 = __builtin_shufflevector(c, c, 0, 1, 2, 3, 4, 5, 6, 7) +
-	        __builtin_shufflevector(c, c, 8, 9, 10, 11, 12, 13, 14, 15);
-	v8 d8 = __builtin_shufflevector(d, d, 0, 1, 2, 3, 4, 5, 6, 7) +
-	        __builtin_shufflevector(d, d, 8, 9, 10, 11, 12, 13, 14, 15);
-#elif VL == 8
-	vf a8 = a, b8 = b, c8 = c, d8 = d;
-#endif
-#if VL >= 8
-	v4 a4 = __builtin_shufflevector(a8, a8, 0, 1, 2, 3) + __builtin_shufflevector(a8, a8, 4, 5, 6, 7);
-	v4 b4 = __builtin_shufflevector(b8, b8, 0, 1, 2, 3) + __builtin_shufflevector(b8, b8, 4, 5, 6, 7);
-	v4 c4 = __builtin_shufflevector(c8, c8, 0, 1, 2, 3) + __builtin_shufflevector(c8, c8, 4, 5, 6, 7);
-	v4 d4 = __builtin_shufflevector(d8, d8, 0, 1, 2, 3) + __builtin_shufflevector(d8, d8, 4, 5, 6, 7);
-#else
-	v4 a4 = a, b4 = b, c4 = c, d4 = d;
-#endif
-	/* {a0+a2, b0+b2, a1+a3, b1+b3} and the same for c, d */
-	v4 ab = __builtin_shufflevector(a4, b4, 0, 4, 1, 5) + __builtin_shufflevector(a4, b4, 2, 6, 3, 7);
-	v4 cd = __builtin_shufflevector(c4, d4, 0, 4, 1, 5) + __builtin_shufflevector(c4, d4, 2, 6, 3, 7);
-	return __builtin_shufflevector(ab, cd, 0, 1, 4, 5) + __builtin_shufflevector(ab, cd, 2, 3, 6, 7);
 }
 
 /* ---- Matrix products ------------------------------------------------------- */
@@ -515,41 +397,6 @@ static void NAME(matmul_bf16)(tfm_pool *pool, float *y, const float *x, const tf
 
 /* ---- Norms ------------------------------------------------------------------ */
 
-/* Sum of v[0..width-1] (sq: of squares; else of v - c), four vector
- * accumulators and a scalar tail. */
-INLINE float row_sum(const float *v, int width, int sq, float c)
-{
-	vf a0 = { 0 }, a1 = { 0 }, a2 = { 0 }, a3 = { 0 };
-	const vf cv = vsplat(c);
-	float s;
-	int k = 0;
-
-	for (; k + 4 * VL <= width; k += 4 * VL) {
-		vf x0 = vload(v + k) - cv, x1 = vload(v + k + VL) - cv;
-		vf x2 = vload(v + k + 2 * VL) - cv, x3 = vload(v + k + 3 * VL) - cv;
-		if (sq) {
-			a0 = vfma(x0, x0, a0);
-			a1 = vfma(x1, x1, a1);
-			a2 = vfma(x2, x2, a2);
-			a3 = vfma(x3, x3, a3);
-		} else {
-			a0 += x0;
-			a1 += x1;
-			a2 += x2;
-			a3 += x3;
-		}
-	}
-	for (; k + VL <= width; k += VL) {
-		vf x0 = vload(v + k) - cv;
-		a0 = sq ? vfma(x0, x0, a0) : a0 + x0;
-	}
-	v4 r = reduce4(a0, a1, a2, a3);
-	s = (r[0] + r[1]) + (r[2] + r[3]);
-	for (; k < width; k++)
-		s += sq ? (v[k] - c) * (v[k] - c) : v[k] - c;
-	return s;
-}
-
 static void NAME(norm)(float *out, const float *in, const float *w, const float *b,
                        int rows, int width, float eps)
 {
@@ -594,30 +441,6 @@ static void NAME(norm)(float *out, const float *in, const float *w, const float 
  * pass, so results do not depend on the thread count. */
 #define AB 64		/* keys per block */
 #define AG 8		/* queries per pass */
-
-/* q . k for keys k0..k3 (rows of the cache), head_dim d. */
-INLINE v4 dot4(const float *q, const float *k0, const float *k1, const float *k2,
-               const float *k3, int d)
-{
-	vf a0 = { 0 }, a1 = { 0 }, a2 = { 0 }, a3 = { 0 };
-	int k = 0;
-
-	for (; k + VL <= d; k += VL) {
-		vf qv = vload(q + k);
-		a0 = vfma(vload(k0 + k), qv, a0);
-		a1 = vfma(vload(k1 + k), qv, a1);
-		a2 = vfma(vload(k2 + k), qv, a2);
-		a3 = vfma(vload(k3 + k), qv, a3);
-	}
-	if (k < d) {
-		vf qv = vload_part(q + k, d - k);
-		a0 = vfma(vload_part(k0 + k, d - k), qv, a0);
-		a1 = vfma(vload_part(k1 + k, d - k), qv, a1);
-		a2 = vfma(vload_part(k2 + k, d - k), qv, a2);
-		a3 = vfma(vload_part(k3 + k, d - k), qv, a3);
-	}
-	return reduce4(a0, a1, a2, a3);
-}
 
 /* Brings cache rows s0.. (up to AB of them, below end) into L2: the first
  * query of a pass calls it for the next block.  Rows of a few hundred bytes,
@@ -772,21 +595,6 @@ static void NAME(attention)(tfm_pool *pool, const tfm_attention *a)
 }
 
 /* ---- Activations ---------------------------------------------------------------- */
-
-INLINE float act1(float x, int act)
-{
-	switch (act) {
-	case TFM_ACT_RELU:
-		return x > 0.0f ? x : 0.0f;
-	case TFM_ACT_SILU:
-		return x / (1.0f + expf(-x));
-	case TFM_ACT_GELU_TANH:
-		return 0.5f * x * (1.0f + tanhf(0.7978845608028654f * (x + 0.044715f * x * x * x)));
-	case TFM_ACT_GELU_ERF:
-		return 0.5f * x * (1.0f + erff(x * 0.7071067811865476f));
-	}
-	return x;
-}
 
 static void NAME(glu)(float *h, const float *gate, long n, int act)
 {
