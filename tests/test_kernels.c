@@ -325,7 +325,8 @@ static void test_norm(void)
 
 /* ---- Attention ------------------------------------------------------------------------ */
 
-/* The reference: out[t, h] = softmax(q . K * scale, soft-capped) V, in double. */
+/* The reference: out[t, h] = softmax(q . K * scale, soft-capped) V, in double,
+ * the probabilities dropped and rescaled when a->dropout > 0. */
 static void kt_attention_ref(const tfm_attention *a, double *out)
 {
 	const int d = a->head_dim, kvd = a->n_kv_head * d, qd = a->n_head * d;
@@ -350,6 +351,12 @@ static void kt_attention_ref(const tfm_attention *a, double *out)
 			}
 			for (int j = 0; j < len; j++)
 				sum += s[j] = exp(s[j] - mx);
+			/* dropout: mask element (h * L + pos + t) * L + j, L = pos + n */
+			for (int j = 0; a->dropout > 0 && j < len; j++) {
+				const uint64_t L = (uint64_t)(a->pos + a->n);
+				const uint64_t e = ((uint64_t)h * L + (uint64_t)(a->pos + t)) * L + (uint64_t)j;
+				s[j] *= tfm_dropout_keep(a->seed, e, a->dropout) ? 1 / (1 - (double)a->dropout) : 0;
+			}
 			for (int c = 0; c < d; c++) {
 				double o = 0;
 				for (int j = 0; j < len; j++)
@@ -367,13 +374,14 @@ static void test_attention(void)
 	/* pos, n: one token or several, past the first block of keys (64) or not */
 	static const int chunks[][2] = { { 0, 1 }, { 0, 5 }, { 7, 1 }, { 13, 6 }, { 40, 9 },
 	                                 { 150, 1 }, { 60, 11 }, { 0, 70 } };
-	static const float caps[] = { 0.0f, 1.5f };
+	/* soft-cap and dropout: off, the cap, both */
+	static const float caps[] = { 0.0f, 1.5f, 1.5f }, drops[] = { 0.0f, 0.0f, 0.3f };
 	double worst[KT_N_ISAS] = { 0 };
 
 	for (int hi = 0; hi < (int)(sizeof heads / sizeof heads[0]); hi++)
 	for (int di = 0; di < (int)(sizeof dims / sizeof dims[0]); di++)
 	for (int ci = 0; ci < (int)(sizeof chunks / sizeof chunks[0]); ci++)
-	for (int si = 0; si < 2; si++) {
+	for (int si = 0; si < 3; si++) {
 		tfm_attention a = { 0 };
 		const int d = dims[di];
 		a.n_head = heads[hi][0];
@@ -384,6 +392,8 @@ static void test_attention(void)
 		a.max_seq = a.pos + a.n + 3;
 		a.scale = 1.0f / sqrtf((float)d);
 		a.softcap = caps[si];
+		a.dropout = drops[si];
+		a.seed = 1234567 + (uint64_t)ci;
 		const size_t qn = (size_t)a.n * a.n_head * d, kvn = (size_t)a.max_seq * a.n_kv_head * d;
 		float *q = kt_random(qn, -3, 3);	/* scores of a few units: the cap matters */
 		float *kc = kt_random(kvn, -1, 1), *vc = kt_random(kvn, -1, 1);
@@ -410,8 +420,9 @@ static void test_attention(void)
 				double dd = kt_rel_diff(out, ref, qn);
 				worst[i] = fmax(worst[i], dd);
 				if (!(dd <= 1e-5))
-					printf("\n    attention %s heads %d/%d dim %d pos %d n %d cap %g pool %d: %.2e",
-					       kt_isas[i], a.n_head, a.n_kv_head, d, a.pos, a.n, a.softcap, p, dd);
+					printf("\n    attention %s heads %d/%d dim %d pos %d n %d cap %g drop %g "
+					       "pool %d: %.2e", kt_isas[i], a.n_head, a.n_kv_head, d, a.pos, a.n,
+					       a.softcap, a.dropout, p, dd);
 				CU_ASSERT(dd <= 1e-5);
 				if (p == 0)
 					memcpy(out0, out, sizeof *out * qn);
@@ -506,7 +517,7 @@ int add_kernel_suites(void)
 	    || !CU_add_test(s, "empty inputs", test_empty)
 	    || !CU_add_test(s, "matmul, every shape, 0-3 threads", test_matmul)
 	    || !CU_add_test(s, "norm: rmsnorm, layernorm", test_norm)
-	    || !CU_add_test(s, "attention: MHA, GQA, MQA, soft-cap", test_attention)
+	    || !CU_add_test(s, "attention: MHA, GQA, MQA, soft-cap, dropout", test_attention)
 	    || !CU_add_test(s, "activations: act and glu", test_activations))
 		return -1;
 	return 0;

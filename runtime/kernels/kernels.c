@@ -496,7 +496,10 @@ static void att_accumulate(float *o, float c, const float *p, const float *v, in
 
 /* Queries (tokens tt[i], heads hh[i]), i < nq <= AG, all of key/value head
  * g: out = softmax(q . K * scale, soft-capped) V over cache rows
- * 0..pos+tt[i]. */
+ * 0..pos+tt[i].  With dropout p > 0, each probability is kept with
+ * probability 1 - p and scaled by 1 / (1 - p), the mask of key s for query
+ * head h at position t being tfm_dropout_keep(seed, att_dropout_row(...) + s,
+ * p): the normalizer sums them all, the values only the kept ones. */
 static void att_pass(const tfm_attention *a, int g, const int *tt, const int *hh, int nq)
 {
 	const int d = a->head_dim, kvd = a->n_kv_head * d, qd = a->n_head * d;
@@ -548,6 +551,14 @@ static void att_pass(const tfm_attention *a, int g, const int *tt, const int *hh
 				bs += s[j];
 			}
 			sum[i] = sum[i] * corr[i] + bs;
+			if (a->dropout > 0.0f) {	/* the sum is of all, the values of the kept */
+				const uint64_t row = att_dropout_row(hh[i], a->pos + a->n, a->pos + tt[i])
+				                     + (uint64_t)s0;
+				const float keep = 1.0f / (1.0f - a->dropout);
+				for (j = 0; j < bl; j++)
+					s[j] = tfm_dropout_keep(a->seed, row + (uint64_t)j, a->dropout)
+					       ? s[j] * keep : 0.0f;
+			}
 		}
 		/* the values */
 		for (int i = 0; i < nq; i++) {
