@@ -48,9 +48,10 @@ Q = @
 endif
 
 COMPILER_SRC = $(wildcard compiler/*.c compiler/*/*.c)
-# The kernels are built once per instruction set, with its own -m flags;
-# the rest of the tree is built for the baseline x86-64, so it runs anywhere.
-KERNEL_SRC   = runtime/kernels/kernels.c
+# The kernels (kernels.c and the training's gemm.c and train.c) are built
+# once per instruction set, with its own -m flags; the rest of the tree is
+# built for the baseline x86-64, so it runs anywhere.
+KERNEL_SRC   = runtime/kernels/kernels.c runtime/kernels/gemm.c runtime/kernels/train.c
 RUNTIME_SRC  = $(filter-out $(KERNEL_SRC),$(wildcard runtime/*.c runtime/*/*.c))
 KERNEL_ISAS  = scalar avx2 avx512
 KERNEL_FLAGS_scalar =

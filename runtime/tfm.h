@@ -163,8 +163,9 @@ typedef struct tfm_attention {
 	int n_head, n_kv_head, head_dim, max_seq;
 	float scale;		/* 1 / sqrt(head_dim) */
 	float softcap;		/* 0: off, else s = softcap * tanh(s / softcap) */
-	float dropout;		/* training: the probabilities' dropout p; 0 off */
-	uint64_t seed;		/* its masks' seed (tfm_dropout_keep) */
+	float dropout;		/* training: the probabilities' dropout p (< 1); 0 off */
+	uint64_t seed;		/* its masks' seed (tfm_dropout_keep; the element index
+				 * is the attention kernel's comment's) */
 } tfm_attention;
 
 /* What the backward of attention reads and writes, for one layer and one
@@ -180,11 +181,12 @@ typedef struct tfm_attention_grad {
 	float *scratch;		/* working space: tfm_attention_grad_scratch floats */
 	int n, n_head, n_kv_head, head_dim;
 	float scale, softcap;	/* as the forward's */
-	float dropout;		/* as the forward's, with the same seed */
+	float dropout;		/* as the forward's, with the same seed: the same masks */
 	uint64_t seed;
 } tfm_attention_grad;
 
-/* Floats of scratch the backward of attention needs for n tokens. */
+/* Floats of scratch the backward of attention needs for n tokens, with
+ * n_threads = tfm_pool_threads of the pool it runs on. */
 static inline long tfm_attention_grad_scratch(int n, int n_head, int n_threads)
 {
 	return (long)n_threads * (4L * n + 64) + (long)n * n_head;
@@ -222,7 +224,12 @@ typedef struct tfm_kernels {
 	void (*norm)(float *out, const float *in, const float *w, const float *b,
 	             int rows, int width, float eps);
 	/* Causal attention, query heads split over the pool's threads; query
-	 * head h reads key/value head h / (n_head / n_kv_head). */
+	 * head h reads key/value head h / (n_head / n_kv_head).  With
+	 * dropout p > 0 (training) each probability is kept with probability
+	 * 1 - p and scaled by 1 / (1 - p) (the softmax's sum is of them all):
+	 * the mask of query head h, query t of the chunk and key s is element
+	 * (h * L + pos + t) * L + s, L = pos + n, of tfm_dropout_keep's masks of
+	 * seed.  The bits with p = 0 are those of a kernel without dropout. */
 	void (*attention)(tfm_pool *pool, const tfm_attention *a);
 	/* h[i] = act(gate[i]) * h[i] (TFM_ACT_SILU, _GELU_TANH, _GELU_ERF). */
 	void (*glu)(float *h, const float *gate, long n, int act);
@@ -241,7 +248,9 @@ typedef struct tfm_kernels {
 	 * (transposed); op(B) is [k, n], B stored [k, n] (ldb), or [n, k] when
 	 * tb.  Row-major.  The training products are
 	 *   dX += dY W:    gemm(0, 0, n, cols, rows, dY, rows, W, cols, dX, cols, 1)
-	 *   dW += dY^T X:  gemm(1, 0, rows, cols, n, dY, rows, X, cols, dW, cols, 1) */
+	 *   dW += dY^T X:  gemm(1, 0, rows, cols, n, dY, rows, X, cols, dW, cols, 1)
+	 * k = 0 gives C = 0 (C as it was when accumulate).  The threads split
+	 * C's rows or columns, never k. */
 	void (*gemm)(tfm_pool *pool, int ta, int tb, int m, int n, int k, const float *a, int lda,
 	             const float *b, int ldb, float *c, int ldc, int accumulate);
 	/* db[c] += sum over the n rows of dy[r, c], c < width. */
@@ -259,7 +268,9 @@ typedef struct tfm_kernels {
 	void (*rope)(float *x, int n, int ld, int heads, int head_dim, const float *cos,
 	             const float *sin, int interleaved, int inverse);
 	/* The backward of a window's causal attention (softmax recomputed from
-	 * q and k), query heads split over the pool's threads. */
+	 * q and k): the threads split the queries (for dq), then blocks of
+	 * keys (for dk and dv); GQA and MQA as the forward's.  Dropout draws
+	 * the forward's masks, pos = 0 and L = n.  The scratch holds no n^2. */
 	void (*attention_backward)(tfm_pool *pool, const tfm_attention_grad *a);
 	/* The backward of h = act(gate) * up: dgate += dh * up * act'(gate),
 	 * dup += dh * act(gate) (TFM_ACT_SILU, _GELU_TANH, _GELU_ERF). */
@@ -274,14 +285,17 @@ typedef struct tfm_kernels {
 	void (*softcap_backward)(float *dx, const float *y, const float *dy, long n, float c);
 	/* y = a + b (y may be a or b). */
 	void (*add)(float *y, const float *a, const float *b, long n);
-	/* Inverted dropout: y = x * keep / (1 - p), keep = tfm_dropout_keep(seed, i, p);
-	 * and its backward, dx += dy * keep / (1 - p). */
+	/* Inverted dropout: y = x * keep / (1 - p), keep = tfm_dropout_keep(seed, i, p)
+	 * for element i of x (so each tensor needs a seed of its own), y may be
+	 * x; and its backward, dx += dy * keep / (1 - p).  p = 0: y = x. */
 	void (*dropout)(float *y, const float *x, long n, float p, uint64_t seed);
 	void (*dropout_backward)(float *dx, const float *dy, long n, float p, uint64_t seed);
 	/* The loss of section 5 over rows of logits [rows, vocab] (after the
 	 * soft-cap) with targets[rows] in [0, vocab): returns the sum over rows of
 	 * CE + z_loss * lse^2, in double, in row order; when dlogits is not NULL
-	 * it receives scale * d(that sum)/d(logits) (dlogits may be logits). */
+	 * it receives scale * d(that sum)/d(logits) (dlogits may be logits).
+	 * Each row's maximum is subtracted before e^x; rows split over the
+	 * pool's threads. */
 	double (*cross_entropy)(tfm_pool *pool, const float *logits, float *dlogits, const int *targets,
 	                        int rows, int vocab, float z_loss, float scale);
 	/* dE[ids[t]] += scale * dx[t], rows of width d, t < n; ids may repeat
@@ -292,11 +306,14 @@ typedef struct tfm_kernels {
 	/* AdamW on one tensor (MODEL_REFERENCE.md section 5): when wd > 0,
 	 * w -= lr * wd * w; then m = beta1 m + (1 - beta1) g,
 	 * v = beta2 v + (1 - beta2) g^2, w -= lr * (m / bc1) / (sqrt(v / bc2) + eps)
-	 * with bc1 = 1 - beta1^t, bc2 = 1 - beta2^t. */
+	 * with bc1 = 1 - beta1^t, bc2 = 1 - beta2^t, in torch.optim.AdamW's
+	 * order of operations (w *= 1 - lr wd; w -= (lr / bc1) m /
+	 * (sqrt(v) / sqrt(bc2) + eps)). */
 	void (*adamw)(float *w, const float *g, float *m, float *v, long n, float lr, float beta1,
 	              float beta2, float eps, float wd, float bc1, float bc2);
-	/* The sum of x[i]^2, in double, in a fixed order; x *= s. */
+	/* The sum of x[i]^2, in double, in a fixed order. */
 	double (*sumsq)(const float *x, long n);
+	/* x *= s */
 	void (*scale)(float *x, long n, float s);
 } tfm_kernels;
 
