@@ -271,8 +271,10 @@ static int layout(TrainProgram *tp)
 		tp->values[v].grad_written = 1;
 		tp->values[v].zero_at = -1;
 		/* ... over the logits themselves when no backward reads them. */
-		if (act_end[v] <= FWD(n - 1))
+		if (act_end[v] <= FWD(n - 1)) {
 			grad_of[v] = -2;
+			act_end[v] = gend[v];	/* the place stays taken until the gradient is used */
+		}
 	}
 	/* Outputs written over inputs that nothing reads afterwards; a RoPE's
 	 * gradient rotated in place when the RoPE is its input's one reader. */
