@@ -268,6 +268,35 @@ static void test_empty(void)
 		k->norm(NULL, NULL, NULL, NULL, 0, 8, 1e-5f);
 		k->glu(NULL, NULL, 0, TFM_ACT_SILU);
 		k->act(NULL, 0, TFM_ACT_RELU);
+		/* training: k = 0 is C = 0, or C as it was; the rest do nothing */
+		for (int p = 0; p < 4; p++) {
+			float c[6] = { 7, 7, 7, 7, 7, 7 };
+			tfm_attention_grad g = { 0 };
+			g.n_head = g.n_kv_head = g.head_dim = 1;
+			k->gemm(kt_pool[p], 0, 0, 0, 3, 5, NULL, 5, NULL, 3, NULL, 3, 0);
+			k->gemm(kt_pool[p], 1, 1, 2, 0, 5, NULL, 2, NULL, 5, NULL, 1, 1);
+			k->gemm(kt_pool[p], 0, 0, 2, 2, 0, NULL, 1, NULL, 2, c, 3, 1);
+			CU_ASSERT(c[0] == 7 && c[4] == 7);
+			k->gemm(kt_pool[p], 0, 0, 2, 2, 0, NULL, 1, NULL, 2, c, 3, 0);
+			CU_ASSERT(c[0] == 0 && c[1] == 0 && c[2] == 7 && c[3] == 0 && c[4] == 0 && c[5] == 7);
+			k->norm_backward(kt_pool[p], NULL, NULL, NULL, NULL, NULL, NULL, 0, 8, 1e-5f);
+			k->attention_backward(kt_pool[p], &g);	/* n = 0 */
+			CU_ASSERT(k->cross_entropy(kt_pool[p], NULL, NULL, NULL, 0, 10, 0.1f, 1) == 0);
+			k->embed_backward(kt_pool[p], NULL, NULL, NULL, 0, 8, 1);
+		}
+		k->bias_backward(y, NULL, 0, 3);
+		CU_ASSERT(y[0] == 0);
+		k->rope(NULL, 0, 8, 2, 4, NULL, NULL, 0, 0);
+		k->glu_backward(NULL, NULL, NULL, NULL, NULL, 0, TFM_ACT_SILU);
+		k->act_backward(NULL, NULL, NULL, 0, TFM_ACT_RELU);
+		k->softcap(NULL, 0, 30);
+		k->softcap_backward(NULL, NULL, NULL, 0, 30);
+		k->add(NULL, NULL, NULL, 0);
+		k->dropout(NULL, NULL, 0, 0.5f, 1);
+		k->dropout_backward(NULL, NULL, 0, 0.5f, 1);
+		k->adamw(NULL, NULL, NULL, NULL, 0, 1e-3f, 0.9f, 0.95f, 1e-8f, 0.1f, 0.1f, 0.05f);
+		CU_ASSERT(k->sumsq(NULL, 0) == 0);
+		k->scale(NULL, 0, 2);
 	}
 }
 

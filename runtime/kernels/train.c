@@ -85,6 +85,8 @@ void NAME(dropout)(float *y, const float *x, long n, float p, uint64_t seed)
 {
 	const float keep = 1.0f / (1.0f - p);
 
+	if (n <= 0)
+		return;
 	if (p <= 0.0f) {
 		if (y != x)
 			memmove(y, x, sizeof(float) * (size_t)n);
