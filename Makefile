@@ -6,7 +6,8 @@
 #   make check-asan  the suites under AddressSanitizer and UBSan
 #   make fuzz        build the fuzz targets (clang, libFuzzer)
 #   make bench       the speed of the generated code against the machine, of
-#                    training beside PyTorch, and of the tokenizers (bench/)
+#                    training beside PyTorch, of the tokenizers and of the
+#                    training kernels (bench/)
 #   make regen       regenerate golden files (needs Debian's python3-numpy)
 #   make clean
 
@@ -183,9 +184,21 @@ $(B)/tfmc-bench-tokenizer: $(B)/bench/bench_tokenizer.o $(B)/libtfmrt.a
 	@echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-bench: tfmc $(B)/tfmc-bench $(B)/tfmc-bench-tokenizer
+# The training kernels' speed (bench/bench_kernels.c: the gemm against the
+# FMA peak), after the tokenizers unless BENCH_ARGS asks for JSON;
+# `make bench-kernels` runs it alone.
+$(B)/tfmc-bench-kernels: $(B)/bench/bench_kernels.o $(B)/bench/machine.o \
+		$(BENCH_ISAS:%=$(B)/bench/machine_%.o) $(B)/libtfmrt.a
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+bench: tfmc $(B)/tfmc-bench $(B)/tfmc-bench-tokenizer $(B)/tfmc-bench-kernels
 	$(Q)$(B)/tfmc-bench $(BENCH_ARGS)
 	$(if $(findstring --json,$(BENCH_ARGS)),,$(Q)$(B)/tfmc-bench-tokenizer)
+	$(if $(findstring --json,$(BENCH_ARGS)),,$(Q)$(B)/tfmc-bench-kernels)
+
+bench-kernels: $(B)/tfmc-bench-kernels
+	$(Q)$(B)/tfmc-bench-kernels
 
 bench-tokenizer: $(B)/tfmc-bench-tokenizer
 	$(Q)$(B)/tfmc-bench-tokenizer
@@ -193,4 +206,4 @@ bench-tokenizer: $(B)/tfmc-bench-tokenizer
 bench-train: tfmc $(B)/tfmc-bench
 	$(Q)$(B)/tfmc-bench --train-only $(BENCH_ARGS)
 
-.PHONY: bench bench-tokenizer bench-train
+.PHONY: bench bench-tokenizer bench-train bench-kernels
