@@ -23,6 +23,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "tfm_internal.h"
+
 #include "tfm.h"
 
 #define TFM_MAIN_DEFAULT_N       16
@@ -211,9 +213,8 @@ fail:
 
 /* ---- The command line -------------------------------------------------- */
 
-/* 1 if arg is the option name, alone (value in the next argument) or as
- * name=value (*inline_value set). */
-static int tfm_is_opt(const char *arg, const char *name, const char **inline_value)
+/* tfm_internal.h */
+int tfm_is_opt(const char *arg, const char *name, const char **inline_value)
 {
 	size_t k = strlen(name);
 

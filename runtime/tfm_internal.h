@@ -81,6 +81,20 @@ int tfm_file_holds(const tfm_file *f, const void *p);
 /* Tensor i as floats into out[nelem] (exact for F32, F16, BF16). */
 int tfm_file_read_f32(const tfm_file *f, int i, float *out);
 
+/* 1 if the command-line argument arg is the option name, alone (its value
+ * in the next argument) or as --name=value for a long option, with
+ * *inline_value then set (else NULL). */
+int tfm_is_opt(const char *arg, const char *name, const char **inline_value);
+
+/* The value of key in the file's "__metadata__" (its string members), or
+ * NULL when there is none. */
+const char *tfm_file_meta(const tfm_file *f, const char *key);
+/* tfm_file_write, with a "__metadata__" object of the string pairs meta[0],
+ * meta[1], meta[2], ... up to a NULL key; meta NULL writes none (as
+ * tfm_file_write). */
+int tfm_file_write_meta(const char *path, const tfm_tensor_decl *decl, int n,
+                        const void *const *data, const char *const *meta, tfm_error *e);
+
 /* Binds decl[n] over files[nf]: each tensor from the first file whose
  * tensors bind as its name (an earlier file overrides a later one), every
  * other tensor that binds must be one an earlier file overrode; messages

@@ -177,24 +177,13 @@ static int fake_write(const char *path)
 
 static char mm_out[8192], mm_err[8192]; /* what the last run printed */
 
-static void mm_slurp(const char *path, char *buf, size_t cap)
-{
-	FILE *fp = fopen(path, "rb");
-	size_t n = 0;
-
-	if (fp != NULL) {
-		n = fread(buf, 1, cap - 1, fp);
-		fclose(fp);
-	}
-	buf[n] = '\0';
-}
-
 /* Runs tfm_main on the fake model with the NULL-terminated arguments (argv[0]
  * is "fake"), capturing stdout and stderr; returns its exit status. */
 static int mm_run(const char *arg, ...)
 {
-	char *argv[32], out_path[1024], err_path[1024];
-	int argc = 0, rc, fd_out, fd_err, save_out, save_err;
+	char *argv[32];
+	test_capture cap;
+	int argc = 0, rc;
 	va_list ap;
 
 	argv[argc++] = "fake";
@@ -204,31 +193,10 @@ static int mm_run(const char *arg, ...)
 	va_end(ap);
 	argv[argc] = NULL;
 
-	snprintf(out_path, sizeof out_path, "%s/stdout", mm_dir);
-	snprintf(err_path, sizeof err_path, "%s/stderr", mm_dir);
-	fflush(stdout);
-	fflush(stderr);
-	fd_out = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	fd_err = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	save_out = dup(1);
-	save_err = dup(2);
-	if (fd_out < 0 || fd_err < 0 || save_out < 0 || save_err < 0) {
-		CU_FAIL("cannot redirect stdout and stderr");
+	if (test_capture_begin(&cap, mm_dir) != 0)
 		return -1;
-	}
-	dup2(fd_out, 1);
-	dup2(fd_err, 2);
-	close(fd_out);
-	close(fd_err);
 	rc = tfm_main(argc, argv, &fake_api);
-	fflush(stdout);
-	fflush(stderr);
-	dup2(save_out, 1);
-	dup2(save_err, 2);
-	close(save_out);
-	close(save_err);
-	mm_slurp(out_path, mm_out, sizeof mm_out);
-	mm_slurp(err_path, mm_err, sizeof mm_err);
+	test_capture_end(&cap, mm_out, sizeof mm_out, mm_err, sizeof mm_err);
 	CU_ASSERT_EQUAL(fake_opens, fake_closes);
 	return rc;
 }

@@ -1,6 +1,7 @@
 /* testutil.c: what the test suites share: temporary directories, shell
  * commands, files and .npy arrays. */
 #include <dirent.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -77,6 +78,53 @@ const char *test_slurp(const char *path)
 	}
 	buf[n] = 0;
 	return buf;
+}
+
+static void test_read_into(const char *path, char *buf, size_t cap)
+{
+	FILE *fp = fopen(path, "rb");
+	size_t n = 0;
+
+	if (fp != NULL) {
+		n = fread(buf, 1, cap - 1, fp);
+		fclose(fp);
+	}
+	buf[n] = '\0';
+}
+
+int test_capture_begin(test_capture *c, const char *dir)
+{
+	int fd_out, fd_err;
+
+	snprintf(c->out_path, sizeof c->out_path, "%s/stdout", dir);
+	snprintf(c->err_path, sizeof c->err_path, "%s/stderr", dir);
+	fflush(stdout);
+	fflush(stderr);
+	fd_out = open(c->out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	fd_err = open(c->err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	c->save_out = dup(1);
+	c->save_err = dup(2);
+	if (fd_out < 0 || fd_err < 0 || c->save_out < 0 || c->save_err < 0) {
+		CU_FAIL("cannot redirect stdout and stderr");
+		return -1;
+	}
+	dup2(fd_out, 1);
+	dup2(fd_err, 2);
+	close(fd_out);
+	close(fd_err);
+	return 0;
+}
+
+void test_capture_end(test_capture *c, char *out, size_t ocap, char *err, size_t ecap)
+{
+	fflush(stdout);
+	fflush(stderr);
+	dup2(c->save_out, 1);
+	dup2(c->save_err, 2);
+	close(c->save_out);
+	close(c->save_err);
+	test_read_into(c->out_path, out, ocap);
+	test_read_into(c->err_path, err, ecap);
 }
 
 float *test_npy_read(const char *path, long *rows, long *cols)

@@ -2,6 +2,8 @@
 #ifndef TESTUTIL_H
 #define TESTUTIL_H
 
+#include <stddef.h>
+
 int add_front_suites(void);
 int add_runtime_suites(void);
 int add_model_main_suites(void);
@@ -9,6 +11,8 @@ int add_codegen_suites(void);
 int add_kernel_suites(void);
 int add_tokenizer_suites(void);
 int add_import_suites(void);
+int add_grad_suites(void);
+int add_train_suites(void);
 
 /* Compares a whole message, and shows both on a mismatch. */
 #define ASSERT_MSG(got, want) do { \
@@ -38,6 +42,14 @@ const char *test_path(const char *dir, const char *name);
 int test_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* A whole small file (at most 64 KB), in a static buffer; "" when unreadable. */
 const char *test_slurp(const char *path);
+/* stdout and stderr into files of dir until test_capture_end, which puts
+ * them back and reads what was written into out[cap] and err[cap]. */
+typedef struct test_capture {
+	int save_out, save_err;
+	char out_path[1024], err_path[1024];
+} test_capture;
+int test_capture_begin(test_capture *c, const char *dir);
+void test_capture_end(test_capture *c, char *out, size_t ocap, char *err, size_t ecap);
 /* A float32 .npy of two dimensions, malloc'ed; NULL when unreadable. */
 float *test_npy_read(const char *path, long *rows, long *cols);
 double test_max_abs(const float *a, long n);

@@ -2,7 +2,8 @@
  *
  * A safetensors file is an 8-byte little-endian header length N, N bytes of
  * JSON mapping each tensor name to {"dtype", "shape", "data_offsets"} (plus an
- * optional "__metadata__" object, ignored here), then the data section: raw
+ * optional "__metadata__" object of strings: kept for tfm_file_meta, members
+ * that are not strings ignored), then the data section: raw
  * little-endian tensor data, data_offsets [begin, end) counting from its first
  * byte.  See MODEL_REFERENCE.md section 4.
  *
@@ -13,8 +14,9 @@
  * BF16), and aligned for it, is used where it lies; any other is converted
  * into memory owned by the file, once per tensor and type.
  *
- * Writing (F32 and BF16) pads the header with spaces so the data section starts
- * at a multiple of 64 bytes, then lays the tensors back to back: the format
+ * Writing (F32 and BF16, and a "__metadata__" object of strings when asked)
+ * pads the header with spaces so the data section starts at a multiple of 64
+ * bytes, then lays the tensors back to back: the format
  * forbids holes in the data section, and the reference safetensors library
  * rejects them ("InvalidOffset").  Tensors whose byte size is a multiple of
  * 64 (most, with real model shapes) then stay 64-byte aligned.
@@ -81,6 +83,8 @@ struct tfm_file {
 	tfm_tensor *tensors;        /* [n] in header order */
 	tfm_tensor **sorted;        /* [n_bind] those of kind TFM_BIND, sorted by key */
 	int n_bind;
+	char **meta;                /* [2 * n_meta] "__metadata__" keys and values, owned */
+	int n_meta;
 };
 
 /* ---- Helpers ------------------------------------------------------------ */
@@ -192,6 +196,9 @@ void tfm_file_close(tfm_file *f)
 	}
 	free(f->tensors);
 	free(f->sorted);
+	for (i = 0; i < 2 * f->n_meta; i++)
+		free(f->meta[i]);
+	free(f->meta);
 	free(f->label);
 	if (f->mapped)
 		tfm_file_unmap(f->base, f->size);
@@ -272,6 +279,41 @@ static int tfm_parse_entry(tfm_file *f, const cJSON *item, tfm_tensor *t, tfm_er
 	return 0;
 }
 
+/* Keeps the string members of the "__metadata__" object meta (the format
+ * allows no others; files that hold them anyway still open, as before). */
+static int tfm_parse_meta(tfm_file *f, const cJSON *meta, tfm_error *e)
+{
+	const cJSON *item;
+	int n = 0;
+
+	if (!cJSON_IsObject(meta))
+		return 0;
+	cJSON_ArrayForEach(item, meta)
+		n += cJSON_IsString(item);
+	if (n == 0 || f->meta != NULL)
+		return 0;
+	if ((f->meta = calloc(2 * (size_t)n, sizeof *f->meta)) == NULL)
+		return tfm_fail(e, "%s: out of memory", f->label);
+	cJSON_ArrayForEach(item, meta) {
+		if (!cJSON_IsString(item))
+			continue;
+		f->meta[2 * f->n_meta] = strdup(item->string);
+		f->meta[2 * f->n_meta + 1] = strdup(item->valuestring);
+		f->n_meta++;
+		if (f->meta[2 * f->n_meta - 2] == NULL || f->meta[2 * f->n_meta - 1] == NULL)
+			return tfm_fail(e, "%s: out of memory", f->label);
+	}
+	return 0;
+}
+
+const char *tfm_file_meta(const tfm_file *f, const char *key)
+{
+	for (int i = 0; i < f->n_meta; i++)
+		if (strcmp(f->meta[2 * i], key) == 0)
+			return f->meta[2 * i + 1];
+	return NULL;
+}
+
 /* Parses the header of the size bytes at base into a new file. */
 static int tfm_file_parse(tfm_file **out, const unsigned char *base, size_t size,
                           const char *label, tfm_error *e)
@@ -335,6 +377,8 @@ static int tfm_file_parse(tfm_file **out, const unsigned char *base, size_t size
 	cJSON_ArrayForEach(item, root)
 		if (strcmp(item->string, "__metadata__") != 0)
 			n++;
+		else if (tfm_parse_meta(f, item, e) != 0)
+			goto fail;
 	f->tensors = calloc(n ? (size_t)n : 1, sizeof *f->tensors);
 	if (f->tensors == NULL) {
 		tfm_fail(e, "%s: out of memory", label);
@@ -857,6 +901,12 @@ static int tfm_write_zeros(FILE *fp, size_t n)
 int tfm_file_write(const char *path, const tfm_tensor_decl *decl, int n,
                    const void *const *data, tfm_error *e)
 {
+	return tfm_file_write_meta(path, decl, n, data, NULL, e);
+}
+
+int tfm_file_write_meta(const char *path, const tfm_tensor_decl *decl, int n,
+                        const void *const *data, const char *const *meta, tfm_error *e)
+{
 	size_t *begin = NULL; /* [n + 1] data offset of each tensor, then the end */
 	size_t *nelem = NULL; /* [n] */
 	size_t hlen, pad, off, nbytes;
@@ -874,6 +924,23 @@ int tfm_file_write(const char *path, const tfm_tensor_decl *decl, int n,
 	if (begin == NULL || nelem == NULL || root == NULL) {
 		tfm_fail(e, "%s: out of memory", path);
 		goto done;
+	}
+	if (meta != NULL && meta[0] != NULL) {
+		cJSON *obj = cJSON_AddObjectToObject(root, "__metadata__");
+		if (obj == NULL) {
+			tfm_fail(e, "%s: out of memory", path);
+			goto done;
+		}
+		for (i = 0; meta[i] != NULL; i += 2) {
+			if (meta[i + 1] == NULL) {
+				tfm_fail(e, "%s: metadata key '%.200s' has no value", path, meta[i]);
+				goto done;
+			}
+			if (cJSON_AddStringToObject(obj, meta[i], meta[i + 1]) == NULL) {
+				tfm_fail(e, "%s: out of memory", path);
+				goto done;
+			}
+		}
 	}
 
 	/* Lay the tensors out back to back. */
