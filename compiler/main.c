@@ -30,6 +30,7 @@ typedef struct Options {
 	long long max_seq;	/* import --max-seq, 0 when not given */
 	const char *tokenizer;	/* import --tokenizer */
 	int decode;		/* tokenize --decode */
+	int train;		/* emit --train */
 	int special;		/* tokenize --add-special, --skip-special */
 	char *pass[128];	/* run: the model program's own options */
 	int n_pass;
@@ -64,6 +65,14 @@ static void usage(FILE *f)
 "  import SRC -o NAME.tfm [--max-seq N] [--tokenizer PATH]\n"
 "                         a spec for a llama2.c .bin or a Hugging Face folder,\n"
 "                         its weights read in place where they can be\n"
+"  train FILE --data DATA -o OUT.safetensors [options]\n"
+"                         train the model (tfmc train FILE --help for the options)\n"
+"  grad FILE --weights W --tokens IDS -o G.safetensors\n"
+"                         the loss of one window and its gradients\n"
+"  eval FILE --weights W --data DATA\n"
+"                         cross-entropy, perplexity and bits per byte on a file\n"
+"  FILE -o MODEL.c --train\n"
+"                         emit the training code too (NAME_train_api)\n"
 "\n"
 "options:\n"
 "  --model NAME           the model to use (default: the first in FILE)\n"
@@ -102,10 +111,24 @@ static int usage_error(const char *fmt, const char *arg)
 	return EXIT_USAGE;
 }
 
+/* train, grad and eval: the spec, then the options of tfm_train_main. */
+static int is_train_command(const char *c)
+{
+	return c && (strcmp(c, "train") == 0 || strcmp(c, "grad") == 0 || strcmp(c, "eval") == 0);
+}
+
 static int parse_args(Options *o, int argc, char **argv)
 {
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
+		if (is_train_command(o->command) && o->n_files == 1 && strcmp(a, "--model") != 0
+		    && strcmp(a, "--target") != 0 && strncmp(a, "-W", 2) != 0
+		    && strncmp(a, "--diagnostics-format=", 21) != 0) {
+			if (o->n_pass + 1 >= (int)(sizeof o->pass / sizeof o->pass[0]))
+				return usage_error("%s", "too many options");
+			o->pass[o->n_pass++] = argv[i];
+			continue;
+		}
 		int take = o->command && strcmp(o->command, "run") == 0 ? tfm_main_option(a) : 0;
 		if (take && strcmp(a, "--timings") == 0)
 			o->timings = 1;
@@ -138,6 +161,9 @@ static int parse_args(Options *o, int argc, char **argv)
 			o->max_seq = strtoll(argv[++i], &end, 10);
 			if (*argv[i] == 0 || *end || o->max_seq < 1 || o->max_seq > (1 << 24))
 				return usage_error("--max-seq: expected a context length from 1 to 16777216, got '%s'", argv[i]);
+		} else if (strcmp(a, "--train") == 0 && o->command && !is_train_command(o->command)
+		           && strcmp(o->command, "run") != 0) {
+			o->train = 1;
 		} else if (o->command && strcmp(o->command, "tokenize") == 0 && strcmp(a, "--decode") == 0) {
 			o->decode = 1;
 		} else if (o->command && strcmp(o->command, "tokenize") == 0
@@ -461,7 +487,7 @@ static int cmd_emit(Options *o)
 		fprintf(stderr, "tfmc: error: cannot write '%s': %s\n", !c ? o->output : hpath, strerror(errno));
 		rc = EXIT_USAGE;
 	} else {
-		EmitInfo info = { o->files[0], hname, NULL };
+		EmitInfo info = { o->files[0], hname, NULL, o->train };
 		emit_c(&prog, t, &info, c, h);
 		rc = ferror(c) || ferror(h) ? EXIT_ERRORS : 0;
 		if (rc)
@@ -564,6 +590,46 @@ static int run_spec(Options *o, Front *fe)
 		}
 	}
 	ir_free(&prog);
+	return rc;
+}
+
+/* tfmc train|grad|eval SPEC [options]: the model's training code compiled
+ * in process, then the trainer's command line (tfm_train_main). */
+static int cmd_train(Options *o)
+{
+	Front fe;
+	Program prog;
+	const Target *t;
+	tfm_error e;
+	char *argv[132];
+	Jit j;
+	int rc;
+
+	if (o->n_files != 1)
+		return usage_error("%s takes one spec file, then its options", o->command);
+	if (!(t = pick_target(o)))
+		return EXIT_USAGE;
+	o->weight_dtype = DTYPE_F32;	/* training holds f32 weights, and the sample reads them */
+	if ((rc = load_program(o, &fe, &prog, o->command)) != 0) {
+		front_free(&fe);
+		return rc;
+	}
+	if (!jit_available()) {
+		fprintf(stderr, "tfmc: error: %s needs the JIT: this tfmc was built without libtcc\n", o->command);
+		rc = EXIT_ERRORS;
+	} else if (jit_compile_train(&prog, o->files[0],
+	                             o->target && strcmp(o->target, "native") != 0 ? t->name : NULL, &j, &e)) {
+		fprintf(stderr, "tfmc: error: %s\n", e.msg);
+		rc = EXIT_ERRORS;
+	} else {
+		argv[0] = prog.m.name;
+		memcpy(argv + 1, o->pass, sizeof o->pass[0] * (size_t)o->n_pass);
+		argv[o->n_pass + 1] = NULL;
+		rc = tfm_train_main(o->n_pass + 1, argv, o->command, j.train_api, j.api);
+		jit_free(&j);
+	}
+	ir_free(&prog);
+	front_free(&fe);
 	return rc;
 }
 
@@ -862,7 +928,9 @@ int main(int argc, char **argv)
 	memset(&o, 0, sizeof o);
 	o.weight_dtype = -1;
 	diag_init(&o.diags);
-	for (int i = 1; i < argc; i++) {
+	/* train, grad and eval SPEC --help: the trainer's own usage. */
+	int own = argc > 1 && is_train_command(argv[1]) ? 3 : argc;
+	for (int i = 1; i < argc && i < own; i++) {
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
 			usage(stdout);
 			return EXIT_OK;
@@ -894,6 +962,8 @@ int main(int argc, char **argv)
 		rc = cmd_import(&o);
 	else if (strcmp(o.command, "tokenize") == 0)
 		rc = cmd_tokenize(&o);
+	else if (is_train_command(o.command))
+		rc = cmd_train(&o);
 	else if (o.output || strstr(o.command, ".tfm")) {
 		/* tfmc SPEC -o model.c */
 		memmove(o.files + 1, o.files, sizeof o.files[0] * (size_t)o.n_files);
