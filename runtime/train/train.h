@@ -144,6 +144,9 @@ void tfm_trainer_free(tfm_trainer *tr);
  * "step N: ..." on a loss or gradient that is not finite (the weights as
  * they were), else clips, updates and counts the step. */
 int tfm_trainer_step(tfm_trainer *tr, tfm_step_info *info, tfm_error *e);
+/* The same step on the batch tokens[batch, seq + 1] given, rather than
+ * drawn from the data (the generator left as it is). */
+int tfm_trainer_step_on(tfm_trainer *tr, const int *tokens, tfm_step_info *info, tfm_error *e);
 /* The dropout seed of step t. */
 uint64_t tfm_step_seed(uint64_t seed, long t);
 

@@ -71,6 +71,12 @@ void tfm_trainer_free(tfm_trainer *tr)
 
 int tfm_trainer_step(tfm_trainer *tr, tfm_step_info *info, tfm_error *e)
 {
+	tfm_windows_draw(&tr->rng, tr->ids, tr->n_ids, tr->batch, tr->seq, tr->tokens);
+	return tfm_trainer_step_on(tr, tr->tokens, info, e);
+}
+
+int tfm_trainer_step_on(tfm_trainer *tr, const int *tokens, tfm_step_info *info, tfm_error *e)
+{
 	long t = tr->t + 1;
 	int dropout = tr->api->dropout > 0;
 	double loss = 0, norm, t0 = tfm_now();
@@ -78,8 +84,7 @@ int tfm_trainer_step(tfm_trainer *tr, tfm_step_info *info, tfm_error *e)
 
 	memset(info, 0, sizeof *info);
 	info->t = t;
-	tfm_windows_draw(&tr->rng, tr->ids, tr->n_ids, tr->batch, tr->seq, tr->tokens);
-	if (tr->api->step(tr->inst, tr->tokens, 1, dropout, dropout ? tfm_step_seed(tr->seed, t) : 0,
+	if (tr->api->step(tr->inst, tokens, 1, dropout, dropout ? tfm_step_seed(tr->seed, t) : 0,
 	                  &loss, &se) != 0)
 		return tfm_fail(e, "step %ld: %s", t, se.msg);
 	info->loss = loss;
