@@ -486,6 +486,68 @@ typedef struct tfm_train_api {
 int tfm_train_main(int argc, char **argv, const char *command, const tfm_train_api *train,
                    const tfm_model_api *model);
 
+/* ---- Fine-tuning: training a model inside a C program -------------------- */
+
+/* A model's training state: its weights, AdamW's moments and the step
+ * count, with the training code of a tfm_train_api (NAME_train_api, which
+ * `tfmc SPEC -o NAME.c --train` emits).  A step is one of `tfmc train`'s,
+ * on a batch the program gives: the same loss, clipping, AdamW and schedule
+ * (MODEL_REFERENCE.md section 5), bit for bit. */
+typedef struct tfm_finetune tfm_finetune;
+
+/* The learning rate's schedule. */
+enum { TFM_SCHEDULE_COSINE, TFM_SCHEDULE_CONSTANT };
+
+/* How a model is fine-tuned.  Fill one with tfm_finetune_defaults, then
+ * change what you need; the defaults are those of `tfmc train`. */
+typedef struct tfm_finetune_options {
+	int batch;		/* windows per step (16) */
+	int seq;		/* tokens per window, 1..max_seq (0: 256, or max_seq when smaller) */
+	int threads;		/* 1..TFM_MAX_THREADS (0: the online CPUs, at most 64) */
+	long steps;		/* the schedule's length (1000); later steps keep its last rate */
+	long warmup;		/* steps of linear warm-up, at most steps (-1: steps / 10, at most 100) */
+	int schedule;		/* TFM_SCHEDULE_COSINE (the default) or TFM_SCHEDULE_CONSTANT */
+	double lr;		/* the peak learning rate (1e-3) */
+	double min_lr;		/* where the cosine ends, at most lr (-1: lr / 10) */
+	double clip;		/* the gradient's norm is clipped to this (1.0; 0: off) */
+	double beta1, beta2;	/* AdamW's (0.9, 0.95) */
+	double eps;		/* AdamW's (1e-8) */
+	uint64_t seed;		/* the dropout masks, and random weights without a path (42) */
+} tfm_finetune_options;
+
+void tfm_finetune_defaults(tfm_finetune_options *o);
+
+/* A training state for api's model from the weights at weights_path (what
+ * tfm_weights_open reads: a safetensors file, a Hugging Face folder, a
+ * llama2.c .bin; copied, as f32), or when NULL random weights as `tfmc init
+ * --seed o->seed` makes them.  o NULL: the defaults.  0, or -1 with a
+ * message in e naming the option or the file. */
+int tfm_finetune_open(tfm_finetune **ft, const tfm_train_api *api, const char *weights_path,
+                      const tfm_finetune_options *o, tfm_error *e);
+/* The same from tensors in memory, f32, in the order of api->tensors (copied). */
+int tfm_finetune_open_tensors(tfm_finetune **ft, const tfm_train_api *api,
+                              const float *const *weights, const tfm_finetune_options *o,
+                              tfm_error *e);
+
+/* One optimizer step on tokens[batch * (seq + 1)]: each window of seq + 1
+ * ids gives the inputs w[0..seq-1] and the targets w[1..seq].  *loss is the
+ * batch's mean loss before the update.  An id out of range, or a loss or
+ * gradient that is not finite, is an error ("step N: ...") that leaves the
+ * weights as they were. */
+int tfm_finetune_step(tfm_finetune *ft, const int *tokens, double *loss, tfm_error *e);
+/* The mean loss of tokens[batch * (seq + 1)] under the current weights, no
+ * dropout, nothing updated: a validation batch. */
+int tfm_finetune_loss(tfm_finetune *ft, const int *tokens, double *loss, tfm_error *e);
+/* The steps done so far. */
+long tfm_finetune_steps_done(const tfm_finetune *ft);
+
+/* Writes the current weights to path as an F32 safetensors file of the
+ * model's tensors (atomically: path is the old file or the whole new one),
+ * which NAME_open and `tfmc run --weights` read; the metadata records the
+ * model and the step. */
+int tfm_finetune_save(tfm_finetune *ft, const char *path, tfm_error *e);
+void tfm_finetune_close(tfm_finetune *ft);
+
 /* How many arguments a model-program option takes up: 2 for "--seed 7", 1
  * for "--seed=7" or "--help", 0 when arg is not one of its options.  What
  * `tfmc run` uses to pass them through. */

@@ -62,12 +62,10 @@ void tfm_windows_draw(uint64_t *state, const int *ids, size_t n, int batch, int 
 
 /* ---- The optimizer (optim.c) -------------------------------------------- */
 
-enum { TFM_SCHEDULE_COSINE, TFM_SCHEDULE_CONSTANT };
-
 /* The learning rate over `steps` steps: warm-up to lr over `warmup` steps,
  * then constant or cosine down to min_lr. */
 typedef struct tfm_schedule {
-	int kind;		/* TFM_SCHEDULE_* */
+	int kind;		/* TFM_SCHEDULE_* (tfm.h) */
 	double lr, min_lr;
 	long warmup, steps;	/* 0 <= warmup <= steps */
 } tfm_schedule;
@@ -133,7 +131,8 @@ typedef struct tfm_step_info {
 } tfm_step_info;
 
 /* Allocates the state (zero moments, t = 0, the generator from seed) for
- * training on ids[n_ids]; the caller then fills p.w, and may load a
+ * training on ids[n_ids] (NULL: none, every batch given to
+ * tfm_trainer_step_on); the caller then fills p.w, and may load a
  * checkpoint over all of it, before tfm_trainer_start opens the instance. */
 int tfm_trainer_init(tfm_trainer *tr, const tfm_train_api *api, int batch, int seq, int threads,
                      uint64_t seed, const int *ids, size_t n_ids, tfm_error *e);

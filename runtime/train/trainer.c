@@ -25,7 +25,7 @@ int tfm_trainer_init(tfm_trainer *tr, const tfm_train_api *api, int batch, int s
 	if (batch < 1 || seq < 1 || seq > api->max_seq)
 		return tfm_fail(e, "a batch of %d windows of %d tokens: the model's max_seq is %d", batch,
 		                seq, api->max_seq);
-	if (n_ids < (size_t)seq + 1)
+	if (ids != NULL && n_ids < (size_t)seq + 1)
 		return tfm_fail(e, "%zu tokens of training data are fewer than one window (%d)", n_ids,
 		                seq + 1);
 	if ((size_t)batch > ((size_t)1 << 40) / ((size_t)seq + 1))
@@ -71,6 +71,8 @@ void tfm_trainer_free(tfm_trainer *tr)
 
 int tfm_trainer_step(tfm_trainer *tr, tfm_step_info *info, tfm_error *e)
 {
+	if (tr->ids == NULL)
+		return tfm_fail(e, "the trainer has no data: give its batches to tfm_trainer_step_on");
 	tfm_windows_draw(&tr->rng, tr->ids, tr->n_ids, tr->batch, tr->seq, tr->tokens);
 	return tfm_trainer_step_on(tr, tr->tokens, info, e);
 }
