@@ -221,8 +221,35 @@ void emit_train_header(Emitter *e)
 {
 	const char *n = e->m->name;
 
-	emit_out(e, "/* Its training code (tfmc --train): the loss and gradients of a batch,\n"
-	         " * for tfm_train_main and the runtime's trainer (tfm.h, \"Training\"). */\n"
+	emit_out(e, "/* ---- Fine-tuning (tfmc --train) ----\n"
+	         " * The model's training code: the loss of a batch and its gradient\n"
+	         " * (MODEL_REFERENCE.md section 5), driven by the runtime's fine-tuning API\n"
+	         " * (tfm.h, \"Fine-tuning\"), which adds the clipping, AdamW and schedule of\n"
+	         " * `tfmc train`; its options' defaults are that command's:\n"
+	         " *\n"
+	         " *     tfm_finetune_options o;\n"
+	         " *     tfm_finetune *ft;\n"
+	         " *     double loss;\n"
+	         " *     tfm_finetune_defaults(&o);\n"
+	         " *     o.batch = 8; o.seq = 64; o.steps = 200; o.lr = 3e-4;\n"
+	         " *     if (%s_finetune_open(&ft, NULL, &o, &err)) { puts(err.msg); exit(1); }\n"
+	         " *     for (long s = 0; s < o.steps; s++) {\n"
+	         " *         int tokens[8 * 65];   // 8 windows of seq + 1 ids of your data\n"
+	         " *         ...\n"
+	         " *         if (tfm_finetune_step(ft, tokens, &loss, &err)) ...\n"
+	         " *     }\n"
+	         " *     tfm_finetune_save(ft, \"tuned.safetensors\", &err);   // for %s_open\n"
+	         " *     tfm_finetune_close(ft);\n"
+	         " */\n\n", n, n);
+	emit_out(e, "/* A training state from the weights at weights_path (a safetensors file, a\n"
+	         " * Hugging Face folder or a llama2.c .bin, copied as f32), or when NULL the\n"
+	         " * files the spec names (`weights`; %s); o NULL: the\n"
+	         " * defaults.  Then tfm_finetune_step, _loss, _save and _close (tfm.h). */\n"
+	         "int %s_finetune_open(tfm_finetune **ft, const char *weights_path, const tfm_finetune_options *o,\n"
+	         "\ttfm_error *err);\n\n",
+	         e->p->n_weights ? "recorded at emit time" : "none for this model", n);
+	emit_out(e, "/* The training code for code that knows no model (tfm_finetune_open,\n"
+	         " * tfmc train, grad and eval). */\n"
 	         "extern const tfm_train_api %s_train_api;\n\n", n);
 }
 
@@ -335,4 +362,13 @@ void emit_train(Emitter *e, const TrainProgram *tp)
 	         "\t%s, %s, %s,\n\ttrain_open, train_close, train_step,\n};\n\n", n, n,
 	         model_float_text(m->dropout, f1), model_float_text(m->z_loss, f2),
 	         model_float_text(m->weight_decay, f3));
+	emit_out(e, "int %s_finetune_open(tfm_finetune **ft, const char *path, const tfm_finetune_options *o,\n"
+	         "\ttfm_error *err)\n{\n\ttfm_weights w;\n\tint rc;\n\n\t*ft = NULL;\n"
+	         "\tif (path)\n\t\treturn tfm_finetune_open(ft, &%s_train_api, path, o, err);\n"
+	         "\tif (N_DEFAULT_WEIGHTS == 0)\n"
+	         "\t\treturn tfm_fail(err, \"model %s: no weights path given, and its spec names none\");\n"
+	         "\tif (tfm_weights_open(&w, default_weights, N_DEFAULT_WEIGHTS, train_tensors, N_TENSORS, err))\n"
+	         "\t\treturn -1;\n"
+	         "\trc = tfm_finetune_open_tensors(ft, &%s_train_api, (const float *const *)w.data, o, err);\n"
+	         "\ttfm_weights_free(&w);\n\treturn rc;\n}\n\n", n, n, n, n);
 }
