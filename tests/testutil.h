@@ -13,6 +13,7 @@ int add_tokenizer_suites(void);
 int add_import_suites(void);
 int add_grad_suites(void);
 int add_train_suites(void);
+int add_train_model_suites(void);
 int add_finetune_suites(void);
 
 /* Compares a whole message, and shows both on a mismatch. */

@@ -2,7 +2,7 @@
 # deps.sh: makes sure the Debian packages tfmc builds with are installed.
 # Run by make before anything else.  As root it installs what is missing;
 # otherwise it prints the exact line to run and fails.
-PKGS="re2c lemon libcunit1-dev libcjson-dev libpcre2-dev libutf8proc-dev xz-utils libtcc-dev tcc clang"
+PKGS="re2c lemon libcunit1-dev libcjson-dev libpcre2-dev libutf8proc-dev xz-utils libtcc-dev tcc clang fortunes"
 missing=""
 have() { [ -e "$1" ] || command -v "$1" >/dev/null 2>&1; }
 have re2c || missing="$missing re2c"
@@ -14,6 +14,7 @@ have /usr/include/utf8proc.h || missing="$missing libutf8proc-dev"	# its NFC, NF
 have xz || missing="$missing xz-utils"	# the tests unpack tokenizer files
 have /usr/include/libtcc.h || missing="$missing libtcc-dev"
 have /usr/lib/x86_64-linux-gnu/tcc/libtcc1.a || have /usr/lib/tcc/libtcc1.a || missing="$missing tcc"
+have /usr/share/games/fortunes/computers || missing="$missing fortunes"	# the training tests' text
 have clang || missing="$missing clang"	# the tests compile the generated C with it too
 [ -z "$missing" ] && exit 0
 line="apt-get update && apt-get install -y$missing"
