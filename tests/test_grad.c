@@ -167,28 +167,12 @@ static double check_case(const tfm_train_api *api, const char *g, int threads, c
 	return worst;
 }
 
-static int read_index(char names[][128], int max)
-{
-	FILE *f = fopen(GOLDEN "/TRAIN_INDEX", "r");
-	int n = 0;
-
-	if (!f)
-		return 0;
-	while (n < max && fgets(names[n], 128, f)) {
-		names[n][strcspn(names[n], "\n")] = 0;
-		if (names[n][0])
-			n++;
-	}
-	fclose(f);
-	return n;
-}
-
 /* Every golden case through the JIT's training code, on the kernels of
  * each instruction set the machine has. */
 static void test_jit(void)
 {
 	static char names[64][128];
-	int n = read_index(names, 64);
+	int n = test_train_index(names, 64);
 
 	CU_ASSERT(n > 10);
 	for (int i = 0; i < n; i++) {
@@ -230,7 +214,7 @@ static void test_jit(void)
 static void test_aot(void)
 {
 	static char names[64][128];
-	int n = read_index(names, 64);
+	int n = test_train_index(names, 64);
 	const Target *t = target_find("native");
 
 	for (int i = 0; i < n; i++) {

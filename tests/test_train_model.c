@@ -166,22 +166,6 @@ static int golden_trainer(tfm_trainer *tr, const tfm_train_api *api, const char 
 	return 0;
 }
 
-static int read_index(char names[][128], int max)
-{
-	FILE *f = fopen(GOLDEN "/TRAIN_INDEX", "r");
-	int n = 0;
-
-	if (!f)
-		return 0;
-	while (n < max && fgets(names[n], 128, f)) {
-		names[n][strcspn(names[n], "\n")] = 0;
-		if (names[n][0])
-			n++;
-	}
-	fclose(f);
-	return n;
-}
-
 /* 1 if name is one of the comma-separated names of list. */
 static int listed(const char *list, const char *name)
 {
@@ -208,7 +192,7 @@ static void test_adamw_goldens(void)
 {
 	static char names[64][128];
 	static int tok[4096];
-	int n = read_index(names, 64);
+	int n = test_train_index(names, 64);
 	double worst_w = 0, worst_loss = 0, worst_norm = 0, worst_lr = 0;
 
 	CU_ASSERT(n > 10);

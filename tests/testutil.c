@@ -127,6 +127,22 @@ void test_capture_end(test_capture *c, char *out, size_t ocap, char *err, size_t
 	test_read_into(c->err_path, err, ecap);
 }
 
+int test_train_index(char names[][128], int max)
+{
+	FILE *f = fopen("tests/golden/TRAIN_INDEX", "r");
+	int n = 0;
+
+	if (!f)
+		return 0;
+	while (n < max && fgets(names[n], 128, f)) {
+		names[n][strcspn(names[n], "\n")] = 0;
+		if (names[n][0])
+			n++;
+	}
+	fclose(f);
+	return n;
+}
+
 float *test_npy_read(const char *path, long *rows, long *cols)
 {
 	FILE *f = fopen(path, "rb");

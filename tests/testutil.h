@@ -52,6 +52,9 @@ typedef struct test_capture {
 } test_capture;
 int test_capture_begin(test_capture *c, const char *dir);
 void test_capture_end(test_capture *c, char *out, size_t ocap, char *err, size_t ecap);
+/* The golden training cases' names (tests/golden/TRAIN_INDEX) into
+ * names[max]; how many. */
+int test_train_index(char names[][128], int max);
 /* A float32 .npy of two dimensions, malloc'ed; NULL when unreadable. */
 float *test_npy_read(const char *path, long *rows, long *cols);
 double test_max_abs(const float *a, long n);
