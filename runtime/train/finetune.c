@@ -107,18 +107,13 @@ static int tfm_finetune_alloc(tfm_finetune **out, const tfm_train_api *api,
 	return 0;
 }
 
-/* Copies weights into ft and opens the training code's instance. */
-static int tfm_finetune_fill(tfm_finetune **out, tfm_finetune *ft, const float *const *weights,
-                             tfm_error *e)
+/* Copies weights into ft and opens the training code's instance; on an
+ * error the caller closes ft. */
+static int tfm_finetune_start(tfm_finetune *ft, const float *const *weights, tfm_error *e)
 {
 	for (int i = 0; i < ft->tr.p.n; i++)
 		memcpy(ft->tr.p.w[i], weights[i], ft->tr.p.nelem[i] * sizeof(float));
-	if (tfm_trainer_start(&ft->tr, e) != 0) {
-		tfm_finetune_close(ft);
-		*out = NULL;
-		return -1;
-	}
-	return 0;
+	return tfm_trainer_start(&ft->tr, e);
 }
 
 int tfm_finetune_open_tensors(tfm_finetune **out, const tfm_train_api *api,
@@ -127,7 +122,12 @@ int tfm_finetune_open_tensors(tfm_finetune **out, const tfm_train_api *api,
 {
 	if (tfm_finetune_alloc(out, api, o, e) != 0)
 		return -1;
-	return tfm_finetune_fill(out, *out, weights, e);
+	if (tfm_finetune_start(*out, weights, e) != 0) {
+		tfm_finetune_close(*out);
+		*out = NULL;
+		return -1;
+	}
+	return 0;
 }
 
 int tfm_finetune_open(tfm_finetune **out, const tfm_train_api *api, const char *weights_path,
@@ -142,13 +142,14 @@ int tfm_finetune_open(tfm_finetune **out, const tfm_train_api *api, const char *
 		rc = tfm_weights_open(&w, &weights_path, 1, api->tensors, api->n_tensors, e);
 	else
 		rc = tfm_weights_random(&w, api->tensors, api->n_tensors, (*out)->tr.seed, e);
+	if (rc == 0) {
+		rc = tfm_finetune_start(*out, (const float *const *)w.data, e);
+		tfm_weights_free(&w);
+	}
 	if (rc != 0) {
 		tfm_finetune_close(*out);
 		*out = NULL;
-		return -1;
 	}
-	rc = tfm_finetune_fill(out, *out, (const float *const *)w.data, e);
-	tfm_weights_free(&w);
 	return rc;
 }
 
