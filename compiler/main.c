@@ -622,7 +622,12 @@ static int cmd_train(Options *o)
 		fprintf(stderr, "tfmc: error: %s\n", e.msg);
 		rc = EXIT_ERRORS;
 	} else {
-		argv[0] = prog.m.name;
+		/* "tfmc train SPEC [--model NAME]": the messages' prefix is its
+		 * first two words, the usage and the hint to resume show it all. */
+		char invocation[1200];
+		snprintf(invocation, sizeof invocation, "tfmc %s %s%s%s", o->command, o->files[0],
+		         o->model ? " --model " : "", o->model ? o->model : "");
+		argv[0] = invocation;
 		memcpy(argv + 1, o->pass, sizeof o->pass[0] * (size_t)o->n_pass);
 		argv[o->n_pass + 1] = NULL;
 		rc = tfm_train_main(o->n_pass + 1, argv, o->command, j.train_api, j.api);

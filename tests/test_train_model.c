@@ -336,6 +336,67 @@ static void test_dropout_model(void)
 	uncompile(&cc);
 }
 
+/* tfmc grad on a golden model and the first window of its batch: the file
+ * holds every tensor, its loss in the metadata, and the gradients the
+ * training code gives for a batch of that one window. */
+static void test_grad_command(void)
+{
+	const char *g = "pre_parallel_ln_gelu_erf_rope_half_gqa_bias";
+	static int tok[4096];
+	char spec[256], ids[4096] = "", gpath[TEST_DIR_MAX + 32], golden[256];
+	Compiled cc;
+	tfm_trainer tr;
+	tfm_file *a, *gf;
+	tfm_error e;
+	double loss, worst = 0;
+
+	snprintf(spec, sizeof spec, GOLDEN "/%s.tfm", g);
+	snprintf(golden, sizeof golden, GOLDEN "/%s.safetensors", g);
+	snprintf(gpath, sizeof gpath, "%s/g.safetensors", dir);
+	CU_ASSERT_EQUAL_FATAL(compile(&cc, spec), 0);
+	CU_ASSERT_EQUAL_FATAL(golden_trainer(&tr, cc.j.train_api, g, tok, 1, &a), 0);
+	int seq = tr.seq;
+	for (int i = 0; i <= seq; i++)
+		snprintf(ids + strlen(ids), sizeof ids - strlen(ids), "%s%d", i ? "," : "", tok[i]);
+	tfm_trainer_free(&tr);
+	tfm_file_close(a);
+	CU_ASSERT_EQUAL_FATAL(test_sh("./tfmc grad %s --weights %s --tokens %s -o %s > %s/grad.out 2>&1",
+	                              spec, golden, ids, gpath, dir), 0);
+	/* The same window through the training code, a batch of one. */
+	tfm_params p;
+	tfm_weights w;
+	void *inst;
+	CU_ASSERT_EQUAL_FATAL(tfm_params_alloc(&p, cc.j.train_api->tensors, cc.j.train_api->n_tensors, 0, &e), 0);
+	CU_ASSERT_EQUAL_FATAL(tfm_weights_load(&w, &(tfm_model_api){ .name = g,
+	                      .tensors = cc.j.train_api->tensors, .n_tensors = cc.j.train_api->n_tensors },
+	                      golden, &e), 0);
+	for (int i = 0; i < p.n; i++)
+		memcpy(p.w[i], w.data[i], p.nelem[i] * sizeof(float));
+	tfm_weights_free(&w);
+	CU_ASSERT_EQUAL_FATAL(cc.j.train_api->open(&inst, p.w, p.g, 1, seq, 1, &e), 0);
+	CU_ASSERT_EQUAL(cc.j.train_api->step(inst, tok, 1, 0, 0, &loss, &e), 0);
+	cc.j.train_api->close(inst);
+	CU_ASSERT_EQUAL_FATAL(tfm_file_open(&gf, gpath, &e), 0);
+	CU_ASSERT(tfm_file_meta(gf, "loss") && fabs(strtod(tfm_file_meta(gf, "loss"), NULL) - loss) <= 1e-6 * loss);
+	CU_ASSERT_EQUAL(tfm_file_count(gf), p.n);
+	for (int i = 0; i < p.n; i++) {
+		int k = tfm_file_lookup(gf, p.decl[i].name);
+		float *got = malloc(p.nelem[i] * sizeof *got);
+		CU_ASSERT(k >= 0 && got && tfm_file_read_f32(gf, k, got) == 0);
+		if (k >= 0 && got)
+			worst = fmax(worst, test_max_diff(got, p.g[i], (long)p.nelem[i]) /
+			                    fmax(test_max_abs(p.g[i], (long)p.nelem[i]), 1e-30));
+		free(got);
+	}
+	printf("\n    tfmc grad on %s, one window of %d: loss %s, gradients within %.2e of the training "
+	       "code's (relative to each tensor's largest)", g, seq,
+	       tfm_file_meta(gf, "loss") ? tfm_file_meta(gf, "loss") : "?", worst);
+	CU_ASSERT(worst <= 1e-5);
+	tfm_file_close(gf);
+	tfm_params_free(&p);
+	uncompile(&cc);
+}
+
 /* "KEY   NUMBER" from a command's output, NAN when absent. */
 static double output_number(const char *out, const char *key)
 {
@@ -458,6 +519,7 @@ int add_train_model_suites(void)
 
 	if (!s || !CU_add_test(s, "AdamW: three steps of every golden case", test_adamw_goldens) ||
 	    !CU_add_test(s, "dropout: unbiased, seeded, the same at 1 and 2 threads", test_dropout_model) ||
+	    !CU_add_test(s, "tfmc grad: the file, its loss, its gradients", test_grad_command) ||
 	    !CU_add_test(s, "tfmc train on fortunes, eval, resume", test_fortunes))
 		return -1;
 	return 0;

@@ -1326,8 +1326,8 @@ static int tfm_cmd_train(tfm_topts *o, const char *given, const char *prefix,
 	        api->name ? api->name : "?", r.tr.p.total, r.n_train, tfm_format_name(r.data.format));
 	if (r.n_val)
 		fprintf(stderr, ", %zu validation tokens (%s)", r.n_val, o->val ? o->val : "the last 10%");
-	fprintf(stderr, "; %ld steps of %ld x %ld tokens, %ld threads, kernels %s\n", o->steps,
-	        o->batch, o->seq, o->threads, k ? k->isa : "?");
+	fprintf(stderr, "; %ld steps of %ld x %ld tokens, %ld thread%s, kernels %s\n", o->steps,
+	        o->batch, o->seq, o->threads, o->threads == 1 ? "" : "s", k ? k->isa : "?");
 	if (o->resume != NULL) {
 		fprintf(stderr, "%s: resuming %s at step %ld of %ld\n", prefix, o->resume, r.tr.t,
 		        o->steps);
