@@ -129,6 +129,23 @@ INLINE void gm_update(float *c, int ldc, int mr, int nr, vf acc[GM_MR][GM_GV], i
 		}
 }
 
+/* One tile of C: gm_tile's sums, then gm_update.  Not inlined, so that
+ * the accumulators, B's vectors and the broadcast are all that is live in
+ * the loop: inlined into gm_region, GCC kept one of B's vectors on the
+ * stack and read it back for every FMA (AVX-512, GCC 12). */
+static __attribute__((noinline)) void gm_kernel(int rows, int kc, const float *a,
+                                                const float *const *ra, const float *b, float *c,
+                                                int ldc, int mr, int nr, int store)
+{
+	vf acc[GM_MR][GM_GV];
+
+	if (rows)
+		gm_tile(1, kc, a, ra, b, acc);
+	else
+		gm_tile(0, kc, a, ra, b, acc);
+	gm_update(c, ldc, mr, nr, acc, store);
+}
+
 /* What a product reads and writes; C row-major, op(A) [m, k], op(B) [k, n]. */
 typedef struct gm_job {
 	int ta, tb, m, n, k;
@@ -249,13 +266,9 @@ static void gm_region(const gm_job *g, int r0, int r1, int c0, int c1, int mcb, 
 						ra[i] = g->a + (size_t)(ic + ir + (i < mr ? i : mr - 1)) * g->lda + p0;
 					for (int jr = 0; jr < nc; jr += GM_NR) {
 						const int nr = nc - jr < GM_NR ? nc - jr : GM_NR;
-						vf acc[GM_MR][GM_GV];
-						if (g->ta)
-							gm_tile(0, kc, a, ra, pb + (size_t)jr * kc, acc);
-						else
-							gm_tile(1, kc, a, ra, pb + (size_t)jr * kc, acc);
-						gm_update(g->c + (size_t)(ic + ir) * g->ldc + jc + jr, g->ldc, mr, nr,
-						          acc, store);
+						gm_kernel(!g->ta, kc, a, ra, pb + (size_t)jr * kc,
+						          g->c + (size_t)(ic + ir) * g->ldc + jc + jr, g->ldc, mr, nr,
+						          store);
 					}
 				}
 			}
