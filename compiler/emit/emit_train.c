@@ -83,9 +83,16 @@ static void forward_op(Emitter *e, const TrainProgram *tp, const TOp *t)
 		         emit_flt(op->f));
 		break;
 	case OP_MATMUL:
-		emit_out(e, "\ts->kern->matmul(s->pool, %s, %s, %s, %s, (int)N, %lld, %lld);\t/* %s */\n",
-		         col(out->act), VA(tp, t->in[0]), wt(e, op->w, 0), wt(e, op->bias, 0), op->rows,
-		         op->cols, e->p->tensors[op->w].name);
+		/* y = x W^T (+ b) as the gemm of the backward's products, W [rows, cols]
+		 * read as op(B) = W^T: over B * T rows it runs nearer the FMA peak than
+		 * the inference matmul, made for a few hundred tokens */
+		if (op->bias >= 0)
+			emit_out(e, "\tfor (size_t r = 0; r < N; r++)\n"
+			         "\t\tmemcpy(%s + r * %lld, %s, sizeof(float) * %lld);\n", col(out->act), op->rows,
+			         wt(e, op->bias, 0), op->rows);
+		emit_out(e, "\ts->kern->gemm(s->pool, 0, 1, (int)N, %lld, %lld, %s, %lld, %s, %lld, %s, %lld, %d);"
+		         "\t/* %s */\n", op->rows, op->cols, VA(tp, t->in[0]), op->cols, wt(e, op->w, 0), op->cols,
+		         col(out->act), op->rows, op->bias >= 0, e->p->tensors[op->w].name);
 		break;
 	case OP_ROPE:
 		copy_if_apart(e, tp, t->out, t->in[0]);
