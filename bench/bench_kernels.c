@@ -182,7 +182,7 @@ int main(void)
 	float *q = random_floats(qn, 4), *k = random_floats(qn, 5), *v = random_floats(qn, 6);
 	float *out = random_floats(qn, 7), *dout = random_floats(qn, 8);
 	float *dq = random_floats(qn, 9), *dk = random_floats(qn, 10), *dv = random_floats(qn, 11);
-	float *scratch = random_floats((size_t)tfm_attention_grad_scratch(n, heads, N_THREADS), 12);
+	float *scratch = random_floats((size_t)tfm_attention_grad_scratch(n, heads, d, N_THREADS), 12);
 	/* about 7 multiply-adds of head_dim per (query, key) pair seen */
 	const double att_flops = 2.0 * 7 * d * heads * (n * (n + 1.0) / 2);
 	printf("\nattention_backward, one s15 window (%d positions, %d heads of %d, causal; "

@@ -186,10 +186,13 @@ typedef struct tfm_attention_grad {
 } tfm_attention_grad;
 
 /* Floats of scratch the backward of attention needs for n tokens, with
- * n_threads = tfm_pool_threads of the pool it runs on. */
-static inline long tfm_attention_grad_scratch(int n, int n_head, int n_threads)
+ * n_threads = tfm_pool_threads of the pool it runs on: each thread's blocks
+ * of 64 queries' scores and their gradients, [2, 64, n], and k^T and v^T of
+ * a key/value head, [2, head_dim, n]. */
+static inline long tfm_attention_grad_scratch(int n, int n_head, int head_dim, int n_threads)
 {
-	return (long)n_threads * (4L * n + 64) + (long)n * n_head;
+	(void)n_head;
+	return (long)n_threads * (2L * (64 + head_dim) * n + 64);
 }
 
 /* Dropout masks from a counter, so that any thread computes any element's
@@ -268,8 +271,8 @@ typedef struct tfm_kernels {
 	void (*rope)(float *x, int n, int ld, int heads, int head_dim, const float *cos,
 	             const float *sin, int interleaved, int inverse);
 	/* The backward of a window's causal attention (softmax recomputed from
-	 * q and k): the threads split the queries (for dq), then blocks of
-	 * keys (for dk and dv); GQA and MQA as the forward's.  Dropout draws
+	 * q and k, by blocks of queries as matrix products): the threads split
+	 * the key/value heads; GQA and MQA as the forward's.  Dropout draws
 	 * the forward's masks, pos = 0 and L = n.  The scratch holds no n^2. */
 	void (*attention_backward)(tfm_pool *pool, const tfm_attention_grad *a);
 	/* The backward of h = act(gate) * up: dgate += dh * up * act'(gate),

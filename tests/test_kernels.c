@@ -1000,7 +1000,7 @@ static void kt_atb_case(int n, int n_head, int n_kv_head, int d, float cap, floa
 	double *rq = kt_dup(dq0, qn), *rk = kt_dup(dk0, kn), *rv = kt_dup(dv0, kn);
 	double *fq = NULL, *fk = NULL, *fv = NULL;
 	float *out = malloc(sizeof *out * qn);
-	const long scratch_n = tfm_attention_grad_scratch(n, n_head, 3) + 16;
+	const long scratch_n = tfm_attention_grad_scratch(n, n_head, d, 3) + 16;
 	float *scratch = malloc(sizeof *scratch * (size_t)scratch_n);
 	float *scores = malloc(sizeof *scores * (size_t)n * 3);
 	char what[128];
@@ -1036,7 +1036,7 @@ static void kt_atb_case(int n, int n_head, int n_kv_head, int d, float cap, floa
 		kk->attention(NULL, &fa);
 		for (int p = 0; p < 4; p++) {
 			float *dq = kt_copy(dq0, qn), *dk = kt_copy(dk0, kn), *dv = kt_copy(dv0, kn);
-			const long need = tfm_attention_grad_scratch(n, n_head, kt_pool_threads[p]);
+			const long need = tfm_attention_grad_scratch(n, n_head, d, kt_pool_threads[p]);
 			for (long j = 0; j < scratch_n; j++)
 				scratch[j] = NAN;	/* read before written would show */
 			tfm_attention_grad ga = { q, k, v, out, dout, dq, dk, dv, scratch, n, n_head,

@@ -308,7 +308,7 @@ void emit_train(Emitter *e, const TrainProgram *tp)
 	         "\ts->arena = tfm_alloc(sizeof(float) * s->rows * TRAIN_COLS);\n"
 	         "\ts->scores = tfm_alloc(sizeof(float) * (size_t)tfm_pool_threads(s->pool) * (size_t)seq);\n"
 	         "\ts->scratch = tfm_alloc(sizeof(float) * (size_t)tfm_attention_grad_scratch(seq, N_HEAD, "
-	         "tfm_pool_threads(s->pool)));\n"
+	         "HEAD_DIM, tfm_pool_threads(s->pool)));\n"
 	         "\ts->in = malloc(sizeof(int) * s->rows);\n\ts->tgt = malloc(sizeof(int) * s->rows);\n"
 	         "\ts->pos = malloc(sizeof(int) * s->rows);\n"
 	         "\tif (!s->arena || !s->scores || !s->scratch || !s->in || !s->tgt || !s->pos) {\n"

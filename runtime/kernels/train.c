@@ -9,8 +9,10 @@
  * made by threads that split the columns, each running the rows in order;
  * the loss is summed by the calling thread, row after row.
  *
- * No kernel allocates: working space comes from the caller
- * (attention_backward's scratch) or is a small buffer on the stack.
+ * No kernel allocates but through the gemm (its packed blocks, taken per
+ * call, attention_backward's products included): other working space comes
+ * from the caller (attention_backward's scratch) or is a small buffer on the
+ * stack.
  */
 #include "kernels_isa.h"
 
@@ -388,24 +390,24 @@ void NAME(rope)(float *x, int n, int ld, int heads, int head_dim, const float *c
 
 /* ---- Attention's backward ---------------------------------------------------------- */
 
-/* Two passes over a window's causal attention, with the probabilities
- * recomputed from q and k each time (nothing of size n^2 is kept):
+/* A window's causal attention, query head h reading key/value head g, by
+ * blocks of AQB queries t0..t0+qb-1, each with the L = t0 + qb keys it can
+ * see, as gemm products over the block (the probabilities recomputed from
+ * q and k, nothing of size n^2 kept):
  *
- *   1. per query (head h, position t), threads splitting the positions:
- *      the scores c[s] (soft-capped) for s <= t, lse = log sum e^c,
- *      p = e^(c - lse), dp[s] = dout . v[s], D = dout . out, and
- *      ds[s] = p[s] (dp[s] keep[s] / (1 - p_drop) - D) (1 - (c[s]/cap)^2),
- *      dq += scale sum_s ds[s] k[s].  lse goes to the shared scratch.
- *   2. per block of AKB keys of a key/value head, threads splitting the
- *      blocks: for every query that sees a key of the block (positions
- *      t >= its first, every head of the group, in order), the same ds and
- *      p~ = p keep / (1 - p_drop) from lse, then dk[s] += scale ds[s] q and
- *      dv[s] += p~[s] dout.
+ *   S = scale q k^T (soft-capped), p = e^(S - lse) with lse = log sum e^S
+ *   over s <= t (p = 0 past t), dP = dout v^T, D = dout . out per query,
+ *   dS = scale p (dP keep / (1 - p_drop) - D) (1 - (S/cap)^2),
+ *   P~ = p keep / (1 - p_drop), and then
+ *   dq[block] += dS k,  dk[0..L) += dS^T q[block],  dv[0..L) += P~^T dout[block].
  *
- * Each of dq, dk and dv is thus summed by one thread in a fixed order, and
- * both passes compute a (query, key) pair's ds with the same operations
- * (the scores as att_pass computes them), so they agree to the bit. */
-#define AKB 16
+ * The products of q k^T and dout v^T read k^T and v^T, made once per key/value
+ * head in the thread's scratch, so that every product packs its operands
+ * by plain copies.  A thread takes whole key/value heads (g = i, i + nt,
+ * ...) and runs their query heads and blocks in order: each of dq, dk and dv
+ * is summed by one thread in an order fixed by the shapes, whatever the
+ * thread count.  The gemm is called without a pool (this runs inside one). */
+#define AQB 64	/* queries per block: as tfm_attention_grad_scratch counts them */
 
 INLINE vf atb_load(const float *p, int m)
 {
@@ -420,215 +422,102 @@ INLINE void atb_store(float *p, vf v, int m)
 		vstore_part(p, v, m);
 }
 
-/* c[j] = x . r[j] for j < len, rows r[j] ld apart (dot4's tree), times scale
- * and soft-capped when scale is not 0 (as att_pass computes scores). */
-static void atb_dots(float *c, const float *x, const float *r, int ld, int d, int len,
-                     float scale, float cap)
+/* One row of a block, query t of head h seeing keys 0..len-1: sc holds its
+ * raw scores q . k[s] (row of S), dp its dout . v[s], for s < L (len <= L);
+ * out: sc = dS (zero past len), dp = P~ (zero past len). */
+static void atb_row(const tfm_attention_grad *a, float *sc, float *dp, int len, int L, float D,
+                    uint64_t row)
 {
-	int j = 0;
-
-	for (; j + 4 <= len; j += 4) {
-		const float *r0 = r + (size_t)j * ld;
-		v4 v = dot4(x, r0, r0 + ld, r0 + 2 * (size_t)ld, r0 + 3 * (size_t)ld, d);
-		memcpy(c + j, &v, sizeof v);
-	}
-	for (; j < len; j++) {
-		const float *r0 = r + (size_t)j * ld;
-		c[j] = dot4(x, r0, r0, r0, r0, d)[0];
-	}
-	if (scale == 0.0f)
-		return;
-	for (j = 0; j < len; j++) {
-		float s = c[j] * scale;
-		if (cap > 0.0f)
-			s = cap * tanhf(s / cap);
-		c[j] = s;
-	}
-}
-
-/* From the scores c and dp of keys s0..s0+len-1 of one query (its lse, D
- * and dropout mask row): c[j] = scale * ds[j], and when pt is not NULL,
- * pt[j] = p~[j]. */
-static void atb_ds(const tfm_attention_grad *a, float *c, const float *dp, float *pt, int len,
-                   float lse, float D, uint64_t row, int s0)
-{
-	const vf lv = vbroadcast(lse), dv = vbroadcast(D), sv = vbroadcast(a->scale);
 	const float cap = a->softcap, ic = cap > 0.0f ? 1.0f / cap : 0.0f;
 	const int drop = a->dropout > 0.0f;
 	const float keep = drop ? 1.0f / (1.0f - a->dropout) : 1.0f;
+	const vf dv = vbroadcast(D), sv = vbroadcast(a->scale);
+	vf mv = vbroadcast(-INFINITY), sum = { 0 };
+	float mx, lse;
+	int s;
 
-	for (int j = 0; j < len; j += VL) {
-		const int m = len - j < VL ? len - j : VL;
-		const vf cv = atb_load(c + j, m);
-		const vf p = vexp(cv - lv);
+	for (s = 0; s < len; s++) {
+		float x = sc[s] * a->scale;
+		if (cap > 0.0f)
+			x = cap * tanhf(x / cap);
+		sc[s] = x;
+	}
+	for (s = 0; s + VL <= len; s += VL)
+		mv = vmax(mv, vload(sc + s));
+	mx = mv[0];
+	for (int l = 1; l < VL; l++)
+		mx = mv[l] > mx ? mv[l] : mx;
+	for (; s < len; s++)
+		mx = sc[s] > mx ? sc[s] : mx;
+	for (s = 0; s < len; s += VL) {
+		const int m = len - s < VL ? len - s : VL;
+		sum += vfirst(vexp(atb_load(sc + s, m) - vbroadcast(mx)), m);
+	}
+	lse = mx + logf(reduce4(sum, sum, sum, sum)[0]);
+	for (s = 0; s < len; s += VL) {
+		const int m = len - s < VL ? len - s : VL;
+		const vf cv = atb_load(sc + s, m);
+		const vf p = vexp(cv - vbroadcast(lse));
 		vf kv = vbroadcast(keep);
 		if (drop)
 			for (int l = 0; l < m; l++)
-				kv[l] = tfm_dropout_keep(a->seed, row + (uint64_t)(s0 + j + l), a->dropout)
+				kv[l] = tfm_dropout_keep(a->seed, row + (uint64_t)(s + l), a->dropout)
 				        ? keep : 0.0f;
-		vf ds = p * (atb_load(dp + j, m) * kv - dv);
+		vf ds = p * (atb_load(dp + s, m) * kv - dv);
 		if (cap > 0.0f) {
 			const vf y = cv * vbroadcast(ic);
 			ds = ds * (vbroadcast(1.0f) - y * y);
 		}
-		atb_store(c + j, ds * sv, m);
-		if (pt)
-			atb_store(pt + j, p * kv, m);
+		atb_store(sc + s, ds * sv, m);
+		atb_store(dp + s, p * kv, m);
 	}
+	for (s = len; s < L; s++)
+		sc[s] = dp[s] = 0.0f;
 }
 
-/* y[0..d) += sum over j < len of w[j] r[j], rows r[j] ld apart, in order of
- * j, four vectors of y at a time in registers. */
-static void atb_axpys(float *y, const float *w, const float *r, int ld, int d, int len)
+/* Thread i's key/value heads.  Its scratch: S and dP [AQB, n], k^T and
+ * v^T [head_dim, n]. */
+static void atb_part(void *ctx, int i, int nt)
 {
-	for (int c0 = 0; c0 < d; c0 += 4 * VL) {
-		const int m0 = d - c0, m1 = m0 - VL, m2 = m0 - 2 * VL, m3 = m0 - 3 * VL;
-		vf y0 = atb_load(y + c0, m0), y1 = { 0 }, y2 = { 0 }, y3 = { 0 };
-		if (m1 > 0)
-			y1 = atb_load(y + c0 + VL, m1);
-		if (m2 > 0)
-			y2 = atb_load(y + c0 + 2 * VL, m2);
-		if (m3 > 0)
-			y3 = atb_load(y + c0 + 3 * VL, m3);
-		if (m3 >= VL)	/* four whole vectors: the common case */
-			for (int j = 0; j < len; j++) {
-				const float *rj = r + (size_t)j * ld + c0;
-				const vf wv = vbroadcast(w[j]);
-				y0 = vfma(wv, vload(rj), y0);
-				y1 = vfma(wv, vload(rj + VL), y1);
-				y2 = vfma(wv, vload(rj + 2 * VL), y2);
-				y3 = vfma(wv, vload(rj + 3 * VL), y3);
-			}
-		else
-			for (int j = 0; j < len; j++) {
-				const float *rj = r + (size_t)j * ld + c0;
-				const vf wv = vbroadcast(w[j]);
-				y0 = vfma(wv, atb_load(rj, m0), y0);
-				if (m1 > 0)
-					y1 = vfma(wv, atb_load(rj + VL, m1), y1);
-				if (m2 > 0)
-					y2 = vfma(wv, atb_load(rj + 2 * VL, m2), y2);
-				if (m3 > 0)
-					y3 = vfma(wv, atb_load(rj + 3 * VL, m3), y3);
-			}
-		atb_store(y + c0, y0, m0);
-		if (m1 > 0)
-			atb_store(y + c0 + VL, y1, m1);
-		if (m2 > 0)
-			atb_store(y + c0 + 2 * VL, y2, m2);
-		if (m3 > 0)
-			atb_store(y + c0 + 3 * VL, y3, m3);
-	}
-}
-
-/* y[0..d) += w x */
-static void atb_axpy(float *y, float w, const float *x, int d)
-{
-	const vf wv = vbroadcast(w);
-
-	for (int c = 0; c < d; c += VL) {
-		const int m = d - c < VL ? d - c : VL;
-		atb_store(y + c, vfma(wv, atb_load(x + c, m), atb_load(y + c, m)), m);
-	}
-}
-
-/* The scratch: lse [n_head, n], then each thread's rows of 4n + 64 floats. */
-typedef struct atb_job {
-	const tfm_attention_grad *a;
-	float *lse;
-} atb_job;
-
-static float *atb_rows(const atb_job *j, int i)
-{
-	return j->lse + (size_t)j->a->n * j->a->n_head + (size_t)i * (4 * (size_t)j->a->n + 64);
-}
-
-/* Pass 1: positions t = i, i + nt, ..., every head, a key/value head's
- * queries together. */
-static void atb_queries(void *ctx, int i, int nt)
-{
-	const atb_job *j = ctx;
-	const tfm_attention_grad *a = j->a;
+	const tfm_attention_grad *a = ctx;
 	const int n = a->n, d = a->head_dim, kvd = a->n_kv_head * d, qd = a->n_head * d;
 	const int group = a->n_head / a->n_kv_head;
-	float *c = atb_rows(j, i), *dp = c + n;
+	float *S = a->scratch + (size_t)i * (2 * ((size_t)AQB + d) * n + 64);
+	float *dP = S + (size_t)AQB * n, *kt = dP + (size_t)AQB * n, *vt = kt + (size_t)d * n;
 
-	for (int g = 0; g < a->n_kv_head; g++)
-		for (int t = i; t < n; t += nt)
-			for (int h = g * group; h < (g + 1) * group; h++) {
-				const size_t qo = (size_t)t * qd + (size_t)h * d;
-				const float *k = a->k + (size_t)g * d, *v = a->v + (size_t)g * d;
-				const int len = t + 1;
-				vf mv = vbroadcast(-INFINITY), sv = { 0 };
-				float mx, sum;
-
-				atb_dots(c, a->q + qo, k, kvd, d, len, a->scale, a->softcap);
-				int s = 0;
-				for (; s + VL <= len; s += VL)
-					mv = vmax(mv, vload(c + s));
-				mx = mv[0];
-				for (int l = 1; l < VL; l++)
-					mx = mv[l] > mx ? mv[l] : mx;
-				for (; s < len; s++)
-					mx = c[s] > mx ? c[s] : mx;
-				for (s = 0; s < len; s += VL) {
-					const int m = len - s < VL ? len - s : VL;
-					sv += vfirst(vexp(atb_load(c + s, m) - vbroadcast(mx)), m);
-				}
-				v4 s4 = reduce4(sv, sv, sv, sv);
-				sum = s4[0];
-				const float lse = mx + logf(sum);
-				j->lse[(size_t)h * n + t] = lse;
-				atb_dots(dp, a->dout + qo, v, kvd, d, len, 0.0f, 0.0f);
-				const float D = dot4(a->dout + qo, a->out + qo, a->out + qo, a->out + qo,
-				                     a->out + qo, d)[0];
-				atb_ds(a, c, dp, NULL, len, lse, D, att_dropout_row(h, n, t), 0);
-				atb_axpys(a->dq + qo, c, k, kvd, d, len);
+	for (int g = i; g < a->n_kv_head; g += nt) {
+		const float *k = a->k + (size_t)g * d, *v = a->v + (size_t)g * d;
+		for (int s = 0; s < n; s++)
+			for (int c = 0; c < d; c++) {
+				kt[(size_t)c * n + s] = k[(size_t)s * kvd + c];
+				vt[(size_t)c * n + s] = v[(size_t)s * kvd + c];
 			}
-}
-
-/* Pass 2: blocks of AKB keys, numbered key/value head first; thread i
- * takes blocks i, i + nt, ... */
-static void atb_keys(void *ctx, int i, int nt)
-{
-	const atb_job *j = ctx;
-	const tfm_attention_grad *a = j->a;
-	const int n = a->n, d = a->head_dim, kvd = a->n_kv_head * d, qd = a->n_head * d;
-	const int group = a->n_head / a->n_kv_head, blocks = (n + AKB - 1) / AKB;
-	float *c = atb_rows(j, i), *dp = c + AKB, *pt = c + 2 * AKB;
-
-	for (long b = i; b < (long)blocks * a->n_kv_head; b += nt) {
-		const int g = (int)(b / blocks), s0 = (int)(b % blocks) * AKB;
-		const int nkb = n - s0 < AKB ? n - s0 : AKB;
-		const size_t ko = (size_t)s0 * kvd + (size_t)g * d;
-		for (int t = s0; t < n; t++) {
-			const int nk = t - s0 + 1 < nkb ? t - s0 + 1 : nkb;
-			for (int h = g * group; h < (g + 1) * group; h++) {
-				const size_t qo = (size_t)t * qd + (size_t)h * d;
-				const float *q = a->q + qo, *dy = a->dout + qo;
-				const float D = dot4(dy, a->out + qo, a->out + qo, a->out + qo,
-				                     a->out + qo, d)[0];
-				atb_dots(c, q, a->k + ko, kvd, d, nk, a->scale, a->softcap);
-				atb_dots(dp, dy, a->v + ko, kvd, d, nk, 0.0f, 0.0f);
-				atb_ds(a, c, dp, pt, nk, j->lse[(size_t)h * n + t], D,
-				       att_dropout_row(h, n, t), s0);
-				for (int s = 0; s < nk; s++) {
-					atb_axpy(a->dk + ko + (size_t)s * kvd, c[s], q, d);
-					atb_axpy(a->dv + ko + (size_t)s * kvd, pt[s], dy, d);
+		for (int h = g * group; h < (g + 1) * group; h++)
+			for (int t0 = 0; t0 < n; t0 += AQB) {
+				const int qb = n - t0 < AQB ? n - t0 : AQB, L = t0 + qb;
+				const size_t qo = (size_t)t0 * qd + (size_t)h * d;
+				NAME(gemm)(NULL, 0, 0, qb, L, d, a->q + qo, qd, kt, n, S, n, 0);
+				NAME(gemm)(NULL, 0, 0, qb, L, d, a->dout + qo, qd, vt, n, dP, n, 0);
+				for (int r = 0; r < qb; r++) {
+					const size_t o = qo + (size_t)r * qd;
+					const float D = dot4(a->dout + o, a->out + o, a->out + o, a->out + o,
+					                     a->out + o, d)[0];
+					atb_row(a, S + (size_t)r * n, dP + (size_t)r * n, t0 + r + 1, L, D,
+					        att_dropout_row(h, n, t0 + r));
 				}
+				NAME(gemm)(NULL, 0, 0, qb, d, L, S, n, k, kvd, a->dq + qo, qd, 1);
+				NAME(gemm)(NULL, 1, 0, L, d, qb, S, n, a->q + qo, qd, a->dk + (size_t)g * d, kvd, 1);
+				NAME(gemm)(NULL, 1, 0, L, d, qb, dP, n, a->dout + qo, qd, a->dv + (size_t)g * d,
+				           kvd, 1);
 			}
-		}
 	}
 }
 
 void NAME(attention_backward)(tfm_pool *pool, const tfm_attention_grad *a)
 {
-	atb_job j = { a, a->scratch };
-
 	if (a->n <= 0 || a->n_head <= 0 || a->head_dim <= 0)
 		return;
-	tfm_pool_run(pool, atb_queries, &j);
-	tfm_pool_run(pool, atb_keys, &j);
+	tfm_pool_run(pool, atb_part, (void *)a);
 }
 
 /* ---- The loss ---------------------------------------------------------------------- */
