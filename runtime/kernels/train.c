@@ -165,9 +165,27 @@ void NAME(glu_backward)(float *dgate, float *dup, const float *gate, const float
 	case TFM_ACT_RELU:
 		GLU_BACKWARD(TFM_ACT_RELU)
 		break;
-	case TFM_ACT_SILU:
-		GLU_BACKWARD(TFM_ACT_SILU)
+	case TFM_ACT_SILU: {	/* SwiGLU's: in vectors, e^-x by vexp (libm's expf is a call a float) */
+		const vf one = vbroadcast(1.0f);
+		for (long i = 0; i < n; i += VL) {
+			const int m = n - i < VL ? (int)(n - i) : VL;
+			const vf g = m == VL ? vload(gate + i) : vload_part(gate + i, m);
+			const vf d = m == VL ? vload(dh + i) : vload_part(dh + i, m);
+			const vf u = m == VL ? vload(up + i) : vload_part(up + i, m);
+			const vf e = one + vexp(-g), sg = one / e;
+			const vf dg = (m == VL ? vload(dgate + i) : vload_part(dgate + i, m))
+			              + d * u * (sg * (one + g * (one - sg)));
+			const vf du = (m == VL ? vload(dup + i) : vload_part(dup + i, m)) + d * (g / e);
+			if (m == VL) {
+				vstore(dgate + i, dg);
+				vstore(dup + i, du);
+			} else {
+				vstore_part(dgate + i, dg, m);
+				vstore_part(dup + i, du, m);
+			}
+		}
 		break;
+	}
 	case TFM_ACT_GELU_TANH:
 		GLU_BACKWARD(TFM_ACT_GELU_TANH)
 		break;
