@@ -53,6 +53,7 @@
 #endif
 #define GM_NR (GM_GV * VL)
 #define GM_PF 16	/* B is prefetched this many k steps ahead */
+#define GM_PFA 8	/* A, when packed (ta), this many of its rows ahead */
 /* MC: rows of a packed A block; NC: columns of a packed B block, at most
  * (the blocks of a product are as even as the tiles allow). */
 #define GM_MC (24 * GM_MR)
@@ -173,6 +174,10 @@ static void gm_pack_a(float *pa, const gm_job *g, int i0, int mc, int p0, int kc
 		for (int p = 0; p < kc; p++) {
 			const float *src = g->a + (size_t)(p0 + p) * g->lda + i0 + q0 * GM_MR;
 			float *d = pa + q0 * panel + (size_t)p * GM_MR;
+			/* rows far apart (a page or more): the prefetchers do not follow */
+			if (p + GM_PFA < kc)
+				for (int l = 0; l < (q1 - q0) * GM_MR; l += 16)
+					__builtin_prefetch(src + (size_t)GM_PFA * g->lda + l, 0, 3);
 			for (int q = q0; q < q1; q++, src += GM_MR, d += panel) {
 				const int mr = mc - q * GM_MR;
 				if (mr >= GM_MR)
