@@ -275,6 +275,12 @@ typedef struct tfm_kernels {
 	 * the key/value heads; GQA and MQA as the forward's.  Dropout draws
 	 * the forward's masks, pos = 0 and L = n.  The scratch holds no n^2. */
 	void (*attention_backward)(tfm_pool *pool, const tfm_attention_grad *a);
+	/* attention's forward for a window of training (pos = 0, the keys and
+	 * values the window's own), by attention_backward's blocks of queries
+	 * as matrix products: the same masks, the bits not attention's; scores
+	 * is working space of tfm_attention_grad_scratch floats.  The threads
+	 * split the key/value heads. */
+	void (*attention_window)(tfm_pool *pool, const tfm_attention *a);
 	/* The backward of h = act(gate) * up: dgate += dh * up * act'(gate),
 	 * dup += dh * act(gate) (TFM_ACT_SILU, _GELU_TANH, _GELU_ERF). */
 	void (*glu_backward)(float *dgate, float *dup, const float *gate, const float *up,

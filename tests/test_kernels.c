@@ -122,7 +122,7 @@ static void test_dispatch(void)
 		CU_ASSERT_STRING_EQUAL(k->isa, kt_isas[i]);
 		CU_ASSERT(k->matmul && k->matmul_bf16 && k->norm && k->attention && k->glu && k->act);
 		CU_ASSERT(k->gemm && k->bias_backward && k->norm_backward && k->rope &&
-		          k->attention_backward && k->glu_backward && k->act_backward && k->softcap &&
+		          k->attention_backward && k->attention_window && k->glu_backward && k->act_backward && k->softcap &&
 		          k->softcap_backward && k->add && k->dropout && k->dropout_backward &&
 		          k->cross_entropy && k->embed_backward && k->adamw && k->sumsq && k->scale);
 	}
@@ -281,6 +281,9 @@ static void test_empty(void)
 			CU_ASSERT(c[0] == 0 && c[1] == 0 && c[2] == 7 && c[3] == 0 && c[4] == 0 && c[5] == 7);
 			k->norm_backward(kt_pool[p], NULL, NULL, NULL, NULL, NULL, NULL, 0, 8, 1e-5f);
 			k->attention_backward(kt_pool[p], &g);	/* n = 0 */
+			tfm_attention w = { 0 };
+			w.n_head = w.n_kv_head = w.head_dim = 1;
+			k->attention_window(kt_pool[p], &w);	/* n = 0 */
 			CU_ASSERT(k->cross_entropy(kt_pool[p], NULL, NULL, NULL, 0, 10, 0.1f, 1) == 0);
 			k->embed_backward(kt_pool[p], NULL, NULL, NULL, 0, 8, 1);
 		}
@@ -984,7 +987,7 @@ static double kt_att_ref(const kt_att *a, const double *q, const double *k, cons
 	return loss;
 }
 
-static kt_worst kt_atb_worst, kt_atb_fd;
+static kt_worst kt_atb_worst, kt_atb_fd, kt_atw_worst;
 
 /* One window on every set and pool: the forward kernel's output, then the
  * backward against the reference (and finite differences when fd). */
@@ -999,16 +1002,18 @@ static void kt_atb_case(int n, int n_head, int n_kv_head, int d, float cap, floa
 	double *qd_ = kt_dup(q, qn), *kd = kt_dup(k, kn), *vd = kt_dup(v, kn);
 	double *rq = kt_dup(dq0, qn), *rk = kt_dup(dk0, kn), *rv = kt_dup(dv0, kn);
 	double *fq = NULL, *fk = NULL, *fv = NULL;
-	float *out = malloc(sizeof *out * qn);
+	float *out = malloc(sizeof *out * qn), *wout = malloc(sizeof *wout * qn);
+	double *ro = malloc(sizeof *ro * qn);
 	const long scratch_n = tfm_attention_grad_scratch(n, n_head, d, 3) + 16;
 	float *scratch = malloc(sizeof *scratch * (size_t)scratch_n);
 	float *scores = malloc(sizeof *scores * (size_t)n * 3);
 	char what[128];
 
-	CU_ASSERT_FATAL(out && scratch && scores);
+	CU_ASSERT_FATAL(out && wout && ro && scratch && scores);
 	snprintf(what, sizeof what, "attention_backward n %d heads %d/%d dim %d cap %g drop %g", n,
 	         n_head, n_kv_head, d, cap, drop);
 	kt_att_ref(&r, qd_, kd, vd, dout, NULL, rq, rk, rv);
+	kt_att_ref(&r, qd_, kd, vd, NULL, ro, NULL, NULL, NULL);
 	if (fd) {
 		fq = kt_dup(dq0, qn);
 		fk = kt_dup(dk0, kn);
@@ -1033,6 +1038,25 @@ static void kt_atb_case(int n, int n_head, int n_kv_head, int d, float cap, floa
 			continue;
 		tfm_attention fa = { q, k, v, out, scores, n, 0, n_head, n_kv_head, d, n,
 		                     (float)r.scale, cap, drop, r.seed };
+		/* the training forward, attention_window, on every pool: the reference's
+		 * output, the same bits at any thread count, nothing past its scratch */
+		for (int p = 0; p < 4; p++) {
+			const long need = tfm_attention_grad_scratch(n, n_head, d, kt_pool_threads[p]);
+			for (long j = 0; j < scratch_n; j++)
+				scratch[j] = NAN;
+			tfm_attention wa = fa;
+			wa.scores = scratch;
+			for (size_t j = 0; j < qn; j++)
+				out[j] = NAN;
+			kk->attention_window(kt_pool[p], &wa);
+			for (long j = need; j < scratch_n; j++)
+				CU_ASSERT(isnan(scratch[j]));
+			kt_note(&kt_atw_worst, i, kt_rel_diff(out, ro, qn), 2e-6, what);
+			if (p == 0)
+				memcpy(wout, out, sizeof *out * qn);
+			else
+				CU_ASSERT(memcmp(out, wout, sizeof *out * qn) == 0);
+		}
 		kk->attention(NULL, &fa);
 		for (int p = 0; p < 4; p++) {
 			float *dq = kt_copy(dq0, qn), *dk = kt_copy(dk0, kn), *dv = kt_copy(dv0, kn);
@@ -1083,6 +1107,8 @@ static void kt_atb_case(int n, int n_head, int n_kv_head, int d, float cap, floa
 	free(fk);
 	free(fv);
 	free(out);
+	free(wout);
+	free(ro);
 	free(scratch);
 	free(scores);
 }
@@ -1103,6 +1129,7 @@ static void test_attention_backward(void)
 	/* windows of a few hundred and of 2048 positions */
 	kt_atb_case(300, 4, 2, 20, 0.0f, 0.1f, 0);
 	kt_atb_case(2048, 2, 1, 16, 1.5f, 0.1f, 0);
+	kt_reports("att window", &kt_atw_worst);
 	kt_reports("att bwd", &kt_atb_worst);
 	kt_reports("att fd", &kt_atb_fd);
 	printf("\n");

@@ -666,6 +666,7 @@ const tfm_kernels NAME(tfm_kernels) = {
 	.norm_backward = NAME(norm_backward),
 	.rope = NAME(rope),
 	.attention_backward = NAME(attention_backward),
+	.attention_window = NAME(attention_window),
 	.glu_backward = NAME(glu_backward),
 	.act_backward = NAME(act_backward),
 	.softcap = NAME(softcap),

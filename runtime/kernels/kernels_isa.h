@@ -342,6 +342,7 @@ void NAME(norm_backward)(tfm_pool *pool, float *din, float *dw, float *db, const
 void NAME(rope)(float *x, int n, int ld, int heads, int head_dim, const float *cos,
                 const float *sin, int interleaved, int inverse);
 void NAME(attention_backward)(tfm_pool *pool, const tfm_attention_grad *a);
+void NAME(attention_window)(tfm_pool *pool, const tfm_attention *a);
 void NAME(glu_backward)(float *dgate, float *dup, const float *gate, const float *up,
                         const float *dh, long n, int act);
 void NAME(act_backward)(float *dx, const float *x, const float *dh, long n, int act);

@@ -440,22 +440,24 @@ INLINE void atb_store(float *p, vf v, int m)
 		vstore_part(p, v, m);
 }
 
-/* One row of a block, query t of head h seeing keys 0..len-1: sc holds its
- * raw scores q . k[s] (row of S), dp its dout . v[s], for s < L (len <= L);
- * out: sc = dS (zero past len), dp = P~ (zero past len). */
-static void atb_row(const tfm_attention_grad *a, float *sc, float *dp, int len, int L, float D,
-                    uint64_t row)
+/* t[c, s] = x[s, c] for s < n, c < d: a head's rows (ld apart) as [d, n]. */
+static void atb_transpose(float *t, const float *x, int n, int ld, int d)
 {
-	const float cap = a->softcap, ic = cap > 0.0f ? 1.0f / cap : 0.0f;
-	const int drop = a->dropout > 0.0f;
-	const float keep = drop ? 1.0f / (1.0f - a->dropout) : 1.0f;
-	const vf dv = vbroadcast(D), sv = vbroadcast(a->scale);
-	vf mv = vbroadcast(-INFINITY), sum = { 0 };
-	float mx, lse;
+	for (int s = 0; s < n; s++)
+		for (int c = 0; c < d; c++)
+			t[(size_t)c * n + s] = x[(size_t)s * ld + c];
+}
+
+/* The raw scores sc[0..len) times scale, soft-capped when cap > 0, in
+ * place; returns their maximum. */
+static float atb_scores(float *sc, int len, float scale, float cap)
+{
+	vf mv = vbroadcast(-INFINITY);
+	float mx;
 	int s;
 
 	for (s = 0; s < len; s++) {
-		float x = sc[s] * a->scale;
+		float x = sc[s] * scale;
 		if (cap > 0.0f)
 			x = cap * tanhf(x / cap);
 		sc[s] = x;
@@ -467,6 +469,24 @@ static void atb_row(const tfm_attention_grad *a, float *sc, float *dp, int len, 
 		mx = mv[l] > mx ? mv[l] : mx;
 	for (; s < len; s++)
 		mx = sc[s] > mx ? sc[s] : mx;
+	return mx;
+}
+
+/* One row of a block, query t of head h seeing keys 0..len-1: sc holds its
+ * raw scores q . k[s] (row of S), dp its dout . v[s], for s < L (len <= L);
+ * out: sc = dS (zero past len), dp = P~ (zero past len). */
+static void atb_row(const tfm_attention_grad *a, float *sc, float *dp, int len, int L, float D,
+                    uint64_t row)
+{
+	const float cap = a->softcap, ic = cap > 0.0f ? 1.0f / cap : 0.0f;
+	const int drop = a->dropout > 0.0f;
+	const float keep = drop ? 1.0f / (1.0f - a->dropout) : 1.0f;
+	const vf dv = vbroadcast(D), sv = vbroadcast(a->scale);
+	const float mx = atb_scores(sc, len, a->scale, cap);
+	vf sum = { 0 };
+	float lse;
+	int s;
+
 	for (s = 0; s < len; s += VL) {
 		const int m = len - s < VL ? len - s : VL;
 		sum += vfirst(vexp(atb_load(sc + s, m) - vbroadcast(mx)), m);
@@ -504,12 +524,9 @@ static void atb_part(void *ctx, int i, int nt)
 	float *dP = S + (size_t)AQB * n, *kt = dP + (size_t)AQB * n, *vt = kt + (size_t)d * n;
 
 	for (int g = i; g < a->n_kv_head; g += nt) {
-		const float *k = a->k + (size_t)g * d, *v = a->v + (size_t)g * d;
-		for (int s = 0; s < n; s++)
-			for (int c = 0; c < d; c++) {
-				kt[(size_t)c * n + s] = k[(size_t)s * kvd + c];
-				vt[(size_t)c * n + s] = v[(size_t)s * kvd + c];
-			}
+		const float *k = a->k + (size_t)g * d;
+		atb_transpose(kt, k, n, kvd, d);
+		atb_transpose(vt, a->v + (size_t)g * d, n, kvd, d);
 		for (int h = g * group; h < (g + 1) * group; h++)
 			for (int t0 = 0; t0 < n; t0 += AQB) {
 				const int qb = n - t0 < AQB ? n - t0 : AQB, L = t0 + qb;
@@ -529,6 +546,67 @@ static void atb_part(void *ctx, int i, int nt)
 				           kvd, 1);
 			}
 	}
+}
+
+/* The forward of a window (attention_window), by the same blocks: S = q k^T
+ * (scaled, soft-capped), each row's softmax over s <= t (the normalizer of
+ * all, the dropout's mask and 1 / (1 - p) on the kept), then out[block] =
+ * P v.  Thread i's scratch (a->scores) as atb_part's: S, then k^T. */
+static void atw_part(void *ctx, int i, int nt)
+{
+	const tfm_attention *a = ctx;
+	const int n = a->n, d = a->head_dim, kvd = a->n_kv_head * d, qd = a->n_head * d;
+	const int group = a->n_head / a->n_kv_head;
+	float *S = a->scores + (size_t)i * (2 * ((size_t)AQB + d) * n + 64);
+	float *kt = S + 2 * (size_t)AQB * n;
+	const float cap = a->softcap;
+	const int drop = a->dropout > 0.0f;
+	const float keep = drop ? 1.0f / (1.0f - a->dropout) : 1.0f;
+
+	for (int g = i; g < a->n_kv_head; g += nt) {
+		const float *v = a->v_cache + (size_t)g * d;
+		atb_transpose(kt, a->k_cache + (size_t)g * d, n, kvd, d);
+		for (int h = g * group; h < (g + 1) * group; h++)
+			for (int t0 = 0; t0 < n; t0 += AQB) {
+				const int qb = n - t0 < AQB ? n - t0 : AQB, L = t0 + qb;
+				const size_t qo = (size_t)t0 * qd + (size_t)h * d;
+				NAME(gemm)(NULL, 0, 0, qb, L, d, a->q + qo, qd, kt, n, S, n, 0);
+				for (int r = 0; r < qb; r++) {
+					float *sc = S + (size_t)r * n;
+					const int len = t0 + r + 1;
+					const uint64_t row = att_dropout_row(h, a->pos + n, a->pos + t0 + r);
+					const float mx = atb_scores(sc, len, a->scale, cap);
+					vf sum = { 0 };
+					int j;
+					for (j = 0; j < len; j += VL) {
+						const int m = len - j < VL ? len - j : VL;
+						const vf e = vfirst(vexp(atb_load(sc + j, m) - vbroadcast(mx)), m);
+						atb_store(sc + j, e, m);
+						sum += e;
+					}
+					const vf inv = vbroadcast(keep / reduce4(sum, sum, sum, sum)[0]);
+					for (j = 0; j < len; j += VL) {
+						const int m = len - j < VL ? len - j : VL;
+						vf pv = atb_load(sc + j, m) * inv;
+						if (drop)
+							for (int l = 0; l < m; l++)
+								if (!tfm_dropout_keep(a->seed, row + (uint64_t)(j + l), a->dropout))
+									pv[l] = 0.0f;
+						atb_store(sc + j, pv, m);
+					}
+					for (j = len; j < L; j++)
+						sc[j] = 0.0f;
+				}
+				NAME(gemm)(NULL, 0, 0, qb, d, L, S, n, v, kvd, a->out + qo, qd, 0);
+			}
+	}
+}
+
+void NAME(attention_window)(tfm_pool *pool, const tfm_attention *a)
+{
+	if (a->n <= 0 || a->n_head <= 0 || a->head_dim <= 0)
+		return;
+	tfm_pool_run(pool, atw_part, (void *)a);
 }
 
 void NAME(attention_backward)(tfm_pool *pool, const tfm_attention_grad *a)
