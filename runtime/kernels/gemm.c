@@ -140,6 +140,12 @@ static __attribute__((noinline)) void gm_kernel(int rows, int kc, const float *a
 {
 	vf acc[GM_MR][GM_GV];
 
+	/* C's tile, fetched while the FMAs run: far from the last k-block's
+	 * visit (a dW of 32000 rows, the logits), it would come from memory
+	 * only when added to */
+	for (int i = 0; i < mr; i++)
+		for (int j = 0; j < nr; j += 16)
+			__builtin_prefetch(c + (size_t)i * ldc + j, 1, 3);
 	if (rows)
 		gm_tile(1, kc, a, ra, b, acc);
 	else
