@@ -111,16 +111,16 @@ static void forward_op(Emitter *e, const TrainProgram *tp, const TOp *t)
 		break;
 	case OP_GLU:
 		copy_if_apart(e, tp, t->out, t->in[0]);
-		emit_out(e, "\ts->kern->glu(%s, %s, (long)N * D_FF, %s);\n", col(out->act), VA(tp, t->in[1]),
-		         act_name(op));
+		emit_out(e, "\ttrain_ew_run(s, 0, %s, NULL, %s, NULL, NULL, (long)N * D_FF, %s);\n", col(out->act),
+		         VA(tp, t->in[1]), act_name(op));
 		break;
 	case OP_ACT:
 		copy_if_apart(e, tp, t->out, t->in[0]);
 		emit_out(e, "\ts->kern->act(%s, (long)N * D_FF, %s);\n", col(out->act), act_name(op));
 		break;
 	case OP_ADD:
-		emit_out(e, "\ts->kern->add(%s, %s, %s, (long)N * %lld);\n", col(out->act), VA(tp, t->in[0]),
-		         VA(tp, t->in[1]), out->width);
+		emit_out(e, "\ttrain_ew_run(s, 1, %s, NULL, %s, %s, NULL, (long)N * %lld, 0);\n", col(out->act),
+		         VA(tp, t->in[0]), VA(tp, t->in[1]), out->width);
 		break;
 	case OP_SOFTCAP:
 		copy_if_apart(e, tp, t->out, t->in[0]);
@@ -184,8 +184,8 @@ static void backward_op(Emitter *e, const TrainProgram *tp, int i)
 		         "\t\ts->kern->rope(%s + (size_t)b * T * %lld, T, %lld, %d, HEAD_DIM, s->rope_cos, s->rope_sin, %d, 1);\n",
 		         col(out->grad), out->width, out->width, op->heads, op->fn == ROPE_INTERLEAVED);
 		if (tp->values[t->in[0]].grad != out->grad)
-			emit_out(e, "\ts->kern->add(%s, %s, %s, (long)N * %lld);\n", VG(tp, t->in[0]),
-			         VG(tp, t->in[0]), col(out->grad), out->width);
+			emit_out(e, "\ttrain_ew_run(s, 1, %s, NULL, %s, %s, NULL, (long)N * %lld, 0);\n",
+			         VG(tp, t->in[0]), VG(tp, t->in[0]), col(out->grad), out->width);
 		break;
 	case OP_ATTENTION:
 		emit_out(e, "\tfor (int b = 0; b < s->batch; b++) {\n"
@@ -199,7 +199,7 @@ static void backward_op(Emitter *e, const TrainProgram *tp, int i)
 		         emit_flt(1.0 / sqrt((double)m->head_dim)), emit_flt(op->f), t->site);
 		break;
 	case OP_GLU:
-		emit_out(e, "\ts->kern->glu_backward(%s, %s, %s, %s, %s, (long)N * D_FF, %s);\n", VG(tp, t->in[1]),
+		emit_out(e, "\ttrain_ew_run(s, 2, %s, %s, %s, %s, %s, (long)N * D_FF, %s);\n", VG(tp, t->in[1]),
 		         VG(tp, t->in[0]), VA(tp, t->in[1]), VA(tp, t->in[0]), col(out->grad), act_name(op));
 		break;
 	case OP_ACT:
@@ -208,8 +208,8 @@ static void backward_op(Emitter *e, const TrainProgram *tp, int i)
 		break;
 	case OP_ADD:
 		for (int k = 0; k < 2; k++)
-			emit_out(e, "\ts->kern->add(%s, %s, %s, (long)N * %lld);\n", VG(tp, t->in[k]),
-			         VG(tp, t->in[k]), col(out->grad), out->width);
+			emit_out(e, "\ttrain_ew_run(s, 1, %s, NULL, %s, %s, NULL, (long)N * %lld, 0);\n",
+			         VG(tp, t->in[k]), VG(tp, t->in[k]), col(out->grad), out->width);
 		break;
 	case OP_SOFTCAP:
 		emit_out(e, "\ts->kern->softcap_backward(%s, %s, %s, (long)N * VOCAB, %s);\n", VG(tp, t->in[0]),
@@ -334,6 +334,21 @@ void emit_train(Emitter *e, const TrainProgram *tp)
 		         "\t\t\ts->sine[(size_t)t * D_MODEL + 2 * i] = (float)sin(a);\n"
 		         "\t\t\ts->sine[(size_t)t * D_MODEL + 2 * i + 1] = (float)cos(a);\n\t\t}\n");
 	emit_out(e, "\t*inst = s;\n\treturn 0;\nfail:\n\ttrain_close(s);\n\treturn -1;\n}\n\n");
+
+	/* the elementwise kernels over the pool's threads */
+	emit_out(e, "/* glu, add and glu_backward over the pool's threads, each a slice of\n"
+	         " * whole 64-float pieces: an element's bits do not depend on the slice. */\n"
+	         "typedef struct train_ew {\n\tconst tfm_kernels *k;\n\tint op, act;\t/* op: 0 glu, 1 add, 2 glu_backward */\n"
+	         "\tfloat *y, *z;\n\tconst float *a, *b, *c;\n\tlong n;\n} train_ew;\n\n"
+	         "static void train_ew_part(void *ctx, int i, int nt)\n{\n\tconst train_ew *w = ctx;\n"
+	         "\tconst long lo = w->n * i / nt / 64 * 64, hi = i + 1 == nt ? w->n : w->n * (i + 1) / nt / 64 * 64;\n\n"
+	         "\tif (w->op == 0)\n\t\tw->k->glu(w->y + lo, w->a + lo, hi - lo, w->act);\n"
+	         "\telse if (w->op == 1)\n\t\tw->k->add(w->y + lo, w->a + lo, w->b + lo, hi - lo);\n"
+	         "\telse\n\t\tw->k->glu_backward(w->y + lo, w->z + lo, w->a + lo, w->b + lo, w->c + lo, hi - lo, w->act);\n}\n\n"
+	         "static void train_ew_run(const struct %s_train *s, int op, float *y, float *z, const float *a,\n"
+	         "                         const float *b, const float *c, long n, int act)\n{\n"
+	         "\ttrain_ew w = { s->kern, op, act, y, z, a, b, c, n };\n\n"
+	         "\ttfm_pool_run(s->pool, train_ew_part, &w);\n}\n\n", n);
 
 	/* step */
 	emit_out(e, "/* One batch (tfm_train_api.step): the forward of section 5's loss, then\n"
