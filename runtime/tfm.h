@@ -382,6 +382,30 @@ int tfm_tokenizer_bos(const tfm_tokenizer *t);
  * configuration lists (eos_token_id may be a list). */
 int tfm_tokenizer_is_eos(const tfm_tokenizer *t, int id);
 
+/* Trains a byte-level BPE tokenizer on texts[n_texts] (UTF-8; each its own
+ * document) into *json[*json_len] (malloc'ed, NUL-terminated): a
+ * tokenizer.json with GPT-2's pipeline (ByteLevel with its regex) that
+ * tfm_tokenizer_open reads back.  vocab ids in all: the 256 bytes, then the
+ * merges (the highest pair count first, ties to the smallest pair of byte
+ * strings), then special[n_special] as special added tokens.  Same input,
+ * same bytes out.  Fails on an empty or non-UTF-8 text (naming it, its line
+ * and byte) and on a vocab below 256 + n_special.  runtime/text/bpe_train.c */
+typedef struct tfm_bpe_text {
+	const char *name;	/* for messages */
+	const char *data;
+	size_t len;
+} tfm_bpe_text;
+
+typedef struct tfm_bpe_stats {
+	int merges, vocab;	/* learned; ids written (fewer than asked when the text runs out) */
+	size_t bytes;		/* of text */
+	size_t words, distinct;	/* pre-tokenized words, and distinct ones */
+	size_t tokens;		/* the text's tokens under the result (special tokens included) */
+} tfm_bpe_stats;
+
+int tfm_bpe_train(const tfm_bpe_text *texts, int n_texts, int vocab, const char *const *special,
+                  int n_special, char **json, size_t *json_len, tfm_bpe_stats *st, tfm_error *e);
+
 /* ---- Models -------------------------------------------------------------- */
 
 /* What a generated model exports, so that code which knows no model (the
