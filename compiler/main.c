@@ -32,6 +32,11 @@ typedef struct Options {
 	int decode;		/* tokenize --decode */
 	int train;		/* emit --train */
 	int special;		/* tokenize --add-special, --skip-special */
+	const char *train_text[64];	/* tokenize --train FILE... */
+	int n_train_text;
+	long long vocab;	/* tokenize --vocab */
+	const char *special_tok[64];	/* tokenize --special TOKEN... */
+	int n_special_tok;
 	char *pass[128];	/* run: the model program's own options */
 	int n_pass;
 	int watch;		/* run --watch */
@@ -62,6 +67,9 @@ static void usage(FILE *f)
 "                         tokenizer.bin or a model folder\n"
 "  tokenize TOKENIZER --decode [IDS_FILE] [--skip-special]\n"
 "                         the text of comma-separated ids\n"
+"  tokenize --train TEXT_FILE [--train F]... --vocab N -o tokenizer.json\n"
+"                         train a byte-level BPE tokenizer of N ids on the texts;\n"
+"                         --special TOKEN (repeatable; default <|endoftext|>)\n"
 "  import SRC -o NAME.tfm [--max-seq N] [--tokenizer PATH]\n"
 "                         a spec for a llama2.c .bin or a Hugging Face folder,\n"
 "                         its weights read in place where they can be\n"
@@ -161,6 +169,24 @@ static int parse_args(Options *o, int argc, char **argv)
 			o->max_seq = strtoll(argv[++i], &end, 10);
 			if (*argv[i] == 0 || *end || o->max_seq < 1 || o->max_seq > (1 << 24))
 				return usage_error("--max-seq: expected a context length from 1 to 16777216, got '%s'", argv[i]);
+		} else if (o->command && strcmp(o->command, "tokenize") == 0
+		           && (strcmp(a, "--train") == 0 || strcmp(a, "--vocab") == 0
+		               || strcmp(a, "--special") == 0)) {
+			char *end;
+			if (i + 1 >= argc)
+				return usage_error("%s needs an argument", a);
+			if (a[2] == 'v') {
+				o->vocab = strtoll(argv[++i], &end, 10);
+				if (*argv[i] == 0 || *end || o->vocab < 1 || o->vocab > (1 << 22))
+					return usage_error("--vocab: expected a vocabulary size from 1 to 4194304, got '%s'",
+					                   argv[i]);
+				continue;
+			}
+			const char **list = a[2] == 't' ? o->train_text : o->special_tok;
+			int *n = a[2] == 't' ? &o->n_train_text : &o->n_special_tok;
+			if (*n >= 64)
+				return usage_error("too many %s options (the limit is 64)", a);
+			list[(*n)++] = argv[++i];
 		} else if (strcmp(a, "--train") == 0 && o->command && !is_train_command(o->command)
 		           && strcmp(o->command, "run") != 0) {
 			o->train = 1;
@@ -818,6 +844,80 @@ static int parse_ids(const char *s, const char *what, int **out, size_t *n, tfm_
 	return 0;
 }
 
+static double seconds_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* tfmc tokenize --train TEXT_FILE... --vocab N -o tokenizer.json
+ * [--special TOKEN]...: a byte-level BPE tokenizer trained on the texts. */
+static int cmd_tokenize_train(Options *o)
+{
+	static const char *const dflt[] = { "<|endoftext|>" };
+	tfm_bpe_text texts[64];
+	tfm_bpe_stats st;
+	tfm_error e;
+	char *json = NULL;
+	size_t len;
+	int i, rc = EXIT_OK;
+
+	if (o->n_files > 0 || o->decode || o->special)
+		return usage_error("%s", "tokenize --train takes --train FILE, --vocab, --special and -o, "
+		                   "no tokenizer");
+	if (!o->vocab)
+		return usage_error("%s", "tokenize --train: no --vocab N: how many ids should it have?");
+	if (!o->output)
+		return usage_error("%s", "tokenize --train: no -o tokenizer.json");
+	const char *const *special = o->n_special_tok ? o->special_tok : dflt;
+	int n_special = o->n_special_tok ? o->n_special_tok : 1;
+	if (o->vocab < 256 + n_special) {
+		fprintf(stderr, "tfmc: error: --vocab %lld is too small: the 256 bytes and %d special "
+		        "token%s need %d ids\n(see tfmc --help)\n", o->vocab, n_special,
+		        n_special == 1 ? "" : "s", 256 + n_special);
+		return EXIT_USAGE;
+	}
+	for (i = 0; i < o->n_train_text; i++) {
+		texts[i].name = o->train_text[i];
+		if (!(texts[i].data = read_all(o->train_text[i], &texts[i].len))) {
+			fprintf(stderr, "tfmc: error: cannot read %s: %s\n", o->train_text[i], strerror(errno));
+			rc = EXIT_USAGE;
+			break;
+		}
+	}
+	int n_read = i;
+	double t0 = seconds_now();
+	if (rc == EXIT_OK && tfm_bpe_train(texts, n_read, (int)o->vocab, special, n_special, &json, &len,
+	                                   &st, &e) != 0) {
+		fprintf(stderr, "tfmc: error: %s\n", e.msg);
+		rc = EXIT_ERRORS;
+	}
+	double secs = seconds_now() - t0;
+	for (i = 0; i < n_read; i++)
+		free((char *)texts[i].data);
+	if (rc != EXIT_OK)
+		return rc;
+	FILE *f = fopen(o->output, "wb");
+	int written = f && fwrite(json, 1, len, f) == len;
+	if (f && fclose(f) != 0)
+		written = 0;
+	if (!written) {
+		fprintf(stderr, "tfmc: error: cannot write '%s': %s\n", o->output, strerror(errno));
+		free(json);
+		return EXIT_USAGE;
+	}
+	free(json);
+	fprintf(stderr, "tfmc: wrote %s: vocab %d (256 bytes, %d merges, %d special), from %zu bytes "
+	        "of text (%zu words, %zu distinct) in %.2f s; %.4f tokens per byte on it\n", o->output,
+	        st.vocab, st.merges, n_special, st.bytes, st.words, st.distinct, secs,
+	        (double)st.tokens / (double)st.bytes);
+	if (st.vocab < o->vocab)
+		fprintf(stderr, "tfmc: note: the text has no more pairs to merge: vocab %d, not %lld\n",
+		        st.vocab, o->vocab);
+	return EXIT_OK;
+}
+
 /* tfmc tokenize TOKENIZER [TEXT_FILE]: the ids of a text, comma-separated;
  * tfmc tokenize TOKENIZER --decode [IDS_FILE]: the text of the ids. */
 static int cmd_tokenize(Options *o)
@@ -830,6 +930,10 @@ static int cmd_tokenize(Options *o)
 	int *ids = NULL, rc = EXIT_ERRORS;
 	size_t n;
 
+	if (o->n_train_text > 0)
+		return cmd_tokenize_train(o);
+	if (o->vocab || o->n_special_tok)
+		return usage_error("%s", "tokenize: --vocab and --special go with --train TEXT_FILE");
 	if (o->n_files < 1 || o->n_files > 2)
 		return usage_error("%s takes a tokenizer and at most one input file", "tokenize");
 	if (!(text = read_all(in, &len))) {

@@ -10,6 +10,7 @@ int add_model_main_suites(void);
 int add_codegen_suites(void);
 int add_kernel_suites(void);
 int add_tokenizer_suites(void);
+int add_bpe_train_suites(void);
 int add_import_suites(void);
 int add_grad_suites(void);
 int add_train_suites(void);
