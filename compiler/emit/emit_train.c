@@ -152,8 +152,8 @@ static void backward_op(Emitter *e, const TrainProgram *tp, int i)
 	emit_out(e, "\t/* backward of: %s */\n", t->label);
 	for (int v = 0; v < tp->n_values; v++)
 		if (tp->values[v].zero_at == i && tp->values[v].grad >= 0)
-			emit_out(e, "\tmemset(%s, 0, sizeof(float) * N * %lld);\t/* d%s */\n", VG(tp, v),
-			         tp->values[v].width, tp->values[v].name);
+			emit_out(e, "\ttrain_ew_run(s, 3, %s, NULL, NULL, NULL, NULL, (long)N * %lld, 0);\t/* d%s = 0 */\n",
+			         VG(tp, v), tp->values[v].width, tp->values[v].name);
 	switch (t->kind) {
 	case OP_EMBED:
 		emit_out(e, "\ts->kern->embed_backward(s->pool, %s, %s, s->in, (int)N, D_MODEL, %s);\n",
@@ -336,15 +336,16 @@ void emit_train(Emitter *e, const TrainProgram *tp)
 	emit_out(e, "\t*inst = s;\n\treturn 0;\nfail:\n\ttrain_close(s);\n\treturn -1;\n}\n\n");
 
 	/* the elementwise kernels over the pool's threads */
-	emit_out(e, "/* glu, add and glu_backward over the pool's threads, each a slice of\n"
+	emit_out(e, "/* glu, add, glu_backward and zeroing over the pool's threads, each a slice of\n"
 	         " * whole 64-float pieces: an element's bits do not depend on the slice. */\n"
-	         "typedef struct train_ew {\n\tconst tfm_kernels *k;\n\tint op, act;\t/* op: 0 glu, 1 add, 2 glu_backward */\n"
+	         "typedef struct train_ew {\n\tconst tfm_kernels *k;\n\tint op, act;\t/* op: 0 glu, 1 add, 2 glu_backward, 3 y = 0 */\n"
 	         "\tfloat *y, *z;\n\tconst float *a, *b, *c;\n\tlong n;\n} train_ew;\n\n"
 	         "static void train_ew_part(void *ctx, int i, int nt)\n{\n\tconst train_ew *w = ctx;\n"
 	         "\tconst long lo = w->n * i / nt / 64 * 64, hi = i + 1 == nt ? w->n : w->n * (i + 1) / nt / 64 * 64;\n\n"
 	         "\tif (w->op == 0)\n\t\tw->k->glu(w->y + lo, w->a + lo, hi - lo, w->act);\n"
 	         "\telse if (w->op == 1)\n\t\tw->k->add(w->y + lo, w->a + lo, w->b + lo, hi - lo);\n"
-	         "\telse\n\t\tw->k->glu_backward(w->y + lo, w->z + lo, w->a + lo, w->b + lo, w->c + lo, hi - lo, w->act);\n}\n\n"
+	         "\telse if (w->op == 2)\n\t\tw->k->glu_backward(w->y + lo, w->z + lo, w->a + lo, w->b + lo, w->c + lo, hi - lo, w->act);\n"
+	         "\telse\n\t\tmemset(w->y + lo, 0, sizeof(float) * (size_t)(hi - lo));\n}\n\n"
 	         "static void train_ew_run(const struct %s_train *s, int op, float *y, float *z, const float *a,\n"
 	         "                         const float *b, const float *c, long n, int act)\n{\n"
 	         "\ttrain_ew w = { s->kern, op, act, y, z, a, b, c, n };\n\n"
