@@ -2,7 +2,8 @@
  * and with their tests: the data files and their windows (data.c), the
  * optimizer and its schedule (optim.c), one training step and evaluation
  * (trainer.c), checkpoints (checkpoint.c) and the progress line
- * (progress.c).  tfm_train_main (train_main.c) is the only one that prints.
+ * (progress.c), and the options of the command lines (train_main.c).
+ * tfm_train_main (train_main.c) is the only one that prints.
  *
  * MODEL_REFERENCE.md section 5 is the contract for all of it.
  */
@@ -11,6 +12,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "tfm.h"
 
@@ -157,6 +159,76 @@ uint64_t tfm_step_seed(uint64_t seed, long t);
 int tfm_evaluate(const tfm_train_api *api, void *inst, float *const *w, float *const *g, int batch,
                  int seq, int threads, const int *ids, size_t n, double *nats, size_t *count,
                  tfm_error *e);
+
+/* ---- The command lines' options and setup (train_main.c) ------------------ */
+
+/* Which commands an option belongs to: `tfmc train`, `grad`, `eval`, and
+ * `tfmc compare` (compiler/compare.c), which trains several models with
+ * train's options. */
+enum { TFM_CMD_TRAIN = 1, TFM_CMD_GRAD = 2, TFM_CMD_EVAL = 4, TFM_CMD_COMPARE = 8 };
+
+/* The command line, parsed (train_main.c's table TFM_TRAIN_OPTS says what
+ * each field is). */
+typedef struct tfm_topts {
+	const char *data, *val, *tokenizer, *weights, *tokens, *out, *log, *checkpoint, *resume;
+	long steps, batch, seq, warmup, threads, eval_every, save_every, sample, print_every;
+	double lr, min_lr, grad_clip, beta1, beta2, adam_eps;
+	uint64_t seed;
+	long schedule;		/* TFM_SCHEDULE_* */
+	int help;
+	/* compare's budget (one of steps, budget_tokens, minutes), seeds and folder */
+	long budget_tokens, seeds;
+	double minutes;
+	const char *out_dir;
+} tfm_topts;
+
+/* train's defaults; those that depend on others (seq, min_lr, warmup) are
+ * -1 until tfm_topts_resolve. */
+void tfm_topts_defaults(tfm_topts *o);
+/* Parses the option argv[*i] of command cmd (and its value, the next
+ * argument or after '='), moving *i to its last argument; given[] (may be
+ * NULL) is not touched here.  0, or -1 with a message ("unknown option",
+ * "--lr: expected a number > 0, got 'x'"). */
+int tfm_topts_arg(int argc, char **argv, int *i, int cmd, const char *command, tfm_topts *o,
+                  tfm_error *e);
+/* Each option of cmd with its help, as --help lists them. */
+void tfm_topts_usage(FILE *fp, int cmd);
+/* The defaults that depend on others (seq from max_seq, min_lr, warmup from
+ * steps), then the checks between options; 0, or -1 with a message.  While
+ * steps is unknown (< 0: compare's --tokens and --minutes, before the
+ * model's steps are), warmup is left as it is. */
+int tfm_topts_resolve(tfm_topts *o, int max_seq, tfm_error *e);
+/* The schedule, AdamW's settings (weight_decay from tr->api) and clipping of o into tr. */
+void tfm_topts_apply(tfm_trainer *tr, const tfm_topts *o);
+
+/* The online CPUs, at most 64: the default thread count. */
+int tfm_train_threads(void);
+/* The tokenizer: o->tokenizer, else the spec's; NULL when there is none. */
+int tfm_train_tokenizer(tfm_tokenizer **tok, const tfm_topts *o, const tfm_model_api *model,
+                        tfm_error *e);
+/* Fills p->w: from o->weights (or the spec's when spec_weights), else
+ * random from o->seed (with a note on stderr when spec_weights). */
+int tfm_train_weights(tfm_params *p, const tfm_topts *o, const tfm_model_api *model,
+                      int spec_weights, const char *prefix, tfm_error *e);
+
+/* A run's data: o->data read through tok (ids checked against vocab) and
+ * split into training and validation: o->val, else the last 10% when
+ * that and the rest each hold a window of o->seq + 1 tokens, else none
+ * (n_val 0, with a note beginning with prefix in note[cap]). */
+typedef struct tfm_split {
+	tfm_data data, val;	/* val: --val's; else empty */
+	const int *train_ids;	/* [n_train] of data */
+	const int *val_ids;	/* [n_val] of val or the end of data; n_val 0: none */
+	size_t n_train, n_val;
+} tfm_split;
+
+int tfm_split_read(tfm_split *s, const tfm_topts *o, tfm_tokenizer *tok, int vocab,
+                   const char *prefix, char *note, size_t cap, tfm_error *e);
+void tfm_split_free(tfm_split *s);
+
+/* Appends arg to buf[cap] (at *len) after a space, quoted for a POSIX
+ * shell when it needs it. */
+void tfm_shell_word(char *buf, size_t cap, size_t *len, const char *arg);
 
 /* ---- Checkpoints (checkpoint.c) ------------------------------------------ */
 

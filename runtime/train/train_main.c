@@ -45,111 +45,124 @@
 #define TFM_TRAIN_REDRAW           0.1  /* seconds between redraws of the terminal's line */
 #define TFM_NO_MAX                 ((double)LONG_MAX) /* a count's bound when it has none */
 
-enum { CMD_TRAIN = 1, CMD_GRAD = 2, CMD_EVAL = 4 };
 enum { K_PATH, K_TEXT, K_COUNT, K_NUM, K_SEED, K_SCHEDULE };
-
-/* The command line, parsed. */
-typedef struct tfm_topts {
-	const char *data, *val, *tokenizer, *weights, *tokens, *out, *log, *checkpoint, *resume;
-	long steps, batch, seq, warmup, threads, eval_every, save_every, sample, print_every;
-	double lr, min_lr, grad_clip, beta1, beta2, adam_eps;
-	uint64_t seed;
-	long schedule;		/* TFM_SCHEDULE_* */
-	int help;
-} tfm_topts;
 
 /* X(id, name, metavar, kind, field, commands, kept in checkpoints, lo, hi,
  *   what a value must be, help (lines after the first indented)) */
 #define TFM_TRAIN_OPTS(X) \
-X(DATA_T, "--data", "FILE", K_PATH, data, CMD_TRAIN, 0, 0, 0, "", \
+X(DATA_T, "--data", "FILE", K_PATH, data, TFM_CMD_TRAIN | TFM_CMD_COMPARE, 0, 0, 0, "", \
   "the training data: a .npy of int32, int64 or uint16 ids (1-D), a\n" \
   ".bin of raw little-endian uint16 ids (nanoGPT's), or UTF-8 text,\n" \
   "tokenized by the tokenizer, else read as bytes (ids 0-255)") \
-X(DATA_E, "--data", "FILE", K_PATH, data, CMD_EVAL, 0, 0, 0, "", \
+X(DATA_E, "--data", "FILE", K_PATH, data, TFM_CMD_EVAL, 0, 0, 0, "", \
   "the data to evaluate, all of it: a .npy of int32, int64 or uint16\n" \
   "ids, a .bin of uint16 ids, or UTF-8 text (tokenized, or bytes)") \
-X(TOKENS, "--tokens", "IDS", K_TEXT, tokens, CMD_GRAD, 0, 0, 0, "", \
+X(TOKENS, "--tokens", "IDS", K_TEXT, tokens, TFM_CMD_GRAD, 0, 0, 0, "", \
   "the window: comma-separated token ids, 2 to max_seq + 1 of them, or\n" \
   "a data file as train's --data reads (inputs IDS[:-1], targets IDS[1:])") \
-X(VAL, "--val", "FILE", K_PATH, val, CMD_TRAIN, 0, 0, 0, "", \
+X(VAL, "--val", "FILE", K_PATH, val, TFM_CMD_TRAIN | TFM_CMD_COMPARE, 0, 0, 0, "", \
   "the validation data, as --data (default:~the last 10% of --data, when\n" \
   "that and the rest each hold a window)") \
-X(TOKENIZER, "--tokenizer", "PATH", K_PATH, tokenizer, CMD_TRAIN | CMD_GRAD | CMD_EVAL, 0, 0, 0, "", \
+X(TOKENIZER, "--tokenizer", "PATH", K_PATH, tokenizer, TFM_CMD_TRAIN | TFM_CMD_GRAD | TFM_CMD_EVAL | TFM_CMD_COMPARE, 0, 0, 0, "", \
   "a tokenizer.json, a llama2.c tokenizer.bin or a model folder, for text\n" \
   "data (and the sample) (default:~the spec's `tokenizer`)") \
-X(WEIGHTS_T, "--weights", "PATH", K_PATH, weights, CMD_TRAIN, 0, 0, 0, "", \
+X(WEIGHTS_T, "--weights", "PATH", K_PATH, weights, TFM_CMD_TRAIN, 0, 0, 0, "", \
   "the weights to start from (default:~random, as `tfmc init` makes them\n" \
   "with --seed)") \
-X(WEIGHTS_GE, "--weights", "PATH", K_PATH, weights, CMD_GRAD | CMD_EVAL, 0, 0, 0, "", \
+X(WEIGHTS_GE, "--weights", "PATH", K_PATH, weights, TFM_CMD_GRAD | TFM_CMD_EVAL, 0, 0, 0, "", \
   "the weights (default:~the spec's `weights`, else random ones from\n" \
   "--seed, as `tfmc init` makes them)") \
-X(OUT_T, "-o", "PATH", K_PATH, out, CMD_TRAIN, 0, 0, 0, "", \
+X(OUT_T, "-o", "PATH", K_PATH, out, TFM_CMD_TRAIN, 0, 0, 0, "", \
   "where the trained weights go, F32 (required)") \
-X(OUT_G, "-o", "PATH", K_PATH, out, CMD_GRAD, 0, 0, 0, "", \
+X(OUT_G, "-o", "PATH", K_PATH, out, TFM_CMD_GRAD, 0, 0, 0, "", \
   "where the gradients go (required)") \
-X(STEPS, "--steps", "N", K_COUNT, steps, CMD_TRAIN, 1, 1, TFM_NO_MAX, "a count of steps (1 or more)", \
+X(STEPS, "--steps", "N", K_COUNT, steps, TFM_CMD_TRAIN, 1, 1, TFM_NO_MAX, "a count of steps (1 or more)", \
   "optimizer steps (default:~1000)") \
-X(BATCH_T, "--batch", "B", K_COUNT, batch, CMD_TRAIN, 1, 1, 1 << 20, "a count of windows (1 or more)", \
+X(BATCH_T, "--batch", "B", K_COUNT, batch, TFM_CMD_TRAIN | TFM_CMD_COMPARE, 1, 1, 1 << 20, "a count of windows (1 or more)", \
   "windows per step (default:~16)") \
-X(BATCH_E, "--batch", "B", K_COUNT, batch, CMD_EVAL, 0, 1, 1 << 20, "a count of windows (1 or more)", \
+X(BATCH_E, "--batch", "B", K_COUNT, batch, TFM_CMD_EVAL, 0, 1, 1 << 20, "a count of windows (1 or more)", \
   "windows evaluated at once (default:~16)") \
-X(SEQ_T, "--seq", "T", K_COUNT, seq, CMD_TRAIN, 1, 1, INT_MAX - 1, "a count of tokens (1 or more)", \
+X(SEQ_T, "--seq", "T", K_COUNT, seq, TFM_CMD_TRAIN | TFM_CMD_COMPARE, 1, 1, INT_MAX - 1, "a count of tokens (1 or more)", \
   "tokens per window, at most max_seq (default:~256, or max_seq when\n" \
   "smaller)") \
-X(SEQ_E, "--seq", "T", K_COUNT, seq, CMD_EVAL, 0, 1, INT_MAX - 1, "a count of tokens (1 or more)", \
+X(SEQ_E, "--seq", "T", K_COUNT, seq, TFM_CMD_EVAL, 0, 1, INT_MAX - 1, "a count of tokens (1 or more)", \
   "tokens per window, at most max_seq; the last window takes what is\n" \
   "left (default:~256, or max_seq when smaller)") \
-X(LR, "--lr", "LR", K_NUM, lr, CMD_TRAIN, 1, DBL_TRUE_MIN, INFINITY, "a number > 0", \
+X(LR, "--lr", "LR", K_NUM, lr, TFM_CMD_TRAIN | TFM_CMD_COMPARE, 1, DBL_TRUE_MIN, INFINITY, "a number > 0", \
   "the peak learning rate (default:~0.001)") \
-X(MIN_LR, "--min-lr", "LR", K_NUM, min_lr, CMD_TRAIN, 1, 0, INFINITY, "a number >= 0", \
+X(MIN_LR, "--min-lr", "LR", K_NUM, min_lr, TFM_CMD_TRAIN | TFM_CMD_COMPARE, 1, 0, INFINITY, "a number >= 0", \
   "where the cosine schedule ends, at most --lr (default:~lr~/~10)") \
-X(WARMUP, "--warmup", "W", K_COUNT, warmup, CMD_TRAIN, 1, 0, TFM_NO_MAX, "a count of steps (0 or more)", \
+X(WARMUP, "--warmup", "W", K_COUNT, warmup, TFM_CMD_TRAIN | TFM_CMD_COMPARE, 1, 0, TFM_NO_MAX, "a count of steps (0 or more)", \
   "steps of linear warm-up, at most --steps (default:~steps~/~10, at most\n" \
   "100)") \
-X(SCHEDULE, "--schedule", "S", K_SCHEDULE, schedule, CMD_TRAIN, 1, 0, 0, "cosine or constant", \
+X(SCHEDULE, "--schedule", "S", K_SCHEDULE, schedule, TFM_CMD_TRAIN | TFM_CMD_COMPARE, 1, 0, 0, "cosine or constant", \
   "after the warm-up: cosine (down to --min-lr at the last step) or\n" \
   "constant (default:~cosine)") \
-X(GRAD_CLIP, "--grad-clip", "C", K_NUM, grad_clip, CMD_TRAIN, 1, 0, INFINITY, "a number >= 0 (0 is off)", \
+X(GRAD_CLIP, "--grad-clip", "C", K_NUM, grad_clip, TFM_CMD_TRAIN | TFM_CMD_COMPARE, 1, 0, INFINITY, "a number >= 0 (0 is off)", \
   "scale the gradient down to norm C when it is longer; 0 is off\n" \
   "(default:~1)") \
-X(BETA1, "--beta1", "B", K_NUM, beta1, CMD_TRAIN, 1, 0, 1, "a number in [0, 1)", \
+X(BETA1, "--beta1", "B", K_NUM, beta1, TFM_CMD_TRAIN | TFM_CMD_COMPARE, 1, 0, 1, "a number in [0, 1)", \
   "AdamW's beta1 (default:~0.9)") \
-X(BETA2, "--beta2", "B", K_NUM, beta2, CMD_TRAIN, 1, 0, 1, "a number in [0, 1)", \
+X(BETA2, "--beta2", "B", K_NUM, beta2, TFM_CMD_TRAIN | TFM_CMD_COMPARE, 1, 0, 1, "a number in [0, 1)", \
   "AdamW's beta2 (default:~0.95)") \
-X(ADAM_EPS, "--adam-eps", "E", K_NUM, adam_eps, CMD_TRAIN, 1, DBL_TRUE_MIN, INFINITY, "a number > 0", \
+X(ADAM_EPS, "--adam-eps", "E", K_NUM, adam_eps, TFM_CMD_TRAIN | TFM_CMD_COMPARE, 1, DBL_TRUE_MIN, INFINITY, "a number > 0", \
   "AdamW's epsilon (default:~1e-8)") \
-X(SEED_T, "--seed", "S", K_SEED, seed, CMD_TRAIN, 1, 0, 0, "", \
+X(SEED_T, "--seed", "S", K_SEED, seed, TFM_CMD_TRAIN, 1, 0, 0, "", \
   "seeds the random weights, the windows and the dropout masks\n" \
   "(default:~42)") \
-X(SEED_GE, "--seed", "S", K_SEED, seed, CMD_GRAD | CMD_EVAL, 0, 0, 0, "", \
+X(SEED_GE, "--seed", "S", K_SEED, seed, TFM_CMD_GRAD | TFM_CMD_EVAL, 0, 0, 0, "", \
   "seeds the random weights (default:~42)") \
-X(THREADS, "--threads", "N", K_COUNT, threads, CMD_TRAIN | CMD_GRAD | CMD_EVAL, 0, 1, TFM_MAX_THREADS, \
+X(THREADS, "--threads", "N", K_COUNT, threads, TFM_CMD_TRAIN | TFM_CMD_GRAD | TFM_CMD_EVAL | TFM_CMD_COMPARE, 0, 1, TFM_MAX_THREADS, \
   "a count of threads from 1 to 256", \
   "threads to run on, 1..256 (default:~the online CPUs, at most 64)") \
-X(EVAL_EVERY, "--eval-every", "N", K_COUNT, eval_every, CMD_TRAIN, 0, 0, TFM_NO_MAX, \
+X(EVAL_EVERY, "--eval-every", "N", K_COUNT, eval_every, TFM_CMD_TRAIN, 0, 0, TFM_NO_MAX, \
   "a count of steps (0 or more)", \
   "measure the validation loss every N steps, and at the end; 0: at the\n" \
   "end only (default:~100)") \
-X(LOG, "--log", "FILE", K_PATH, log, CMD_TRAIN, 0, 0, 0, "", \
+X(LOG, "--log", "FILE", K_PATH, log, TFM_CMD_TRAIN, 0, 0, 0, "", \
   "write a CSV with a row per step: step, lr, train_loss, grad_norm\n" \
   "(before clipping), tokens_per_s, val_loss (where measured); a resumed\n" \
   "run appends to it") \
-X(CHECKPOINT, "--checkpoint", "PATH", K_PATH, checkpoint, CMD_TRAIN, 0, 0, 0, "", \
+X(CHECKPOINT, "--checkpoint", "PATH", K_PATH, checkpoint, TFM_CMD_TRAIN, 0, 0, 0, "", \
   "where the run's full state is saved (default:~OUT.ckpt): at the end,\n" \
   "every --save-every steps, and on Ctrl-C") \
-X(SAVE_EVERY, "--save-every", "K", K_COUNT, save_every, CMD_TRAIN, 0, 0, TFM_NO_MAX, \
+X(SAVE_EVERY, "--save-every", "K", K_COUNT, save_every, TFM_CMD_TRAIN, 0, 0, TFM_NO_MAX, \
   "a count of steps (0 or more)", \
   "save the checkpoint every K steps (default:~0, only on Ctrl-C, and at\n" \
   "the end when --checkpoint or --save-every is given)") \
-X(RESUME, "--resume", "PATH", K_PATH, resume, CMD_TRAIN, 0, 0, 0, "", \
+X(RESUME, "--resume", "PATH", K_PATH, resume, TFM_CMD_TRAIN, 0, 0, 0, "", \
   "continue the run saved in the checkpoint PATH, bit for bit as if it\n" \
   "had never stopped: --steps, --batch, --seq, the schedule, AdamW's\n" \
   "settings, --grad-clip and --seed come from it, and --data must be its\n" \
   "data") \
-X(SAMPLE, "--sample", "N", K_COUNT, sample, CMD_TRAIN, 0, 0, INT_MAX, "a count of tokens (0 or more)", \
+X(SAMPLE, "--sample", "N", K_COUNT, sample, TFM_CMD_TRAIN, 0, 0, INT_MAX, "a count of tokens (0 or more)", \
   "at the end, print N tokens that the trained model writes after the\n" \
   "start of the validation data; 0: none (default:~64)") \
-X(PRINT_EVERY, "--print-every", "N", K_COUNT, print_every, CMD_TRAIN, 0, 1, TFM_NO_MAX, \
+X(STEPS_C, "--steps", "N", K_COUNT, steps, TFM_CMD_COMPARE, 0, 1, TFM_NO_MAX, "a count of steps (1 or more)", \
+  "the budget as optimizer steps, the same for every model (default:\n" \
+  "1000; one of --steps, --tokens and --minutes)") \
+X(TOKENS_C, "--tokens", "N", K_COUNT, budget_tokens, TFM_CMD_COMPARE, 0, 1, TFM_NO_MAX, \
+  "a count of tokens (1 or more)", \
+  "the budget as training tokens: N / (B x T) steps, rounded up") \
+X(MINUTES, "--minutes", "M", K_NUM, minutes, TFM_CMD_COMPARE, 0, DBL_TRUE_MIN, INFINITY, \
+  "a number of minutes > 0", \
+  "the budget as wall time per model and seed: the steps that fit, from\n" \
+  "the time of three steps timed first; a run stops at M minutes") \
+X(SEEDS, "--seeds", "N", K_COUNT, seeds, TFM_CMD_COMPARE, 0, 1, 1000, "a count of seeds from 1 to 1000", \
+  "train each model N times, with the seeds S, S + 1, ...: the mean and\n" \
+  "standard deviation over them (default:~1)") \
+X(SEED_C, "--seed", "S", K_SEED, seed, TFM_CMD_COMPARE, 0, 0, 0, "", \
+  "the first seed of the random weights, the windows and the dropout\n" \
+  "masks; a seed gives every model the same windows (default:~42)") \
+X(EVAL_EVERY_C, "--eval-every", "N", K_COUNT, eval_every, TFM_CMD_COMPARE, 0, 0, TFM_NO_MAX, \
+  "a count of steps (0 or more)", \
+  "measure the validation loss every N steps, and at the end: the plots'\n" \
+  "points (default:~steps~/~10)") \
+X(OUT_C, "--out", "DIR", K_PATH, out_dir, TFM_CMD_COMPARE, 0, 0, 0, "", \
+  "the folder (made if need be) for each run's CSV log, summary.csv and\n" \
+  "the plots val_loss_tokens.svg and val_loss_flops.svg (default:\n" \
+  "compare.out)") \
+X(PRINT_EVERY, "--print-every", "N", K_COUNT, print_every, TFM_CMD_TRAIN, 0, 1, TFM_NO_MAX, \
   "a count of steps (1 or more)", \
   "when stderr is not a terminal, print progress every N steps (default:\n" \
   "10)")
@@ -179,8 +192,8 @@ static const char *const tfm_schedules[] = { "cosine", "constant" };
 
 static int tfm_cmd_bit(const char *command)
 {
-	return strcmp(command, "train") == 0 ? CMD_TRAIN : strcmp(command, "grad") == 0 ? CMD_GRAD
-	       : strcmp(command, "eval") == 0 ? CMD_EVAL : 0;
+	return strcmp(command, "train") == 0 ? TFM_CMD_TRAIN : strcmp(command, "grad") == 0 ? TFM_CMD_GRAD
+	       : strcmp(command, "eval") == 0 ? TFM_CMD_EVAL : 0;
 }
 
 /* ---- Usage -------------------------------------------------------------------- */
@@ -191,7 +204,7 @@ static int tfm_cmd_bit(const char *command)
 /* Each option of cmd: its name and metavar, then its help filled to
  * TFM_USAGE_WIDTH columns (the help's line breaks are spaces, and a '~' is
  * a space no line breaks at). */
-static void tfm_usage_opts(FILE *fp, int cmd)
+void tfm_topts_usage(FILE *fp, int cmd)
 {
 	for (int i = 0; i < O__COUNT; i++) {
 		const struct tfm_topt *o = &tfm_topts_table[i];
@@ -228,7 +241,7 @@ static void tfm_train_usage(FILE *fp, const char *invocation, int cmd, const tfm
 	const char *name = api->name ? api->name : "?";
 
 	switch (cmd) {
-	case CMD_TRAIN:
+	case TFM_CMD_TRAIN:
 		fprintf(fp,
 "usage: %s --data FILE -o OUT [options]\n"
 "\n"
@@ -238,7 +251,7 @@ static void tfm_train_usage(FILE *fp, const char *invocation, int cmd, const tfm
 "and z_loss %g.\n"
 "\n", invocation, name, api->vocab, api->max_seq, api->weight_decay, api->dropout, api->z_loss);
 		break;
-	case CMD_GRAD:
+	case TFM_CMD_GRAD:
 		fprintf(fp,
 "usage: %s --tokens IDS -o OUT [options]\n"
 "\n"
@@ -260,8 +273,8 @@ static void tfm_train_usage(FILE *fp, const char *invocation, int cmd, const tfm
 "\n", invocation, name, api->vocab, api->max_seq);
 		break;
 	}
-	tfm_usage_opts(fp, cmd);
-	if (cmd == CMD_TRAIN)
+	tfm_topts_usage(fp, cmd);
+	if (cmd == TFM_CMD_TRAIN)
 		fputs(
 "\n"
 "Progress goes to stderr, a line rewritten in place on a terminal; the final\n"
@@ -370,39 +383,47 @@ static int tfm_find_opt(const char *arg, int cmd, const char **val, int *other)
 	return -1;
 }
 
+int tfm_topts_arg(int argc, char **argv, int *i, int cmd, const char *command, tfm_topts *o,
+                  tfm_error *e)
+{
+	const char *arg = argv[*i], *val;
+	int k, other;
+
+	k = tfm_find_opt(arg, cmd, &val, &other);
+	if (k < 0) {
+		if (other)
+			return tfm_fail(e, "%.100s is not an option of %s (see --help)", arg, command);
+		if (arg[0] == '-')
+			return tfm_fail(e, "unknown option '%.100s' (see --help)", arg);
+		return tfm_fail(e, "unexpected argument '%.100s' (see --help)", arg);
+	}
+	if (val == NULL) {
+		if (*i + 1 == argc)
+			return tfm_fail(e, "%s: missing value (see --help)", tfm_topts_table[k].name);
+		val = argv[++*i];
+	}
+	return tfm_topt_value(&tfm_topts_table[k], tfm_topts_table[k].name, val, o, e);
+}
+
 static int tfm_parse_targs(int argc, char **argv, int cmd, const char *command, tfm_topts *o,
                            char *given, tfm_error *e)
 {
-	const char *val;
-	int i, k, other;
-
-	for (i = 1; i < argc; i++) {
-		const char *arg = argv[i];
-		if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+	for (int i = 1; i < argc; i++) {
+		const char *val;
+		int other, k;
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
 			o->help = 1;
 			return 0;
 		}
-		k = tfm_find_opt(arg, cmd, &val, &other);
-		if (k < 0) {
-			if (other)
-				return tfm_fail(e, "%.100s is not an option of %s (see --help)", arg, command);
-			if (arg[0] == '-')
-				return tfm_fail(e, "unknown option '%.100s' (see --help)", arg);
-			return tfm_fail(e, "unexpected argument '%.100s' (see --help)", arg);
-		}
-		if (val == NULL) {
-			if (i + 1 == argc)
-				return tfm_fail(e, "%s: missing value (see --help)", tfm_topts_table[k].name);
-			val = argv[++i];
-		}
-		if (tfm_topt_value(&tfm_topts_table[k], tfm_topts_table[k].name, val, o, e) != 0)
+		k = tfm_find_opt(argv[i], cmd, &val, &other);
+		if (tfm_topts_arg(argc, argv, &i, cmd, command, o, e) != 0)
 			return -1;
 		given[k] = 1;
 	}
 	return 0;
 }
 
-static int tfm_default_threads(void)
+int tfm_train_threads(void)
 {
 	long n = sysconf(_SC_NPROCESSORS_ONLN);
 
@@ -414,8 +435,8 @@ static int tfm_default_threads(void)
 /* ---- Shared steps ------------------------------------------------------------ */
 
 /* The tokenizer: --tokenizer, else the spec's; NULL when there is none. */
-static int tfm_open_tokenizer(tfm_tokenizer **tok, const tfm_topts *o, const tfm_model_api *model,
-                              tfm_error *e)
+int tfm_train_tokenizer(tfm_tokenizer **tok, const tfm_topts *o, const tfm_model_api *model,
+                        tfm_error *e)
 {
 	const char *path = o->tokenizer ? o->tokenizer : model ? model->tokenizer : NULL;
 
@@ -425,8 +446,8 @@ static int tfm_open_tokenizer(tfm_tokenizer **tok, const tfm_topts *o, const tfm
 
 /* Fills p->w: from paths (--weights, or the spec's when spec_weights),
  * else random from seed (with a note on stderr). */
-static int tfm_load_weights(tfm_params *p, const tfm_topts *o, const tfm_model_api *model,
-                            int spec_weights, const char *prefix, tfm_error *e)
+int tfm_train_weights(tfm_params *p, const tfm_topts *o, const tfm_model_api *model,
+                      int spec_weights, const char *prefix, tfm_error *e)
 {
 	const char *const *paths = NULL;
 	tfm_weights w = { 0 };
@@ -705,7 +726,7 @@ static int tfm_cmd_grad(const tfm_topts *o, const char *prefix, const tfm_train_
 	if (tfm_is_id_list(o->tokens)) {
 		if (tfm_parse_id_list(o->tokens, api->vocab, &d, e) != 0)
 			return 2;
-	} else if (tfm_open_tokenizer(&tok, o, model, e) != 0
+	} else if (tfm_train_tokenizer(&tok, o, model, e) != 0
 	           || tfm_data_read(&d, o->tokens, tok, api->vocab, e) != 0) {
 		goto done;
 	}
@@ -719,7 +740,7 @@ static int tfm_cmd_grad(const tfm_topts *o, const char *prefix, const tfm_train_
 	if (tfm_check_writable(o->out, e) != 0)
 		goto done;
 	if (tfm_params_alloc(&p, api->tensors, api->n_tensors, 0, e) != 0
-	    || tfm_load_weights(&p, o, model, 1, prefix, e) != 0)
+	    || tfm_train_weights(&p, o, model, 1, prefix, e) != 0)
 		goto done;
 	if (api->open(&inst, p.w, p.g, 1, (int)d.n - 1, threads, e) != 0) {
 		inst = NULL;
@@ -773,7 +794,7 @@ static int tfm_cmd_eval(const tfm_topts *o, const char *prefix, const tfm_train_
 	size_t count;
 	int rc = 1;
 
-	if (tfm_open_tokenizer(&tok, o, model, e) != 0
+	if (tfm_train_tokenizer(&tok, o, model, e) != 0
 	    || tfm_data_read(&d, o->data, tok, api->vocab, e) != 0)
 		goto done;
 	if (d.n < (size_t)o->seq + 1) {
@@ -782,7 +803,7 @@ static int tfm_cmd_eval(const tfm_topts *o, const char *prefix, const tfm_train_
 		goto done;
 	}
 	if (tfm_params_alloc(&p, api->tensors, api->n_tensors, 0, e) != 0
-	    || tfm_load_weights(&p, o, model, 1, prefix, e) != 0)
+	    || tfm_train_weights(&p, o, model, 1, prefix, e) != 0)
 		goto done;
 	if (tfm_evaluate(api, NULL, p.w, p.g, (int)o->batch, (int)o->seq, threads, d.ids, d.n, &nats,
 	                 &count, e) != 0)
@@ -821,7 +842,7 @@ static void tfm_on_sigint(int sig)
 }
 
 /* Appends arg to buf[cap] (at *len), quoted for a POSIX shell when it needs it. */
-static void tfm_shell_word(char *buf, size_t cap, size_t *len, const char *arg)
+void tfm_shell_word(char *buf, size_t cap, size_t *len, const char *arg)
 {
 	const char *safe = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_./=:,+@%-";
 	int k;
@@ -858,7 +879,7 @@ static void tfm_resume_command(char *buf, size_t cap, const char *invocation, in
 	if (len >= cap)
 		len = cap - 1;
 	for (int i = 1; i < argc; i++) {
-		int k = tfm_find_opt(argv[i], CMD_TRAIN, &val, &other);
+		int k = tfm_find_opt(argv[i], TFM_CMD_TRAIN, &val, &other);
 		int skip = k == O_WEIGHTS_T || k == O_RESUME;
 		if (!skip)
 			tfm_shell_word(buf, cap, &len, argv[i]);
@@ -919,10 +940,7 @@ typedef struct tfm_run {
 	const tfm_train_api *api;
 	const tfm_model_api *model;
 	tfm_tokenizer *tok;		/* NULL: none */
-	tfm_data data, val;		/* val: --val's; else empty */
-	const int *train_ids;		/* [n_train] of data */
-	const int *val_ids;		/* [n_val] of val or the end of data; n_val 0: none */
-	size_t n_train, n_val;
+	tfm_split sp;			/* the training and validation ids */
 	uint64_t data_hash;		/* of the training ids */
 	const char *ckpt;		/* the checkpoint's path */
 	char *ckpt_owned;		/* OUT.ckpt, when that is it */
@@ -951,7 +969,7 @@ static int tfm_save(tfm_run *r, tfm_error *e)
 			extra[k++] = tfm_topt_text(&tfm_topts_table[i], r->o, text[i], sizeof text[i]);
 		}
 	snprintf(hash, sizeof hash, "%016" PRIx64, r->data_hash);
-	snprintf(n, sizeof n, "%zu", r->n_train);
+	snprintf(n, sizeof n, "%zu", r->sp.n_train);
 	snprintf(threads, sizeof threads, "%d", r->tr.threads);
 	extra[k++] = "data";
 	extra[k++] = r->o->data;
@@ -990,58 +1008,83 @@ static int tfm_run_settings(tfm_run *r, const char *given, tfm_file **ck, tfm_er
 		if ((rc = tfm_merge_resume(*ck, o, given, e)) != 0)
 			return rc;
 	}
+	return tfm_topts_resolve(o, r->api->max_seq, e) != 0 ? 2 : 0;
+}
+
+int tfm_topts_resolve(tfm_topts *o, int max_seq, tfm_error *e)
+{
 	if (o->seq < 0)
-		o->seq = r->api->max_seq < TFM_TRAIN_DEFAULT_SEQ ? r->api->max_seq : TFM_TRAIN_DEFAULT_SEQ;
+		o->seq = max_seq < TFM_TRAIN_DEFAULT_SEQ ? max_seq : TFM_TRAIN_DEFAULT_SEQ;
 	if (o->min_lr < 0)
 		o->min_lr = o->lr / 10;
-	if (o->warmup < 0)
+	if (o->warmup < 0 && o->steps > 0)
 		o->warmup = o->steps / 10 < 100 ? o->steps / 10 : 100;
-	if (o->seq > r->api->max_seq)
-		tfm_fail(e, "--seq %ld is more than the model's max_seq (%d)", o->seq, r->api->max_seq);
-	else if (o->min_lr > o->lr)
-		tfm_fail(e, "--min-lr %g is above --lr %g", o->min_lr, o->lr);
-	else if (o->warmup > o->steps)
-		tfm_fail(e, "--warmup %ld is more than --steps %ld", o->warmup, o->steps);
-	else
-		return 0;
-	return 2;
+	if (o->seq > max_seq)
+		return tfm_fail(e, "--seq %ld is more than the model's max_seq (%d)", o->seq, max_seq);
+	if (o->min_lr > o->lr)
+		return tfm_fail(e, "--min-lr %g is above --lr %g", o->min_lr, o->lr);
+	if (o->steps > 0 && o->warmup > o->steps)
+		return tfm_fail(e, "--warmup %ld is more than --steps %ld", o->warmup, o->steps);
+	return 0;
+}
+
+void tfm_topts_apply(tfm_trainer *tr, const tfm_topts *o)
+{
+	tr->sched = (tfm_schedule){ (int)o->schedule, o->lr, o->min_lr, o->warmup, o->steps };
+	tr->adam = (tfm_adamw){ o->beta1, o->beta2, o->adam_eps, tr->api->weight_decay };
+	tr->clip = o->grad_clip;
+}
+
+int tfm_split_read(tfm_split *s, const tfm_topts *o, tfm_tokenizer *tok, int vocab,
+                   const char *prefix, char *note, size_t cap, tfm_error *e)
+{
+	size_t window = (size_t)o->seq + 1, n;
+
+	note[0] = '\0';
+	if (tfm_data_read(&s->data, o->data, tok, vocab, e) != 0)
+		return -1;
+	n = s->data.n;
+	s->train_ids = s->data.ids;
+	s->n_train = n;
+	if (o->val != NULL) {
+		if (tfm_data_read(&s->val, o->val, tok, vocab, e) != 0)
+			return -1;
+		if (s->val.n < window)
+			return tfm_fail(e, "%s: %zu tokens are fewer than one window of --seq %ld (%zu "
+			                "tokens): give a smaller --seq", o->val, s->val.n, o->seq, window);
+		s->val_ids = s->val.ids;
+		s->n_val = s->val.n;
+	} else if (n / 10 >= window && n - n / 10 >= window) {
+		s->n_val = n / 10;
+		s->n_train = n - s->n_val;
+		s->val_ids = s->data.ids + s->n_train;
+	} else {
+		snprintf(note, cap, "%s: note: no validation: the last 10%% of %s's %zu tokens and the "
+		         "rest do not each hold a window of %zu tokens (give --val FILE)\n", prefix,
+		         o->data, n, window);
+	}
+	if (s->n_train < window)
+		return tfm_fail(e, "%s: %zu tokens are fewer than one window of --seq %ld (%zu tokens): "
+		                "give a smaller --seq", o->data, n, o->seq, window);
+	return 0;
+}
+
+void tfm_split_free(tfm_split *s)
+{
+	tfm_data_free(&s->data);
+	tfm_data_free(&s->val);
+	memset(s, 0, sizeof *s);
 }
 
 /* The data, split into training and validation; a note in note[cap] when
  * there is no validation. */
 static int tfm_run_data(tfm_run *r, char *note, size_t cap, tfm_error *e)
 {
-	const tfm_topts *o = r->o;
-	size_t window = (size_t)o->seq + 1, n;
-
 	note[0] = '\0';
-	if (tfm_open_tokenizer(&r->tok, o, r->model, e) != 0
-	    || tfm_data_read(&r->data, o->data, r->tok, r->api->vocab, e) != 0)
+	if (tfm_train_tokenizer(&r->tok, r->o, r->model, e) != 0
+	    || tfm_split_read(&r->sp, r->o, r->tok, r->api->vocab, r->prefix, note, cap, e) != 0)
 		return -1;
-	n = r->data.n;
-	r->train_ids = r->data.ids;
-	r->n_train = n;
-	if (o->val != NULL) {
-		if (tfm_data_read(&r->val, o->val, r->tok, r->api->vocab, e) != 0)
-			return -1;
-		if (r->val.n < window)
-			return tfm_fail(e, "%s: %zu tokens are fewer than one window of --seq %ld (%zu "
-			                "tokens): give a smaller --seq", o->val, r->val.n, o->seq, window);
-		r->val_ids = r->val.ids;
-		r->n_val = r->val.n;
-	} else if (n / 10 >= window && n - n / 10 >= window) {
-		r->n_val = n / 10;
-		r->n_train = n - r->n_val;
-		r->val_ids = r->data.ids + r->n_train;
-	} else {
-		snprintf(note, cap, "%s: note: no validation: the last 10%% of %s's %zu tokens and the "
-		         "rest do not each hold a window of %zu tokens (give --val FILE)\n", r->prefix,
-		         o->data, n, window);
-	}
-	if (r->n_train < window)
-		return tfm_fail(e, "%s: %zu tokens are fewer than one window of --seq %ld (%zu tokens): "
-		                "give a smaller --seq", o->data, n, o->seq, window);
-	r->data_hash = tfm_data_hash(r->train_ids, r->n_train);
+	r->data_hash = tfm_data_hash(r->sp.train_ids, r->sp.n_train);
 	return 0;
 }
 
@@ -1081,15 +1124,13 @@ static int tfm_run_state(tfm_run *r, tfm_file *ck, tfm_error *e)
 	const tfm_topts *o = r->o;
 
 	if (tfm_trainer_init(&r->tr, r->api, (int)o->batch, (int)o->seq, (int)o->threads, o->seed,
-	                     r->train_ids, r->n_train, e) != 0)
+	                     r->sp.train_ids, r->sp.n_train, e) != 0)
 		return -1;
-	r->tr.sched = (tfm_schedule){ (int)o->schedule, o->lr, o->min_lr, o->warmup, o->steps };
-	r->tr.adam = (tfm_adamw){ o->beta1, o->beta2, o->adam_eps, r->api->weight_decay };
-	r->tr.clip = o->grad_clip;
+	tfm_topts_apply(&r->tr, o);
 	if (ck != NULL) {
 		const char *n = tfm_file_meta(ck, "data_tokens"), *h = tfm_file_meta(ck, "data_hash");
 		char want_n[24], want_h[24];
-		snprintf(want_n, sizeof want_n, "%zu", r->n_train);
+		snprintf(want_n, sizeof want_n, "%zu", r->sp.n_train);
 		snprintf(want_h, sizeof want_h, "%016" PRIx64, r->data_hash);
 		if (n == NULL || h == NULL || strcmp(n, want_n) != 0 || strcmp(h, want_h) != 0)
 			return tfm_fail(e, "%s: the checkpoint was trained on other data (%s tokens, hash "
@@ -1100,7 +1141,7 @@ static int tfm_run_state(tfm_run *r, tfm_file *ck, tfm_error *e)
 			return -1;
 		r->saved = r->tr.t;
 		r->saved_path = o->resume;
-	} else if (tfm_load_weights(&r->tr.p, o, r->model, 0, r->prefix, e) != 0) {
+	} else if (tfm_train_weights(&r->tr.p, o, r->model, 0, r->prefix, e) != 0) {
 		return -1;
 	}
 	return tfm_trainer_start(&r->tr, e);
@@ -1113,7 +1154,7 @@ static int tfm_run_validate(tfm_run *r, tfm_error *e)
 	size_t count;
 
 	if (tfm_evaluate(r->api, r->tr.inst, r->tr.p.w, r->tr.p.g, r->tr.batch, r->tr.seq,
-	                 r->tr.threads, r->val_ids, r->n_val, &nats, &count, e) != 0)
+	                 r->tr.threads, r->sp.val_ids, r->sp.n_val, &nats, &count, e) != 0)
 		return -1;
 	r->val_loss = nats / (double)count;
 	r->last_eval = r->tr.t;
@@ -1198,7 +1239,7 @@ static int tfm_run_steps(tfm_run *r, tfm_error *e)
 		}
 		r->t_steps += info.seconds;
 		r->losses[r->n_losses++ % TFM_TRAIN_LOSS_WINDOW] = info.loss;
-		if (r->n_val > 0 && ((o->eval_every > 0 && info.t % o->eval_every == 0) || info.t == o->steps)) {
+		if (r->sp.n_val > 0 && ((o->eval_every > 0 && info.t % o->eval_every == 0) || info.t == o->steps)) {
 			if (tfm_run_validate(r, e) != 0)
 				return 1;
 			evaluated = 1;
@@ -1231,7 +1272,7 @@ static int tfm_run_finish(tfm_run *r, tfm_error *e)
 	const char *meta[] = { "model", r->api->name ? r->api->name : "", "step", step, NULL };
 	int rc;
 
-	if (r->n_val > 0 && r->last_eval != r->tr.t && tfm_run_validate(r, e) != 0)
+	if (r->sp.n_val > 0 && r->last_eval != r->tr.t && tfm_run_validate(r, e) != 0)
 		return -1;
 	if ((decl = malloc((size_t)r->tr.p.n * sizeof *decl)) == NULL)
 		return tfm_fail(e, "out of memory");
@@ -1267,15 +1308,15 @@ static int tfm_run_finish(tfm_run *r, tfm_error *e)
 			s += r->losses[i];
 		printf("train loss %.4f (the mean of the last %ld steps)\n", s / (double)k, k);
 	}
-	if (r->n_val > 0)
+	if (r->sp.n_val > 0)
 		printf("val loss   %.4f (perplexity %.2f)\n", r->val_loss, exp(r->val_loss));
 	printf("weights    %s\n", o->out);
 	if (r->saved == r->tr.t)
 		printf("checkpoint %s (step %ld)\n", r->saved_path, r->saved);
 	fflush(stdout);
 	if (o->sample > 0 && r->model != NULL) {
-		const int *src = r->n_val ? r->val_ids : r->train_ids;
-		size_t avail = r->n_val ? r->n_val : r->n_train;
+		const int *src = r->sp.n_val ? r->sp.val_ids : r->sp.train_ids;
+		size_t avail = r->sp.n_val ? r->sp.n_val : r->sp.n_train;
 		int n_prompt = TFM_TRAIN_SAMPLE_PROMPT, room, max_seq = r->model->max_seq;
 		tfm_error se = { { 0 } };
 		if (n_prompt > max_seq / 2)
@@ -1284,7 +1325,7 @@ static int tfm_run_finish(tfm_run *r, tfm_error *e)
 			n_prompt = (int)avail;
 		room = max_seq - n_prompt + 1;
 		if (tfm_sample_text(r->model, &r->tr.p, (int)o->threads, src, n_prompt,
-		                    o->sample < room ? (int)o->sample : room, r->data.format, r->tok,
+		                    o->sample < room ? (int)o->sample : room, r->sp.data.format, r->tok,
 		                    o->seed, &se) != 0)
 			fprintf(stderr, "%s: note: no sample: %s\n", r->prefix, se.msg);
 	}
@@ -1323,9 +1364,9 @@ static int tfm_cmd_train(tfm_topts *o, const char *given, const char *prefix,
 
 	fputs(note, stderr);
 	fprintf(stderr, "%s: %s: %zu parameters; %zu training tokens (%s)", prefix,
-	        api->name ? api->name : "?", r.tr.p.total, r.n_train, tfm_format_name(r.data.format));
-	if (r.n_val)
-		fprintf(stderr, ", %zu validation tokens (%s)", r.n_val, o->val ? o->val : "the last 10%");
+	        api->name ? api->name : "?", r.tr.p.total, r.sp.n_train, tfm_format_name(r.sp.data.format));
+	if (r.sp.n_val)
+		fprintf(stderr, ", %zu validation tokens (%s)", r.sp.n_val, o->val ? o->val : "the last 10%");
 	fprintf(stderr, "; %ld steps of %ld x %ld tokens, %ld thread%s, kernels %s\n", o->steps,
 	        o->batch, o->seq, o->threads, o->threads == 1 ? "" : "s", k ? k->isa : "?");
 	if (o->resume != NULL) {
@@ -1359,11 +1400,20 @@ done:
 		fclose(r.log);
 	tfm_file_close(ck);
 	tfm_trainer_free(&r.tr);
-	tfm_data_free(&r.data);
-	tfm_data_free(&r.val);
+	tfm_split_free(&r.sp);
 	tfm_tokenizer_close(r.tok);
 	free(r.ckpt_owned);
 	return rc;
+}
+
+void tfm_topts_defaults(tfm_topts *o)
+{
+	*o = (tfm_topts){
+		.steps = 1000, .batch = 16, .seq = -1, .lr = 1e-3, .min_lr = -1, .warmup = -1,
+		.schedule = TFM_SCHEDULE_COSINE, .grad_clip = 1.0, .beta1 = 0.9, .beta2 = 0.95,
+		.adam_eps = 1e-8, .seed = 42, .eval_every = 100, .sample = 64, .print_every = 10,
+		.seeds = 1,
+	};
 }
 
 /* ---- The entry point ----------------------------------------------------------- */
@@ -1400,15 +1450,12 @@ static void tfm_names(const char *argv0, const char *command, char *prefix, size
 int tfm_train_main(int argc, char **argv, const char *command, const tfm_train_api *train,
                    const tfm_model_api *model)
 {
-	tfm_topts o = {
-		.steps = 1000, .batch = 16, .seq = -1, .lr = 1e-3, .min_lr = -1, .warmup = -1,
-		.schedule = TFM_SCHEDULE_COSINE, .grad_clip = 1.0, .beta1 = 0.9, .beta2 = 0.95,
-		.adam_eps = 1e-8, .seed = 42, .eval_every = 100, .sample = 64, .print_every = 10,
-	};
+	tfm_topts o;
 	char given[O__COUNT] = { 0 }, prefix[160], invocation[1024];
 	tfm_error e = { { 0 } };
 	int cmd = command ? tfm_cmd_bit(command) : 0, rc = 2, threads;
 
+	tfm_topts_defaults(&o);
 	tfm_names(argc > 0 ? argv[0] : NULL, command ? command : "?", prefix, sizeof prefix,
 	          invocation, sizeof invocation);
 	if (cmd == 0 || train == NULL) {
@@ -1422,11 +1469,11 @@ int tfm_train_main(int argc, char **argv, const char *command, const tfm_train_a
 		fflush(stdout);
 		return 0;
 	}
-	threads = o.threads > 0 ? (int)o.threads : tfm_default_threads();
+	threads = o.threads > 0 ? (int)o.threads : tfm_train_threads();
 	o.threads = threads;
-	if (cmd == CMD_TRAIN) {
+	if (cmd == TFM_CMD_TRAIN) {
 		rc = tfm_cmd_train(&o, given, prefix, invocation, argc, argv, train, model, &e);
-	} else if (cmd == CMD_GRAD) {
+	} else if (cmd == TFM_CMD_GRAD) {
 		if (o.tokens == NULL || o.out == NULL) {
 			tfm_fail(&e, "%s is required (see --help)", o.tokens == NULL ? "--tokens IDS" : "-o PATH");
 			goto error;
