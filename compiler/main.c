@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include "check.h"
 #include "build.h"
+#include "compare.h"
 #include "emit.h"
 #include "jit.h"
 #include "import.h"
@@ -79,6 +80,9 @@ static void usage(FILE *f)
 "                         the loss of one window and its gradients\n"
 "  eval FILE --weights W --data DATA\n"
 "                         cross-entropy, perplexity and bits per byte on a file\n"
+"  compare SPEC... --data DATA [--steps N | --tokens N | --minutes M] [--seeds N]\n"
+"                         train several models for one budget on the same data;\n"
+"                         a table and plots (tfmc compare --help)\n"
 "  FILE -o MODEL.c --train\n"
 "                         emit the training code too (NAME_train_api)\n"
 "\n"
@@ -1037,6 +1041,9 @@ int main(int argc, char **argv)
 	memset(&o, 0, sizeof o);
 	o.weight_dtype = -1;
 	diag_init(&o.diags);
+	/* compare: its own command line (compare.c), --help included. */
+	if (argc > 1 && strcmp(argv[1], "compare") == 0)
+		return compare_main(argc - 1, argv + 1);
 	/* train, grad and eval SPEC --help: the trainer's own usage. */
 	int own = argc > 1 && is_train_command(argv[1]) ? 3 : argc;
 	for (int i = 1; i < argc && i < own; i++) {
