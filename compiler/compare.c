@@ -286,10 +286,11 @@ static int cmp_load(Compare *c)
 			return 1;
 		diag_init(d);
 		front_init(fe, d);
-		if (front_load(fe, c->files[f], none) || d->n_errors) {
+		int unreadable = front_load(fe, c->files[f], none) != 0;
+		if (unreadable || d->n_errors) {
 			diag_print_text(d, stderr, isatty(2) && !getenv("NO_COLOR"));
 			fprintf(stderr, "tfmc compare: %s: skipped: %s\n", c->files[f],
-			        d->n_errors ? "it does not parse" : "it cannot be read");
+			        unreadable ? "it cannot be read" : "it does not parse");
 			if (c->n < CMP_MAX_MODELS) {
 				CmpModel *m = &c->m[c->n++];
 				memset(m, 0, sizeof *m);
@@ -297,7 +298,7 @@ static int cmp_load(Compare *c)
 				m->file = c->files[f];
 				m->skipped = 1;
 				snprintf(m->why, sizeof m->why, "%s",
-				         d->n_errors ? "does not parse" : "cannot be read");
+				         unreadable ? "cannot be read" : "does not parse");
 			}
 			continue;
 		}
@@ -1039,7 +1040,8 @@ int compare_main(int argc, char **argv)
 	else
 		snprintf(budget, sizeof budget, "%ld steps per run", c->o.steps);
 	fprintf(stderr, "tfmc compare: %d model%s x %ld seed%s, %s; %ld thread%s, kernels %s; "
-	        "logs and plots in %s/\n", c->n, c->n == 1 ? "" : "s", c->o.seeds,
+	        "logs and plots in %s/\n", c->runs_total / (int)c->o.seeds,
+	        c->runs_total == c->o.seeds ? "" : "s", c->o.seeds,
 	        c->o.seeds == 1 ? "" : "s", budget, c->o.threads, c->o.threads == 1 ? "" : "s",
 	        isa ? isa : k ? k->isa : "?", c->out_dir);
 	for (int i = 0; i < c->n; i++)

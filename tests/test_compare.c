@@ -14,8 +14,9 @@
  *             decay blows up diverges at its step while the other finishes,
  *             and a huge --lr diverges every model, the table printed all
  *             the same; a spec that fails its checks is reported and
- *             skipped; an empty data file, a budget of zero, two budgets,
- *             data shorter than a window: each message
+ *             skipped, as a file that cannot be read or does not parse;
+ *             an empty data file, a budget of zero, two budgets, data
+ *             shorter than a window: each message
  *   plot      plot_svg on points with NaNs, an empty series and names to
  *             escape; plot_number's tick labels
  */
@@ -63,6 +64,10 @@ static int cmp_setup(void)
 	for (int i = 0; i < 80; i++)
 		fprintf(f, "%d: the quick brown fox jumps over the lazy dog, %s.\n", i,
 		        i % 3 ? "and runs away" : "then sleeps");
+	fclose(f);
+	if ((f = fopen(test_path(cmp_dir, "syntax.tfm"), "w")) == NULL)
+		return -1;
+	fputs("model x {\n    d_model = \n", f);
 	fclose(f);
 	if ((f = fopen(test_path(cmp_dir, "empty.txt"), "w")) == NULL)
 		return -1;
@@ -471,6 +476,24 @@ static void test_bad_input(void)
 	cmp_line(err, "tiny ", line, sizeof line);
 	ASSERT_HAS(line, "11,568");
 	CU_ASSERT_PTR_NULL(strstr(line, "skipped"));
+	free(err);
+
+	/* A file that cannot be read, one that does not parse: reported in the
+	 * table, the rest run. */
+	CU_ASSERT_EQUAL(cmp_run("b_files", "nofile.tfm syntax.tfm tiny.tfm --model tiny --data text.txt "
+	                                   "--steps 2 --batch 2 --seq 16 --threads 1"), 1);
+	err = cmp_read("b_files.stderr");
+	ASSERT_HAS(err, "tfmc compare: nofile.tfm: skipped: it cannot be read");
+	ASSERT_HAS(err, "tfmc compare: syntax.tfm: skipped: it does not parse");
+	ASSERT_HAS(err, "tfmc compare: 1 model x 1 seed, 2 steps per run; 1 thread");
+	free(err);
+	err = cmp_read("b_files.stdout");
+	cmp_line(err, "nofile.tfm ", line, sizeof line);
+	ASSERT_HAS(line, "skipped: cannot be read");
+	cmp_line(err, "syntax.tfm ", line, sizeof line);
+	ASSERT_HAS(line, "skipped: does not parse");
+	cmp_line(err, "tiny ", line, sizeof line);
+	ASSERT_HAS(line, "11,568");
 	free(err);
 
 	/* Data shorter than a window: the model is skipped with the reader's message. */
