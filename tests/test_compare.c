@@ -7,7 +7,8 @@
  *             warnings each spec raises), the CSV logs (a row per step, the
  *             validation where measured) and summary.csv; a copy of a model
  *             under another name trains to the same losses (the same
- *             weights and windows for a seed); --tokens as steps; the SVGs
+ *             weights and windows for a seed); --tokens as steps; --minutes
+ *             runs; the SVGs
  *             well-formed XML (a small checker below) with one line per
  *             model, a band per model over seeds, axes, ticks, labels, the
  *             legend and the command in the caption; a model whose weight
@@ -355,6 +356,23 @@ static void test_same_windows(void)
 	CU_ASSERT_NOT_EQUAL(strcmp(a, c), 0);
 }
 
+/* --minutes: the steps that fit, each run done (no time asserted). */
+static void test_minutes(void)
+{
+	char *err, *summary;
+	int rc = cmp_run("t5", "tiny.tfm --model tiny --data text.txt --minutes 0.005 --batch 2 "
+	                       "--seq 16 --threads 1");
+
+	err = cmp_read("t5.stderr");
+	CU_ASSERT_EQUAL(rc, 0);
+	ASSERT_HAS(err, "0.005 minutes of wall time per run");
+	ASSERT_HAS(err, "[1/1] tiny seed 42: ");
+	free(err);
+	summary = cmp_read("t5/summary.csv");
+	ASSERT_HAS(summary, "\ntiny,tiny.tfm,42,done,");
+	free(summary);
+}
+
 /* The plots of test_table_and_logs's run. */
 static void test_svg(void)
 {
@@ -575,6 +593,7 @@ int add_compare_suites(void)
 		{ "the table, the logs and summary.csv", test_table_and_logs },
 		{ "a seed: the same weights and windows for every model", test_same_windows },
 		{ "the plots are well-formed SVG", test_svg },
+		{ "--minutes", test_minutes },
 		{ "a run that diverges, and the others", test_diverged },
 		{ "bad input", test_bad_input },
 		{ "plot_svg and plot_number", test_plot },

@@ -2,8 +2,9 @@
  * and with their tests: the data files and their windows (data.c), the
  * optimizer and its schedule (optim.c), one training step and evaluation
  * (trainer.c), checkpoints (checkpoint.c) and the progress line
- * (progress.c), and the options of the command lines (train_main.c).
- * tfm_train_main (train_main.c) is the only one that prints.
+ * (progress.c), and the options of the command lines (train_main.c), which
+ * tfmc compare (compiler/compare.c) shares.  tfm_train_main (train_main.c)
+ * is the only one here that prints.
  *
  * MODEL_REFERENCE.md section 5 is the contract for all of it.
  */
