@@ -336,6 +336,76 @@ static void test_dropout_model(void)
 	uncompile(&cc);
 }
 
+/* With dropout, the gradient is that of the loss with the step's masks:
+ * the loss is then a fixed function of the weights, and its central
+ * differences along a few directions (in double, step h) must match the
+ * gradient's projection on them.  Case: dropout 0.1 in its spec, on the
+ * residual branches and the attention probabilities. */
+static void test_dropout_gradient(void)
+{
+	const char *g = "pre_serial_rms_gelu_sine_bias_gqa";
+	static int tok[4096];
+	Compiled cc;
+	tfm_trainer tr;
+	tfm_file *a;
+	tfm_error e;
+	char spec[256];
+	const uint64_t seed = tfm_step_seed(3, 1);
+	double worst = 0;
+
+	snprintf(spec, sizeof spec, GOLDEN "/%s.tfm", g);
+	CU_ASSERT_EQUAL_FATAL(compile(&cc, spec), 0);
+	CU_ASSERT_EQUAL_FATAL(golden_trainer(&tr, cc.j.train_api, g, tok, 2, &a), 0);
+	const tfm_train_api *api = tr.api;
+	double loss, lp, lm;
+	CU_ASSERT_EQUAL_FATAL(api->step(tr.inst, tok, 1, 1, seed, &loss, &e), 0);
+	/* The gradient, kept; the directions: +-1 per element, seeded. */
+	float **g0 = calloc((size_t)tr.p.n, sizeof *g0), **w0 = calloc((size_t)tr.p.n, sizeof *w0);
+	for (int i = 0; i < tr.p.n; i++) {
+		g0[i] = malloc(tr.p.nelem[i] * sizeof **g0);
+		w0[i] = malloc(tr.p.nelem[i] * sizeof **w0);
+		memcpy(g0[i], tr.p.g[i], tr.p.nelem[i] * sizeof **g0);
+		memcpy(w0[i], tr.p.w[i], tr.p.nelem[i] * sizeof **w0);
+	}
+	for (int dir = 0; dir < 4; dir++) {
+		uint64_t r = 0x5eed0000ull + (uint64_t)dir;
+		double dot = 0, norm = 0, h = 2e-3;
+		for (int i = 0; i < tr.p.n; i++)
+			for (size_t j = 0; j < tr.p.nelem[i]; j++) {
+				double d = (tfm_mix64(r++) >> 63) ? 1.0 : -1.0;
+				dot += d * g0[i][j], norm += g0[i][j] * (double)g0[i][j];
+			}
+		double sl[2];
+		for (int sgn = 0; sgn < 2; sgn++) {
+			r = 0x5eed0000ull + (uint64_t)dir;
+			for (int i = 0; i < tr.p.n; i++)
+				for (size_t j = 0; j < tr.p.nelem[i]; j++) {
+					double d = (tfm_mix64(r++) >> 63) ? 1.0 : -1.0;
+					tr.p.w[i][j] = (float)(w0[i][j] + (sgn ? -h : h) * d);
+				}
+			CU_ASSERT_EQUAL(api->step(tr.inst, tok, 0, 1, seed, &sl[sgn], &e), 0);
+		}
+		lp = sl[0], lm = sl[1];
+		double fd = (lp - lm) / (2 * h);
+		/* The weights moved by float32-rounded steps: the difference's error
+		 * is the loss's rounding over 2h plus h^2 terms, against |dot|. */
+		double rel = fabs(fd - dot) / fmax(fabs(dot), 1e-3 * sqrt(norm));
+		printf("\n    dropout 0.1, direction %d: g.d %.6f, central difference %.6f (relative %.2e)", dir,
+		       dot, fd, rel);
+		worst = fmax(worst, rel);
+	}
+	/* Without the masks' agreement between the forward and the backward,
+	 * these differ by the dropped terms: tens of percent. */
+	CU_ASSERT(worst < 2e-2);
+	for (int i = 0; i < tr.p.n; i++)
+		free(g0[i]), free(w0[i]);
+	free(g0);
+	free(w0);
+	tfm_trainer_free(&tr);
+	tfm_file_close(a);
+	uncompile(&cc);
+}
+
 /* tfmc grad on a golden model and the first window of its batch: the file
  * holds every tensor, its loss in the metadata, and the gradients the
  * training code gives for a batch of that one window. */
@@ -484,9 +554,12 @@ static void test_fortunes(void)
 	CU_ASSERT(fabs(bpb - ev * (double)(n / 10 - 1) / (double)(n / 10) / log(2)) < 1e-6);
 	/* The same run interrupted by Ctrl-C (SIGINT) partway, then resumed
 	 * from the checkpoint it saved: the same bits as the run that never
-	 * stopped, weights and checkpoint. */
-	rc = test_sh("timeout --preserve-status -s INT 3 " FT_ARGS " -o %s/b.safetensors --checkpoint %s/b.ckpt "
-	                 "> %s 2>&1", drop, dir, dir, out);
+	 * stopped, weights and checkpoint.  The signal goes when the log shows
+	 * 20 steps done, so that it comes while the run trains, however fast. */
+	rc = test_sh(FT_ARGS " -o %s/b.safetensors --checkpoint %s/b.ckpt --log %s/b.csv > %s 2>&1 & "
+	             "pid=$!; while [ \"$(cat %s/b.csv 2>/dev/null | wc -l)\" -lt 21 ] && "
+	             "kill -0 $pid 2>/dev/null; do sleep 0.02; done; kill -INT $pid; wait $pid",
+	             drop, dir, dir, dir, out, dir);
 	o = test_slurp(out);
 	ASSERT_HAS(o, "interrupted: ");
 	CU_ASSERT_EQUAL(rc, 130);
@@ -519,6 +592,7 @@ int add_train_model_suites(void)
 
 	if (!s || !CU_add_test(s, "AdamW: three steps of every golden case", test_adamw_goldens) ||
 	    !CU_add_test(s, "dropout: unbiased, seeded, the same at 1 and 2 threads", test_dropout_model) ||
+	    !CU_add_test(s, "dropout: the gradient of the loss with the step's masks", test_dropout_gradient) ||
 	    !CU_add_test(s, "tfmc grad: the file, its loss, its gradients", test_grad_command) ||
 	    !CU_add_test(s, "tfmc train on fortunes, eval, resume", test_fortunes))
 		return -1;
