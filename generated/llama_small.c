@@ -1235,3 +1235,868 @@ int main(int argc, char **argv)
 	return tfm_main(argc, argv, &llama_small_api);
 }
 #endif
+/* ---- Training: the forward and backward of a batch ---- */
+
+#define TRAIN_COLS 60512	/* the arena: [B * T rows, TRAIN_COLS] of activations and gradients */
+#define V(c) (s->arena + N * (size_t)(c))	/* the [B * T, width] block at column c */
+
+static const tfm_tensor_decl train_tensors[N_TENSORS] = {
+	{ "tok_embeddings.weight", 2, { 32000, 288 }, TFM_F32 },
+	{ "layers.0.attention_norm.weight", 1, { 288, 0 }, TFM_F32 },
+	{ "layers.0.ffn_norm.weight", 1, { 288, 0 }, TFM_F32 },
+	{ "layers.0.attention.wq.weight", 2, { 288, 288 }, TFM_F32 },
+	{ "layers.0.attention.wk.weight", 2, { 288, 288 }, TFM_F32 },
+	{ "layers.0.attention.wv.weight", 2, { 288, 288 }, TFM_F32 },
+	{ "layers.0.attention.wo.weight", 2, { 288, 288 }, TFM_F32 },
+	{ "layers.0.feed_forward.w_gate.weight", 2, { 768, 288 }, TFM_F32 },
+	{ "layers.0.feed_forward.w_up.weight", 2, { 768, 288 }, TFM_F32 },
+	{ "layers.0.feed_forward.w_down.weight", 2, { 288, 768 }, TFM_F32 },
+	{ "layers.1.attention_norm.weight", 1, { 288, 0 }, TFM_F32 },
+	{ "layers.1.ffn_norm.weight", 1, { 288, 0 }, TFM_F32 },
+	{ "layers.1.attention.wq.weight", 2, { 288, 288 }, TFM_F32 },
+	{ "layers.1.attention.wk.weight", 2, { 288, 288 }, TFM_F32 },
+	{ "layers.1.attention.wv.weight", 2, { 288, 288 }, TFM_F32 },
+	{ "layers.1.attention.wo.weight", 2, { 288, 288 }, TFM_F32 },
+	{ "layers.1.feed_forward.w_gate.weight", 2, { 768, 288 }, TFM_F32 },
+	{ "layers.1.feed_forward.w_up.weight", 2, { 768, 288 }, TFM_F32 },
+	{ "layers.1.feed_forward.w_down.weight", 2, { 288, 768 }, TFM_F32 },
+	{ "layers.2.attention_norm.weight", 1, { 288, 0 }, TFM_F32 },
+	{ "layers.2.ffn_norm.weight", 1, { 288, 0 }, TFM_F32 },
+	{ "layers.2.attention.wq.weight", 2, { 288, 288 }, TFM_F32 },
+	{ "layers.2.attention.wk.weight", 2, { 288, 288 }, TFM_F32 },
+	{ "layers.2.attention.wv.weight", 2, { 288, 288 }, TFM_F32 },
+	{ "layers.2.attention.wo.weight", 2, { 288, 288 }, TFM_F32 },
+	{ "layers.2.feed_forward.w_gate.weight", 2, { 768, 288 }, TFM_F32 },
+	{ "layers.2.feed_forward.w_up.weight", 2, { 768, 288 }, TFM_F32 },
+	{ "layers.2.feed_forward.w_down.weight", 2, { 288, 768 }, TFM_F32 },
+	{ "layers.3.attention_norm.weight", 1, { 288, 0 }, TFM_F32 },
+	{ "layers.3.ffn_norm.weight", 1, { 288, 0 }, TFM_F32 },
+	{ "layers.3.attention.wq.weight", 2, { 288, 288 }, TFM_F32 },
+	{ "layers.3.attention.wk.weight", 2, { 288, 288 }, TFM_F32 },
+	{ "layers.3.attention.wv.weight", 2, { 288, 288 }, TFM_F32 },
+	{ "layers.3.attention.wo.weight", 2, { 288, 288 }, TFM_F32 },
+	{ "layers.3.feed_forward.w_gate.weight", 2, { 768, 288 }, TFM_F32 },
+	{ "layers.3.feed_forward.w_up.weight", 2, { 768, 288 }, TFM_F32 },
+	{ "layers.3.feed_forward.w_down.weight", 2, { 288, 768 }, TFM_F32 },
+	{ "layers.4.attention_norm.weight", 1, { 288, 0 }, TFM_F32 },
+	{ "layers.4.ffn_norm.weight", 1, { 288, 0 }, TFM_F32 },
+	{ "layers.4.attention.wq.weight", 2, { 288, 288 }, TFM_F32 },
+	{ "layers.4.attention.wk.weight", 2, { 288, 288 }, TFM_F32 },
+	{ "layers.4.attention.wv.weight", 2, { 288, 288 }, TFM_F32 },
+	{ "layers.4.attention.wo.weight", 2, { 288, 288 }, TFM_F32 },
+	{ "layers.4.feed_forward.w_gate.weight", 2, { 768, 288 }, TFM_F32 },
+	{ "layers.4.feed_forward.w_up.weight", 2, { 768, 288 }, TFM_F32 },
+	{ "layers.4.feed_forward.w_down.weight", 2, { 288, 768 }, TFM_F32 },
+	{ "layers.5.attention_norm.weight", 1, { 288, 0 }, TFM_F32 },
+	{ "layers.5.ffn_norm.weight", 1, { 288, 0 }, TFM_F32 },
+	{ "layers.5.attention.wq.weight", 2, { 288, 288 }, TFM_F32 },
+	{ "layers.5.attention.wk.weight", 2, { 288, 288 }, TFM_F32 },
+	{ "layers.5.attention.wv.weight", 2, { 288, 288 }, TFM_F32 },
+	{ "layers.5.attention.wo.weight", 2, { 288, 288 }, TFM_F32 },
+	{ "layers.5.feed_forward.w_gate.weight", 2, { 768, 288 }, TFM_F32 },
+	{ "layers.5.feed_forward.w_up.weight", 2, { 768, 288 }, TFM_F32 },
+	{ "layers.5.feed_forward.w_down.weight", 2, { 288, 768 }, TFM_F32 },
+	{ "norm.weight", 1, { 288, 0 }, TFM_F32 },
+};
+
+struct llama_small_train {
+	const tfm_kernels *kern;
+	tfm_pool *pool;
+	int batch, seq;	/* B windows of T tokens */
+	size_t rows;	/* B * T */
+	float *const *w;	/* [N_TENSORS] the weights, f32, read in place */
+	float *const *g;	/* [N_TENSORS] their gradients */
+	float *arena;	/* [B * T, TRAIN_COLS] */
+	float *scores;	/* [threads, T] attention's working space */
+	float *scratch;	/* attention's backward's */
+	float *rope_cos, *rope_sin;	/* [T, HEAD_DIM / 2] */
+	float *sine;	/* [T, D_MODEL] sine positions */
+	int *in, *tgt, *pos;	/* [B * T] each row's input, target and position */
+};
+
+static void train_close(void *inst)
+{
+	struct llama_small_train *s = inst;
+
+	if (!s)
+		return;
+	tfm_pool_close(s->pool);
+	tfm_free(s->arena);
+	tfm_free(s->scores);
+	tfm_free(s->scratch);
+	tfm_free(s->rope_cos);
+	tfm_free(s->rope_sin);
+	tfm_free(s->sine);
+	free(s->in);
+	free(s->tgt);
+	free(s->pos);
+	free(s);
+}
+
+static int train_open(void **inst, float *const *w, float *const *g, int batch, int seq,
+                      int n_threads, tfm_error *err)
+{
+	struct llama_small_train *s;
+
+	*inst = NULL;
+	if (batch < 1 || seq < 1 || seq > MAX_SEQ)
+		return tfm_fail(err, "batches of %d windows of %d tokens: the windows must be 1 to %d tokens (max_seq)", batch, seq, MAX_SEQ);
+	if ((double)batch * seq * TRAIN_COLS * sizeof(float) > 1e15)
+		return tfm_fail(err, "batches of %d windows of %d tokens need too much memory", batch, seq);
+	if (!(s = calloc(1, sizeof *s)))
+		return tfm_fail(err, "out of memory");
+	s->batch = batch;
+	s->seq = seq;
+	s->rows = (size_t)batch * seq;
+	s->w = w;
+	s->g = g;
+	if (!(s->kern = tfm_kernels_for(NULL)) || !s->kern->gemm) {
+		tfm_fail(err, "the runtime has no training kernels for this CPU");
+		goto fail;
+	}
+	if (tfm_pool_open(&s->pool, n_threads, err))
+		goto fail;
+	s->arena = tfm_alloc(sizeof(float) * s->rows * TRAIN_COLS);
+	s->scores = tfm_alloc(sizeof(float) * (size_t)tfm_pool_threads(s->pool) * (size_t)seq);
+	s->scratch = tfm_alloc(sizeof(float) * (size_t)tfm_attention_grad_scratch(seq, N_HEAD, HEAD_DIM, tfm_pool_threads(s->pool)));
+	s->in = malloc(sizeof(int) * s->rows);
+	s->tgt = malloc(sizeof(int) * s->rows);
+	s->pos = malloc(sizeof(int) * s->rows);
+	if (!s->arena || !s->scores || !s->scratch || !s->in || !s->tgt || !s->pos) {
+		tfm_fail(err, "out of memory for batches of %d windows of %d tokens", batch, seq);
+		goto fail;
+	}
+	for (size_t r = 0; r < s->rows; r++)
+		s->pos[r] = (int)(r % (size_t)seq);
+	/* RoPE angles: a = t * theta^(-2i/HEAD_DIM), in double. */
+	s->rope_cos = tfm_alloc(sizeof(float) * (size_t)seq * (HEAD_DIM / 2));
+	s->rope_sin = tfm_alloc(sizeof(float) * (size_t)seq * (HEAD_DIM / 2));
+	if (!s->rope_cos || !s->rope_sin) {
+		tfm_fail(err, "out of memory");
+		goto fail;
+	}
+	for (int t = 0; t < seq; t++)
+		for (int i = 0; i < HEAD_DIM / 2; i++) {
+			double a = t * pow(1e+04, -2.0 * i / HEAD_DIM);
+			s->rope_cos[t * (HEAD_DIM / 2) + i] = (float)cos(a);
+			s->rope_sin[t * (HEAD_DIM / 2) + i] = (float)sin(a);
+		}
+	*inst = s;
+	return 0;
+fail:
+	train_close(s);
+	return -1;
+}
+
+/* glu, add, glu_backward and zeroing over the pool's threads, each a slice of
+ * whole 64-float pieces: an element's bits do not depend on the slice. */
+typedef struct train_ew {
+	const tfm_kernels *k;
+	int op, act;	/* op: 0 glu, 1 add, 2 glu_backward, 3 y = 0 */
+	float *y, *z;
+	const float *a, *b, *c;
+	long n;
+} train_ew;
+
+static void train_ew_part(void *ctx, int i, int nt)
+{
+	const train_ew *w = ctx;
+	const long lo = w->n * i / nt / 64 * 64, hi = i + 1 == nt ? w->n : w->n * (i + 1) / nt / 64 * 64;
+
+	if (w->op == 0)
+		w->k->glu(w->y + lo, w->a + lo, hi - lo, w->act);
+	else if (w->op == 1)
+		w->k->add(w->y + lo, w->a + lo, w->b + lo, hi - lo);
+	else if (w->op == 2)
+		w->k->glu_backward(w->y + lo, w->z + lo, w->a + lo, w->b + lo, w->c + lo, hi - lo, w->act);
+	else
+		memset(w->y + lo, 0, sizeof(float) * (size_t)(hi - lo));
+}
+
+static void train_ew_run(const struct llama_small_train *s, int op, float *y, float *z, const float *a,
+                         const float *b, const float *c, long n, int act)
+{
+	train_ew w = { s->kern, op, act, y, z, a, b, c, n };
+
+	tfm_pool_run(s->pool, train_ew_part, &w);
+}
+
+/* One batch (tfm_train_api.step): the forward of section 5's loss, then
+ * with grads its backward, every operation's in reverse. */
+static int train_step(void *inst, const int *tokens, int grads, int dropout, uint64_t seed,
+                      double *loss, tfm_error *err)
+{
+	struct llama_small_train *s = inst;
+	const size_t N = s->rows;
+	const int T = s->seq;
+	const float p = 0.0f;	/* the spec has no dropout */
+
+	(void)dropout;
+	(void)p;
+	(void)seed;
+	for (int b = 0; b < s->batch; b++)
+		for (int t = 0; t <= T; t++) {
+			int id = tokens[(size_t)b * (T + 1) + t];
+			if (id < 0 || id >= VOCAB)
+				return tfm_fail(err, "token id %d at window %d, position %d is out of range [0, %d)",
+				                id, b, t, VOCAB);
+			if (t < T)
+				s->in[(size_t)b * T + t] = id;
+			if (t > 0)
+				s->tgt[(size_t)b * T + t - 1] = id;
+		}
+
+	/* x = tok_embeddings[token] */
+	for (size_t r = 0; r < N; r++)
+		for (int k = 0; k < D_MODEL; k++)
+			V(0)[r * D_MODEL + k] = s->w[0][(size_t)s->in[r] * D_MODEL + k];
+
+	/* ---- layer 0 ---- */
+	/* xn = N_a(x) */
+	s->kern->norm(V(288), V(0), s->w[1], NULL, N * 1, 288, 1e-05f);
+	/* q = Wq x (+bq) */
+	s->kern->gemm(s->pool, 0, 1, (int)N, 288, 288, V(288), 288, s->w[3], 288, V(576), 288, 0);	/* layers.0.attention.wq.weight */
+	/* k = Wk x (+bk) */
+	s->kern->gemm(s->pool, 0, 1, (int)N, 288, 288, V(288), 288, s->w[4], 288, V(864), 288, 0);	/* layers.0.attention.wk.weight */
+	/* v = Wv x (+bv) */
+	s->kern->gemm(s->pool, 0, 1, (int)N, 288, 288, V(288), 288, s->w[5], 288, V(1152), 288, 0);	/* layers.0.attention.wv.weight */
+	/* rotate the query heads (RoPE) */
+	for (int b = 0; b < s->batch; b++)
+		s->kern->rope(V(576) + (size_t)b * T * 288, T, 288, 6, HEAD_DIM, s->rope_cos, s->rope_sin, 0, 0);
+	/* rotate the key heads (RoPE) */
+	for (int b = 0; b < s->batch; b++)
+		s->kern->rope(V(864) + (size_t)b * T * 288, T, 288, 6, HEAD_DIM, s->rope_cos, s->rope_sin, 0, 0);
+	/* att = softmax(q k / sqrt(head_dim)) v, causal */
+	for (int b = 0; b < s->batch; b++) {
+		tfm_attention a = { V(576) + (size_t)b * T * Q_DIM, V(864) + (size_t)b * T * KV_DIM,
+			V(1152) + (size_t)b * T * KV_DIM, V(1440) + (size_t)b * T * Q_DIM, s->scratch, T, 0,
+			N_HEAD, N_KV_HEAD, HEAD_DIM, T, 0.14433757f, 0.0f, p, tfm_mix64(seed ^ 8ull) + (uint64_t)b };
+		s->kern->attention_window(s->pool, &a);
+	}
+	/* attention output: Wo att (+bo) */
+	s->kern->gemm(s->pool, 0, 1, (int)N, 288, 288, V(1440), 288, s->w[6], 288, V(1728), 288, 0);	/* layers.0.attention.wo.weight */
+	/* x = x + attention */
+	train_ew_run(s, 1, V(2016), NULL, V(0), V(1728), NULL, (long)N * 288, 0);
+	/* xn = N_f(x) */
+	s->kern->norm(V(1728), V(2016), s->w[2], NULL, N * 1, 288, 1e-05f);
+	/* gate = W_gate x (+b) */
+	s->kern->gemm(s->pool, 0, 1, (int)N, 768, 288, V(1728), 288, s->w[7], 288, V(2304), 768, 0);	/* layers.0.feed_forward.w_gate.weight */
+	/* up = W_up x (+b) */
+	s->kern->gemm(s->pool, 0, 1, (int)N, 768, 288, V(1728), 288, s->w[8], 288, V(3072), 768, 0);	/* layers.0.feed_forward.w_up.weight */
+	/* hidden = silu(gate) * up */
+	memcpy(V(3840), V(3072), sizeof(float) * N * 768);
+	train_ew_run(s, 0, V(3840), NULL, V(2304), NULL, NULL, (long)N * D_FF, TFM_ACT_SILU);
+	/* feed-forward output: W_down hidden (+b) */
+	s->kern->gemm(s->pool, 0, 1, (int)N, 288, 768, V(3840), 768, s->w[9], 768, V(4608), 288, 0);	/* layers.0.feed_forward.w_down.weight */
+	/* x = x + feed-forward */
+	train_ew_run(s, 1, V(4896), NULL, V(2016), V(4608), NULL, (long)N * 288, 0);
+
+	/* ---- layer 1 ---- */
+	/* xn = N_a(x) */
+	s->kern->norm(V(4608), V(4896), s->w[10], NULL, N * 1, 288, 1e-05f);
+	/* q = Wq x (+bq) */
+	s->kern->gemm(s->pool, 0, 1, (int)N, 288, 288, V(4608), 288, s->w[12], 288, V(5184), 288, 0);	/* layers.1.attention.wq.weight */
+	/* k = Wk x (+bk) */
+	s->kern->gemm(s->pool, 0, 1, (int)N, 288, 288, V(4608), 288, s->w[13], 288, V(5472), 288, 0);	/* layers.1.attention.wk.weight */
+	/* v = Wv x (+bv) */
+	s->kern->gemm(s->pool, 0, 1, (int)N, 288, 288, V(4608), 288, s->w[14], 288, V(5760), 288, 0);	/* layers.1.attention.wv.weight */
+	/* rotate the query heads (RoPE) */
+	for (int b = 0; b < s->batch; b++)
+		s->kern->rope(V(5184) + (size_t)b * T * 288, T, 288, 6, HEAD_DIM, s->rope_cos, s->rope_sin, 0, 0);
+	/* rotate the key heads (RoPE) */
+	for (int b = 0; b < s->batch; b++)
+		s->kern->rope(V(5472) + (size_t)b * T * 288, T, 288, 6, HEAD_DIM, s->rope_cos, s->rope_sin, 0, 0);
+	/* att = softmax(q k / sqrt(head_dim)) v, causal */
+	for (int b = 0; b < s->batch; b++) {
+		tfm_attention a = { V(5184) + (size_t)b * T * Q_DIM, V(5472) + (size_t)b * T * KV_DIM,
+			V(5760) + (size_t)b * T * KV_DIM, V(6048) + (size_t)b * T * Q_DIM, s->scratch, T, 0,
+			N_HEAD, N_KV_HEAD, HEAD_DIM, T, 0.14433757f, 0.0f, p, tfm_mix64(seed ^ 23ull) + (uint64_t)b };
+		s->kern->attention_window(s->pool, &a);
+	}
+	/* attention output: Wo att (+bo) */
+	s->kern->gemm(s->pool, 0, 1, (int)N, 288, 288, V(6048), 288, s->w[15], 288, V(6336), 288, 0);	/* layers.1.attention.wo.weight */
+	/* x = x + attention */
+	train_ew_run(s, 1, V(6624), NULL, V(4896), V(6336), NULL, (long)N * 288, 0);
+	/* xn = N_f(x) */
+	s->kern->norm(V(6336), V(6624), s->w[11], NULL, N * 1, 288, 1e-05f);
+	/* gate = W_gate x (+b) */
+	s->kern->gemm(s->pool, 0, 1, (int)N, 768, 288, V(6336), 288, s->w[16], 288, V(6912), 768, 0);	/* layers.1.feed_forward.w_gate.weight */
+	/* up = W_up x (+b) */
+	s->kern->gemm(s->pool, 0, 1, (int)N, 768, 288, V(6336), 288, s->w[17], 288, V(7680), 768, 0);	/* layers.1.feed_forward.w_up.weight */
+	/* hidden = silu(gate) * up */
+	memcpy(V(8448), V(7680), sizeof(float) * N * 768);
+	train_ew_run(s, 0, V(8448), NULL, V(6912), NULL, NULL, (long)N * D_FF, TFM_ACT_SILU);
+	/* feed-forward output: W_down hidden (+b) */
+	s->kern->gemm(s->pool, 0, 1, (int)N, 288, 768, V(8448), 768, s->w[18], 768, V(9216), 288, 0);	/* layers.1.feed_forward.w_down.weight */
+	/* x = x + feed-forward */
+	train_ew_run(s, 1, V(9504), NULL, V(6624), V(9216), NULL, (long)N * 288, 0);
+
+	/* ---- layer 2 ---- */
+	/* xn = N_a(x) */
+	s->kern->norm(V(9216), V(9504), s->w[19], NULL, N * 1, 288, 1e-05f);
+	/* q = Wq x (+bq) */
+	s->kern->gemm(s->pool, 0, 1, (int)N, 288, 288, V(9216), 288, s->w[21], 288, V(9792), 288, 0);	/* layers.2.attention.wq.weight */
+	/* k = Wk x (+bk) */
+	s->kern->gemm(s->pool, 0, 1, (int)N, 288, 288, V(9216), 288, s->w[22], 288, V(10080), 288, 0);	/* layers.2.attention.wk.weight */
+	/* v = Wv x (+bv) */
+	s->kern->gemm(s->pool, 0, 1, (int)N, 288, 288, V(9216), 288, s->w[23], 288, V(10368), 288, 0);	/* layers.2.attention.wv.weight */
+	/* rotate the query heads (RoPE) */
+	for (int b = 0; b < s->batch; b++)
+		s->kern->rope(V(9792) + (size_t)b * T * 288, T, 288, 6, HEAD_DIM, s->rope_cos, s->rope_sin, 0, 0);
+	/* rotate the key heads (RoPE) */
+	for (int b = 0; b < s->batch; b++)
+		s->kern->rope(V(10080) + (size_t)b * T * 288, T, 288, 6, HEAD_DIM, s->rope_cos, s->rope_sin, 0, 0);
+	/* att = softmax(q k / sqrt(head_dim)) v, causal */
+	for (int b = 0; b < s->batch; b++) {
+		tfm_attention a = { V(9792) + (size_t)b * T * Q_DIM, V(10080) + (size_t)b * T * KV_DIM,
+			V(10368) + (size_t)b * T * KV_DIM, V(10656) + (size_t)b * T * Q_DIM, s->scratch, T, 0,
+			N_HEAD, N_KV_HEAD, HEAD_DIM, T, 0.14433757f, 0.0f, p, tfm_mix64(seed ^ 38ull) + (uint64_t)b };
+		s->kern->attention_window(s->pool, &a);
+	}
+	/* attention output: Wo att (+bo) */
+	s->kern->gemm(s->pool, 0, 1, (int)N, 288, 288, V(10656), 288, s->w[24], 288, V(10944), 288, 0);	/* layers.2.attention.wo.weight */
+	/* x = x + attention */
+	train_ew_run(s, 1, V(11232), NULL, V(9504), V(10944), NULL, (long)N * 288, 0);
+	/* xn = N_f(x) */
+	s->kern->norm(V(10944), V(11232), s->w[20], NULL, N * 1, 288, 1e-05f);
+	/* gate = W_gate x (+b) */
+	s->kern->gemm(s->pool, 0, 1, (int)N, 768, 288, V(10944), 288, s->w[25], 288, V(11520), 768, 0);	/* layers.2.feed_forward.w_gate.weight */
+	/* up = W_up x (+b) */
+	s->kern->gemm(s->pool, 0, 1, (int)N, 768, 288, V(10944), 288, s->w[26], 288, V(12288), 768, 0);	/* layers.2.feed_forward.w_up.weight */
+	/* hidden = silu(gate) * up */
+	memcpy(V(13056), V(12288), sizeof(float) * N * 768);
+	train_ew_run(s, 0, V(13056), NULL, V(11520), NULL, NULL, (long)N * D_FF, TFM_ACT_SILU);
+	/* feed-forward output: W_down hidden (+b) */
+	s->kern->gemm(s->pool, 0, 1, (int)N, 288, 768, V(13056), 768, s->w[27], 768, V(13824), 288, 0);	/* layers.2.feed_forward.w_down.weight */
+	/* x = x + feed-forward */
+	train_ew_run(s, 1, V(14112), NULL, V(11232), V(13824), NULL, (long)N * 288, 0);
+
+	/* ---- layer 3 ---- */
+	/* xn = N_a(x) */
+	s->kern->norm(V(13824), V(14112), s->w[28], NULL, N * 1, 288, 1e-05f);
+	/* q = Wq x (+bq) */
+	s->kern->gemm(s->pool, 0, 1, (int)N, 288, 288, V(13824), 288, s->w[30], 288, V(14400), 288, 0);	/* layers.3.attention.wq.weight */
+	/* k = Wk x (+bk) */
+	s->kern->gemm(s->pool, 0, 1, (int)N, 288, 288, V(13824), 288, s->w[31], 288, V(14688), 288, 0);	/* layers.3.attention.wk.weight */
+	/* v = Wv x (+bv) */
+	s->kern->gemm(s->pool, 0, 1, (int)N, 288, 288, V(13824), 288, s->w[32], 288, V(14976), 288, 0);	/* layers.3.attention.wv.weight */
+	/* rotate the query heads (RoPE) */
+	for (int b = 0; b < s->batch; b++)
+		s->kern->rope(V(14400) + (size_t)b * T * 288, T, 288, 6, HEAD_DIM, s->rope_cos, s->rope_sin, 0, 0);
+	/* rotate the key heads (RoPE) */
+	for (int b = 0; b < s->batch; b++)
+		s->kern->rope(V(14688) + (size_t)b * T * 288, T, 288, 6, HEAD_DIM, s->rope_cos, s->rope_sin, 0, 0);
+	/* att = softmax(q k / sqrt(head_dim)) v, causal */
+	for (int b = 0; b < s->batch; b++) {
+		tfm_attention a = { V(14400) + (size_t)b * T * Q_DIM, V(14688) + (size_t)b * T * KV_DIM,
+			V(14976) + (size_t)b * T * KV_DIM, V(15264) + (size_t)b * T * Q_DIM, s->scratch, T, 0,
+			N_HEAD, N_KV_HEAD, HEAD_DIM, T, 0.14433757f, 0.0f, p, tfm_mix64(seed ^ 53ull) + (uint64_t)b };
+		s->kern->attention_window(s->pool, &a);
+	}
+	/* attention output: Wo att (+bo) */
+	s->kern->gemm(s->pool, 0, 1, (int)N, 288, 288, V(15264), 288, s->w[33], 288, V(15552), 288, 0);	/* layers.3.attention.wo.weight */
+	/* x = x + attention */
+	train_ew_run(s, 1, V(15840), NULL, V(14112), V(15552), NULL, (long)N * 288, 0);
+	/* xn = N_f(x) */
+	s->kern->norm(V(15552), V(15840), s->w[29], NULL, N * 1, 288, 1e-05f);
+	/* gate = W_gate x (+b) */
+	s->kern->gemm(s->pool, 0, 1, (int)N, 768, 288, V(15552), 288, s->w[34], 288, V(16128), 768, 0);	/* layers.3.feed_forward.w_gate.weight */
+	/* up = W_up x (+b) */
+	s->kern->gemm(s->pool, 0, 1, (int)N, 768, 288, V(15552), 288, s->w[35], 288, V(16896), 768, 0);	/* layers.3.feed_forward.w_up.weight */
+	/* hidden = silu(gate) * up */
+	memcpy(V(17664), V(16896), sizeof(float) * N * 768);
+	train_ew_run(s, 0, V(17664), NULL, V(16128), NULL, NULL, (long)N * D_FF, TFM_ACT_SILU);
+	/* feed-forward output: W_down hidden (+b) */
+	s->kern->gemm(s->pool, 0, 1, (int)N, 288, 768, V(17664), 768, s->w[36], 768, V(18432), 288, 0);	/* layers.3.feed_forward.w_down.weight */
+	/* x = x + feed-forward */
+	train_ew_run(s, 1, V(18720), NULL, V(15840), V(18432), NULL, (long)N * 288, 0);
+
+	/* ---- layer 4 ---- */
+	/* xn = N_a(x) */
+	s->kern->norm(V(18432), V(18720), s->w[37], NULL, N * 1, 288, 1e-05f);
+	/* q = Wq x (+bq) */
+	s->kern->gemm(s->pool, 0, 1, (int)N, 288, 288, V(18432), 288, s->w[39], 288, V(19008), 288, 0);	/* layers.4.attention.wq.weight */
+	/* k = Wk x (+bk) */
+	s->kern->gemm(s->pool, 0, 1, (int)N, 288, 288, V(18432), 288, s->w[40], 288, V(19296), 288, 0);	/* layers.4.attention.wk.weight */
+	/* v = Wv x (+bv) */
+	s->kern->gemm(s->pool, 0, 1, (int)N, 288, 288, V(18432), 288, s->w[41], 288, V(19584), 288, 0);	/* layers.4.attention.wv.weight */
+	/* rotate the query heads (RoPE) */
+	for (int b = 0; b < s->batch; b++)
+		s->kern->rope(V(19008) + (size_t)b * T * 288, T, 288, 6, HEAD_DIM, s->rope_cos, s->rope_sin, 0, 0);
+	/* rotate the key heads (RoPE) */
+	for (int b = 0; b < s->batch; b++)
+		s->kern->rope(V(19296) + (size_t)b * T * 288, T, 288, 6, HEAD_DIM, s->rope_cos, s->rope_sin, 0, 0);
+	/* att = softmax(q k / sqrt(head_dim)) v, causal */
+	for (int b = 0; b < s->batch; b++) {
+		tfm_attention a = { V(19008) + (size_t)b * T * Q_DIM, V(19296) + (size_t)b * T * KV_DIM,
+			V(19584) + (size_t)b * T * KV_DIM, V(19872) + (size_t)b * T * Q_DIM, s->scratch, T, 0,
+			N_HEAD, N_KV_HEAD, HEAD_DIM, T, 0.14433757f, 0.0f, p, tfm_mix64(seed ^ 68ull) + (uint64_t)b };
+		s->kern->attention_window(s->pool, &a);
+	}
+	/* attention output: Wo att (+bo) */
+	s->kern->gemm(s->pool, 0, 1, (int)N, 288, 288, V(19872), 288, s->w[42], 288, V(20160), 288, 0);	/* layers.4.attention.wo.weight */
+	/* x = x + attention */
+	train_ew_run(s, 1, V(20448), NULL, V(18720), V(20160), NULL, (long)N * 288, 0);
+	/* xn = N_f(x) */
+	s->kern->norm(V(20160), V(20448), s->w[38], NULL, N * 1, 288, 1e-05f);
+	/* gate = W_gate x (+b) */
+	s->kern->gemm(s->pool, 0, 1, (int)N, 768, 288, V(20160), 288, s->w[43], 288, V(20736), 768, 0);	/* layers.4.feed_forward.w_gate.weight */
+	/* up = W_up x (+b) */
+	s->kern->gemm(s->pool, 0, 1, (int)N, 768, 288, V(20160), 288, s->w[44], 288, V(21504), 768, 0);	/* layers.4.feed_forward.w_up.weight */
+	/* hidden = silu(gate) * up */
+	memcpy(V(22272), V(21504), sizeof(float) * N * 768);
+	train_ew_run(s, 0, V(22272), NULL, V(20736), NULL, NULL, (long)N * D_FF, TFM_ACT_SILU);
+	/* feed-forward output: W_down hidden (+b) */
+	s->kern->gemm(s->pool, 0, 1, (int)N, 288, 768, V(22272), 768, s->w[45], 768, V(23040), 288, 0);	/* layers.4.feed_forward.w_down.weight */
+	/* x = x + feed-forward */
+	train_ew_run(s, 1, V(23328), NULL, V(20448), V(23040), NULL, (long)N * 288, 0);
+
+	/* ---- layer 5 ---- */
+	/* xn = N_a(x) */
+	s->kern->norm(V(23040), V(23328), s->w[46], NULL, N * 1, 288, 1e-05f);
+	/* q = Wq x (+bq) */
+	s->kern->gemm(s->pool, 0, 1, (int)N, 288, 288, V(23040), 288, s->w[48], 288, V(23616), 288, 0);	/* layers.5.attention.wq.weight */
+	/* k = Wk x (+bk) */
+	s->kern->gemm(s->pool, 0, 1, (int)N, 288, 288, V(23040), 288, s->w[49], 288, V(23904), 288, 0);	/* layers.5.attention.wk.weight */
+	/* v = Wv x (+bv) */
+	s->kern->gemm(s->pool, 0, 1, (int)N, 288, 288, V(23040), 288, s->w[50], 288, V(24192), 288, 0);	/* layers.5.attention.wv.weight */
+	/* rotate the query heads (RoPE) */
+	for (int b = 0; b < s->batch; b++)
+		s->kern->rope(V(23616) + (size_t)b * T * 288, T, 288, 6, HEAD_DIM, s->rope_cos, s->rope_sin, 0, 0);
+	/* rotate the key heads (RoPE) */
+	for (int b = 0; b < s->batch; b++)
+		s->kern->rope(V(23904) + (size_t)b * T * 288, T, 288, 6, HEAD_DIM, s->rope_cos, s->rope_sin, 0, 0);
+	/* att = softmax(q k / sqrt(head_dim)) v, causal */
+	for (int b = 0; b < s->batch; b++) {
+		tfm_attention a = { V(23616) + (size_t)b * T * Q_DIM, V(23904) + (size_t)b * T * KV_DIM,
+			V(24192) + (size_t)b * T * KV_DIM, V(24480) + (size_t)b * T * Q_DIM, s->scratch, T, 0,
+			N_HEAD, N_KV_HEAD, HEAD_DIM, T, 0.14433757f, 0.0f, p, tfm_mix64(seed ^ 83ull) + (uint64_t)b };
+		s->kern->attention_window(s->pool, &a);
+	}
+	/* attention output: Wo att (+bo) */
+	s->kern->gemm(s->pool, 0, 1, (int)N, 288, 288, V(24480), 288, s->w[51], 288, V(24768), 288, 0);	/* layers.5.attention.wo.weight */
+	/* x = x + attention */
+	train_ew_run(s, 1, V(25056), NULL, V(23328), V(24768), NULL, (long)N * 288, 0);
+	/* xn = N_f(x) */
+	s->kern->norm(V(24768), V(25056), s->w[47], NULL, N * 1, 288, 1e-05f);
+	/* gate = W_gate x (+b) */
+	s->kern->gemm(s->pool, 0, 1, (int)N, 768, 288, V(24768), 288, s->w[52], 288, V(25344), 768, 0);	/* layers.5.feed_forward.w_gate.weight */
+	/* up = W_up x (+b) */
+	s->kern->gemm(s->pool, 0, 1, (int)N, 768, 288, V(24768), 288, s->w[53], 288, V(26112), 768, 0);	/* layers.5.feed_forward.w_up.weight */
+	/* hidden = silu(gate) * up */
+	memcpy(V(26880), V(26112), sizeof(float) * N * 768);
+	train_ew_run(s, 0, V(26880), NULL, V(25344), NULL, NULL, (long)N * D_FF, TFM_ACT_SILU);
+	/* feed-forward output: W_down hidden (+b) */
+	s->kern->gemm(s->pool, 0, 1, (int)N, 288, 768, V(26880), 768, s->w[54], 768, V(27648), 288, 0);	/* layers.5.feed_forward.w_down.weight */
+	/* x = x + feed-forward */
+	train_ew_run(s, 1, V(27936), NULL, V(25056), V(27648), NULL, (long)N * 288, 0);
+	/* x = N_final(x) */
+	s->kern->norm(V(27648), V(27936), s->w[55], NULL, N * 1, 288, 1e-05f);
+	/* logits = tok_embeddings . x (tied) */
+	s->kern->gemm(s->pool, 0, 1, (int)N, 32000, 288, V(27648), 288, s->w[0], 288, V(28224), 32000, 0);	/* tok_embeddings.weight */
+	/* loss: cross-entropy (+ z-loss) of the logits; their gradient */
+	*loss = s->kern->cross_entropy(s->pool, V(28224), grads ? V(28224) : NULL, s->tgt, (int)N, VOCAB, 0.0f, 1.0f / (float)N) / (double)N;
+	if (!grads)
+		return 0;
+
+	/* ---- the backward ---- */
+	for (int i = 0; i < N_TENSORS; i++)
+		memset(s->g[i], 0, sizeof(float) * (size_t)train_tensors[i].shape[0] *
+		       (size_t)(train_tensors[i].ndim == 2 ? train_tensors[i].shape[1] : 1));
+	/* backward of: logits = tok_embeddings . x (tied) */
+	train_ew_run(s, 3, V(60224), NULL, NULL, NULL, NULL, (long)N * 288, 0);	/* dx = 0 */
+	s->kern->gemm(s->pool, 0, 0, (int)N, 288, 32000, V(28224), 32000, s->w[0], 288, V(60224), 288, 1);
+	s->kern->gemm(s->pool, 1, 0, 32000, 288, (int)N, V(28224), 32000, V(27648), 288, s->g[0], 288, 1);
+	/* backward of: x = N_final(x) */
+	train_ew_run(s, 3, V(27648), NULL, NULL, NULL, NULL, (long)N * 288, 0);	/* dx12 = 0 */
+	s->kern->norm_backward(s->pool, V(27648), s->g[55], NULL, V(60224), V(27936), s->w[55], N * 1, 288, 1e-05f);
+	/* backward of: x = x + feed-forward */
+	train_ew_run(s, 3, V(27936), NULL, NULL, NULL, NULL, (long)N * 288, 0);	/* dx11 = 0 */
+	train_ew_run(s, 3, V(28224), NULL, NULL, NULL, NULL, (long)N * 288, 0);	/* dfo = 0 */
+	train_ew_run(s, 1, V(27936), NULL, V(27936), V(27648), NULL, (long)N * 288, 0);
+	train_ew_run(s, 1, V(28224), NULL, V(28224), V(27648), NULL, (long)N * 288, 0);
+	/* backward of: feed-forward output: W_down hidden (+b) */
+	train_ew_run(s, 3, V(28512), NULL, NULL, NULL, NULL, (long)N * 768, 0);	/* dh = 0 */
+	s->kern->gemm(s->pool, 0, 0, (int)N, 768, 288, V(28224), 288, s->w[54], 768, V(28512), 768, 1);
+	s->kern->gemm(s->pool, 1, 0, 288, 768, (int)N, V(28224), 288, V(26880), 768, s->g[54], 768, 1);
+	/* backward of: hidden = silu(gate) * up */
+	train_ew_run(s, 3, V(26880), NULL, NULL, NULL, NULL, (long)N * 768, 0);	/* dhg = 0 */
+	train_ew_run(s, 3, V(29280), NULL, NULL, NULL, NULL, (long)N * 768, 0);	/* dhu = 0 */
+	train_ew_run(s, 2, V(26880), V(29280), V(25344), V(26112), V(28512), (long)N * D_FF, TFM_ACT_SILU);
+	/* backward of: up = W_up x (+b) */
+	train_ew_run(s, 3, V(25344), NULL, NULL, NULL, NULL, (long)N * 288, 0);	/* dxn = 0 */
+	s->kern->gemm(s->pool, 0, 0, (int)N, 288, 768, V(29280), 768, s->w[53], 288, V(25344), 288, 1);
+	s->kern->gemm(s->pool, 1, 0, 768, 288, (int)N, V(29280), 768, V(24768), 288, s->g[53], 288, 1);
+	/* backward of: gate = W_gate x (+b) */
+	s->kern->gemm(s->pool, 0, 0, (int)N, 288, 768, V(26880), 768, s->w[52], 288, V(25344), 288, 1);
+	s->kern->gemm(s->pool, 1, 0, 768, 288, (int)N, V(26880), 768, V(24768), 288, s->g[52], 288, 1);
+	/* backward of: xn = N_f(x) */
+	s->kern->norm_backward(s->pool, V(27936), s->g[47], NULL, V(25344), V(25056), s->w[47], N * 1, 288, 1e-05f);
+	/* backward of: x = x + attention */
+	train_ew_run(s, 3, V(24768), NULL, NULL, NULL, NULL, (long)N * 288, 0);	/* dx10 = 0 */
+	train_ew_run(s, 3, V(25056), NULL, NULL, NULL, NULL, (long)N * 288, 0);	/* dao = 0 */
+	train_ew_run(s, 1, V(24768), NULL, V(24768), V(27936), NULL, (long)N * 288, 0);
+	train_ew_run(s, 1, V(25056), NULL, V(25056), V(27936), NULL, (long)N * 288, 0);
+	/* backward of: attention output: Wo att (+bo) */
+	train_ew_run(s, 3, V(25344), NULL, NULL, NULL, NULL, (long)N * 288, 0);	/* datt = 0 */
+	s->kern->gemm(s->pool, 0, 0, (int)N, 288, 288, V(25056), 288, s->w[51], 288, V(25344), 288, 1);
+	s->kern->gemm(s->pool, 1, 0, 288, 288, (int)N, V(25056), 288, V(24480), 288, s->g[51], 288, 1);
+	/* backward of: att = softmax(q k / sqrt(head_dim)) v, causal */
+	train_ew_run(s, 3, V(25056), NULL, NULL, NULL, NULL, (long)N * 288, 0);	/* dv = 0 */
+	train_ew_run(s, 3, V(25632), NULL, NULL, NULL, NULL, (long)N * 288, 0);	/* dq = 0 */
+	train_ew_run(s, 3, V(25920), NULL, NULL, NULL, NULL, (long)N * 288, 0);	/* dk = 0 */
+	for (int b = 0; b < s->batch; b++) {
+		tfm_attention_grad a = { V(23616) + (size_t)b * T * Q_DIM, V(23904) + (size_t)b * T * KV_DIM,
+			V(24192) + (size_t)b * T * KV_DIM, V(24480) + (size_t)b * T * Q_DIM, V(25344) + (size_t)b * T * Q_DIM,
+			V(25632) + (size_t)b * T * Q_DIM, V(25920) + (size_t)b * T * KV_DIM, V(25056) + (size_t)b * T * KV_DIM,
+			s->scratch, T, N_HEAD, N_KV_HEAD, HEAD_DIM, 0.14433757f, 0.0f, p, tfm_mix64(seed ^ 83ull) + (uint64_t)b };
+		s->kern->attention_backward(s->pool, &a);
+	}
+	/* backward of: rotate the key heads (RoPE) */
+	for (int b = 0; b < s->batch; b++)
+		s->kern->rope(V(25920) + (size_t)b * T * 288, T, 288, 6, HEAD_DIM, s->rope_cos, s->rope_sin, 0, 1);
+	/* backward of: rotate the query heads (RoPE) */
+	for (int b = 0; b < s->batch; b++)
+		s->kern->rope(V(25632) + (size_t)b * T * 288, T, 288, 6, HEAD_DIM, s->rope_cos, s->rope_sin, 0, 1);
+	/* backward of: v = Wv x (+bv) */
+	train_ew_run(s, 3, V(23616), NULL, NULL, NULL, NULL, (long)N * 288, 0);	/* dxn = 0 */
+	s->kern->gemm(s->pool, 0, 0, (int)N, 288, 288, V(25056), 288, s->w[50], 288, V(23616), 288, 1);
+	s->kern->gemm(s->pool, 1, 0, 288, 288, (int)N, V(25056), 288, V(23040), 288, s->g[50], 288, 1);
+	/* backward of: k = Wk x (+bk) */
+	s->kern->gemm(s->pool, 0, 0, (int)N, 288, 288, V(25920), 288, s->w[49], 288, V(23616), 288, 1);
+	s->kern->gemm(s->pool, 1, 0, 288, 288, (int)N, V(25920), 288, V(23040), 288, s->g[49], 288, 1);
+	/* backward of: q = Wq x (+bq) */
+	s->kern->gemm(s->pool, 0, 0, (int)N, 288, 288, V(25632), 288, s->w[48], 288, V(23616), 288, 1);
+	s->kern->gemm(s->pool, 1, 0, 288, 288, (int)N, V(25632), 288, V(23040), 288, s->g[48], 288, 1);
+	/* backward of: xn = N_a(x) */
+	s->kern->norm_backward(s->pool, V(24768), s->g[46], NULL, V(23616), V(23328), s->w[46], N * 1, 288, 1e-05f);
+	/* backward of: x = x + feed-forward */
+	train_ew_run(s, 3, V(23040), NULL, NULL, NULL, NULL, (long)N * 288, 0);	/* dx9 = 0 */
+	train_ew_run(s, 3, V(23328), NULL, NULL, NULL, NULL, (long)N * 288, 0);	/* dfo = 0 */
+	train_ew_run(s, 1, V(23040), NULL, V(23040), V(24768), NULL, (long)N * 288, 0);
+	train_ew_run(s, 1, V(23328), NULL, V(23328), V(24768), NULL, (long)N * 288, 0);
+	/* backward of: feed-forward output: W_down hidden (+b) */
+	train_ew_run(s, 3, V(23616), NULL, NULL, NULL, NULL, (long)N * 768, 0);	/* dh = 0 */
+	s->kern->gemm(s->pool, 0, 0, (int)N, 768, 288, V(23328), 288, s->w[45], 768, V(23616), 768, 1);
+	s->kern->gemm(s->pool, 1, 0, 288, 768, (int)N, V(23328), 288, V(22272), 768, s->g[45], 768, 1);
+	/* backward of: hidden = silu(gate) * up */
+	train_ew_run(s, 3, V(22272), NULL, NULL, NULL, NULL, (long)N * 768, 0);	/* dhg = 0 */
+	train_ew_run(s, 3, V(24384), NULL, NULL, NULL, NULL, (long)N * 768, 0);	/* dhu = 0 */
+	train_ew_run(s, 2, V(22272), V(24384), V(20736), V(21504), V(23616), (long)N * D_FF, TFM_ACT_SILU);
+	/* backward of: up = W_up x (+b) */
+	train_ew_run(s, 3, V(20736), NULL, NULL, NULL, NULL, (long)N * 288, 0);	/* dxn = 0 */
+	s->kern->gemm(s->pool, 0, 0, (int)N, 288, 768, V(24384), 768, s->w[44], 288, V(20736), 288, 1);
+	s->kern->gemm(s->pool, 1, 0, 768, 288, (int)N, V(24384), 768, V(20160), 288, s->g[44], 288, 1);
+	/* backward of: gate = W_gate x (+b) */
+	s->kern->gemm(s->pool, 0, 0, (int)N, 288, 768, V(22272), 768, s->w[43], 288, V(20736), 288, 1);
+	s->kern->gemm(s->pool, 1, 0, 768, 288, (int)N, V(22272), 768, V(20160), 288, s->g[43], 288, 1);
+	/* backward of: xn = N_f(x) */
+	s->kern->norm_backward(s->pool, V(23040), s->g[38], NULL, V(20736), V(20448), s->w[38], N * 1, 288, 1e-05f);
+	/* backward of: x = x + attention */
+	train_ew_run(s, 3, V(20160), NULL, NULL, NULL, NULL, (long)N * 288, 0);	/* dx8 = 0 */
+	train_ew_run(s, 3, V(20448), NULL, NULL, NULL, NULL, (long)N * 288, 0);	/* dao = 0 */
+	train_ew_run(s, 1, V(20160), NULL, V(20160), V(23040), NULL, (long)N * 288, 0);
+	train_ew_run(s, 1, V(20448), NULL, V(20448), V(23040), NULL, (long)N * 288, 0);
+	/* backward of: attention output: Wo att (+bo) */
+	train_ew_run(s, 3, V(20736), NULL, NULL, NULL, NULL, (long)N * 288, 0);	/* datt = 0 */
+	s->kern->gemm(s->pool, 0, 0, (int)N, 288, 288, V(20448), 288, s->w[42], 288, V(20736), 288, 1);
+	s->kern->gemm(s->pool, 1, 0, 288, 288, (int)N, V(20448), 288, V(19872), 288, s->g[42], 288, 1);
+	/* backward of: att = softmax(q k / sqrt(head_dim)) v, causal */
+	train_ew_run(s, 3, V(20448), NULL, NULL, NULL, NULL, (long)N * 288, 0);	/* dv = 0 */
+	train_ew_run(s, 3, V(21024), NULL, NULL, NULL, NULL, (long)N * 288, 0);	/* dq = 0 */
+	train_ew_run(s, 3, V(21312), NULL, NULL, NULL, NULL, (long)N * 288, 0);	/* dk = 0 */
+	for (int b = 0; b < s->batch; b++) {
+		tfm_attention_grad a = { V(19008) + (size_t)b * T * Q_DIM, V(19296) + (size_t)b * T * KV_DIM,
+			V(19584) + (size_t)b * T * KV_DIM, V(19872) + (size_t)b * T * Q_DIM, V(20736) + (size_t)b * T * Q_DIM,
+			V(21024) + (size_t)b * T * Q_DIM, V(21312) + (size_t)b * T * KV_DIM, V(20448) + (size_t)b * T * KV_DIM,
+			s->scratch, T, N_HEAD, N_KV_HEAD, HEAD_DIM, 0.14433757f, 0.0f, p, tfm_mix64(seed ^ 68ull) + (uint64_t)b };
+		s->kern->attention_backward(s->pool, &a);
+	}
+	/* backward of: rotate the key heads (RoPE) */
+	for (int b = 0; b < s->batch; b++)
+		s->kern->rope(V(21312) + (size_t)b * T * 288, T, 288, 6, HEAD_DIM, s->rope_cos, s->rope_sin, 0, 1);
+	/* backward of: rotate the query heads (RoPE) */
+	for (int b = 0; b < s->batch; b++)
+		s->kern->rope(V(21024) + (size_t)b * T * 288, T, 288, 6, HEAD_DIM, s->rope_cos, s->rope_sin, 0, 1);
+	/* backward of: v = Wv x (+bv) */
+	train_ew_run(s, 3, V(19008), NULL, NULL, NULL, NULL, (long)N * 288, 0);	/* dxn = 0 */
+	s->kern->gemm(s->pool, 0, 0, (int)N, 288, 288, V(20448), 288, s->w[41], 288, V(19008), 288, 1);
+	s->kern->gemm(s->pool, 1, 0, 288, 288, (int)N, V(20448), 288, V(18432), 288, s->g[41], 288, 1);
+	/* backward of: k = Wk x (+bk) */
+	s->kern->gemm(s->pool, 0, 0, (int)N, 288, 288, V(21312), 288, s->w[40], 288, V(19008), 288, 1);
+	s->kern->gemm(s->pool, 1, 0, 288, 288, (int)N, V(21312), 288, V(18432), 288, s->g[40], 288, 1);
+	/* backward of: q = Wq x (+bq) */
+	s->kern->gemm(s->pool, 0, 0, (int)N, 288, 288, V(21024), 288, s->w[39], 288, V(19008), 288, 1);
+	s->kern->gemm(s->pool, 1, 0, 288, 288, (int)N, V(21024), 288, V(18432), 288, s->g[39], 288, 1);
+	/* backward of: xn = N_a(x) */
+	s->kern->norm_backward(s->pool, V(20160), s->g[37], NULL, V(19008), V(18720), s->w[37], N * 1, 288, 1e-05f);
+	/* backward of: x = x + feed-forward */
+	train_ew_run(s, 3, V(18432), NULL, NULL, NULL, NULL, (long)N * 288, 0);	/* dx7 = 0 */
+	train_ew_run(s, 3, V(18720), NULL, NULL, NULL, NULL, (long)N * 288, 0);	/* dfo = 0 */
+	train_ew_run(s, 1, V(18432), NULL, V(18432), V(20160), NULL, (long)N * 288, 0);
+	train_ew_run(s, 1, V(18720), NULL, V(18720), V(20160), NULL, (long)N * 288, 0);
+	/* backward of: feed-forward output: W_down hidden (+b) */
+	train_ew_run(s, 3, V(19008), NULL, NULL, NULL, NULL, (long)N * 768, 0);	/* dh = 0 */
+	s->kern->gemm(s->pool, 0, 0, (int)N, 768, 288, V(18720), 288, s->w[36], 768, V(19008), 768, 1);
+	s->kern->gemm(s->pool, 1, 0, 288, 768, (int)N, V(18720), 288, V(17664), 768, s->g[36], 768, 1);
+	/* backward of: hidden = silu(gate) * up */
+	train_ew_run(s, 3, V(17664), NULL, NULL, NULL, NULL, (long)N * 768, 0);	/* dhg = 0 */
+	train_ew_run(s, 3, V(19776), NULL, NULL, NULL, NULL, (long)N * 768, 0);	/* dhu = 0 */
+	train_ew_run(s, 2, V(17664), V(19776), V(16128), V(16896), V(19008), (long)N * D_FF, TFM_ACT_SILU);
+	/* backward of: up = W_up x (+b) */
+	train_ew_run(s, 3, V(16128), NULL, NULL, NULL, NULL, (long)N * 288, 0);	/* dxn = 0 */
+	s->kern->gemm(s->pool, 0, 0, (int)N, 288, 768, V(19776), 768, s->w[35], 288, V(16128), 288, 1);
+	s->kern->gemm(s->pool, 1, 0, 768, 288, (int)N, V(19776), 768, V(15552), 288, s->g[35], 288, 1);
+	/* backward of: gate = W_gate x (+b) */
+	s->kern->gemm(s->pool, 0, 0, (int)N, 288, 768, V(17664), 768, s->w[34], 288, V(16128), 288, 1);
+	s->kern->gemm(s->pool, 1, 0, 768, 288, (int)N, V(17664), 768, V(15552), 288, s->g[34], 288, 1);
+	/* backward of: xn = N_f(x) */
+	s->kern->norm_backward(s->pool, V(18432), s->g[29], NULL, V(16128), V(15840), s->w[29], N * 1, 288, 1e-05f);
+	/* backward of: x = x + attention */
+	train_ew_run(s, 3, V(15552), NULL, NULL, NULL, NULL, (long)N * 288, 0);	/* dx6 = 0 */
+	train_ew_run(s, 3, V(15840), NULL, NULL, NULL, NULL, (long)N * 288, 0);	/* dao = 0 */
+	train_ew_run(s, 1, V(15552), NULL, V(15552), V(18432), NULL, (long)N * 288, 0);
+	train_ew_run(s, 1, V(15840), NULL, V(15840), V(18432), NULL, (long)N * 288, 0);
+	/* backward of: attention output: Wo att (+bo) */
+	train_ew_run(s, 3, V(16128), NULL, NULL, NULL, NULL, (long)N * 288, 0);	/* datt = 0 */
+	s->kern->gemm(s->pool, 0, 0, (int)N, 288, 288, V(15840), 288, s->w[33], 288, V(16128), 288, 1);
+	s->kern->gemm(s->pool, 1, 0, 288, 288, (int)N, V(15840), 288, V(15264), 288, s->g[33], 288, 1);
+	/* backward of: att = softmax(q k / sqrt(head_dim)) v, causal */
+	train_ew_run(s, 3, V(15840), NULL, NULL, NULL, NULL, (long)N * 288, 0);	/* dv = 0 */
+	train_ew_run(s, 3, V(16416), NULL, NULL, NULL, NULL, (long)N * 288, 0);	/* dq = 0 */
+	train_ew_run(s, 3, V(16704), NULL, NULL, NULL, NULL, (long)N * 288, 0);	/* dk = 0 */
+	for (int b = 0; b < s->batch; b++) {
+		tfm_attention_grad a = { V(14400) + (size_t)b * T * Q_DIM, V(14688) + (size_t)b * T * KV_DIM,
+			V(14976) + (size_t)b * T * KV_DIM, V(15264) + (size_t)b * T * Q_DIM, V(16128) + (size_t)b * T * Q_DIM,
+			V(16416) + (size_t)b * T * Q_DIM, V(16704) + (size_t)b * T * KV_DIM, V(15840) + (size_t)b * T * KV_DIM,
+			s->scratch, T, N_HEAD, N_KV_HEAD, HEAD_DIM, 0.14433757f, 0.0f, p, tfm_mix64(seed ^ 53ull) + (uint64_t)b };
+		s->kern->attention_backward(s->pool, &a);
+	}
+	/* backward of: rotate the key heads (RoPE) */
+	for (int b = 0; b < s->batch; b++)
+		s->kern->rope(V(16704) + (size_t)b * T * 288, T, 288, 6, HEAD_DIM, s->rope_cos, s->rope_sin, 0, 1);
+	/* backward of: rotate the query heads (RoPE) */
+	for (int b = 0; b < s->batch; b++)
+		s->kern->rope(V(16416) + (size_t)b * T * 288, T, 288, 6, HEAD_DIM, s->rope_cos, s->rope_sin, 0, 1);
+	/* backward of: v = Wv x (+bv) */
+	train_ew_run(s, 3, V(14400), NULL, NULL, NULL, NULL, (long)N * 288, 0);	/* dxn = 0 */
+	s->kern->gemm(s->pool, 0, 0, (int)N, 288, 288, V(15840), 288, s->w[32], 288, V(14400), 288, 1);
+	s->kern->gemm(s->pool, 1, 0, 288, 288, (int)N, V(15840), 288, V(13824), 288, s->g[32], 288, 1);
+	/* backward of: k = Wk x (+bk) */
+	s->kern->gemm(s->pool, 0, 0, (int)N, 288, 288, V(16704), 288, s->w[31], 288, V(14400), 288, 1);
+	s->kern->gemm(s->pool, 1, 0, 288, 288, (int)N, V(16704), 288, V(13824), 288, s->g[31], 288, 1);
+	/* backward of: q = Wq x (+bq) */
+	s->kern->gemm(s->pool, 0, 0, (int)N, 288, 288, V(16416), 288, s->w[30], 288, V(14400), 288, 1);
+	s->kern->gemm(s->pool, 1, 0, 288, 288, (int)N, V(16416), 288, V(13824), 288, s->g[30], 288, 1);
+	/* backward of: xn = N_a(x) */
+	s->kern->norm_backward(s->pool, V(15552), s->g[28], NULL, V(14400), V(14112), s->w[28], N * 1, 288, 1e-05f);
+	/* backward of: x = x + feed-forward */
+	train_ew_run(s, 3, V(13824), NULL, NULL, NULL, NULL, (long)N * 288, 0);	/* dx5 = 0 */
+	train_ew_run(s, 3, V(14112), NULL, NULL, NULL, NULL, (long)N * 288, 0);	/* dfo = 0 */
+	train_ew_run(s, 1, V(13824), NULL, V(13824), V(15552), NULL, (long)N * 288, 0);
+	train_ew_run(s, 1, V(14112), NULL, V(14112), V(15552), NULL, (long)N * 288, 0);
+	/* backward of: feed-forward output: W_down hidden (+b) */
+	train_ew_run(s, 3, V(14400), NULL, NULL, NULL, NULL, (long)N * 768, 0);	/* dh = 0 */
+	s->kern->gemm(s->pool, 0, 0, (int)N, 768, 288, V(14112), 288, s->w[27], 768, V(14400), 768, 1);
+	s->kern->gemm(s->pool, 1, 0, 288, 768, (int)N, V(14112), 288, V(13056), 768, s->g[27], 768, 1);
+	/* backward of: hidden = silu(gate) * up */
+	train_ew_run(s, 3, V(13056), NULL, NULL, NULL, NULL, (long)N * 768, 0);	/* dhg = 0 */
+	train_ew_run(s, 3, V(15168), NULL, NULL, NULL, NULL, (long)N * 768, 0);	/* dhu = 0 */
+	train_ew_run(s, 2, V(13056), V(15168), V(11520), V(12288), V(14400), (long)N * D_FF, TFM_ACT_SILU);
+	/* backward of: up = W_up x (+b) */
+	train_ew_run(s, 3, V(11520), NULL, NULL, NULL, NULL, (long)N * 288, 0);	/* dxn = 0 */
+	s->kern->gemm(s->pool, 0, 0, (int)N, 288, 768, V(15168), 768, s->w[26], 288, V(11520), 288, 1);
+	s->kern->gemm(s->pool, 1, 0, 768, 288, (int)N, V(15168), 768, V(10944), 288, s->g[26], 288, 1);
+	/* backward of: gate = W_gate x (+b) */
+	s->kern->gemm(s->pool, 0, 0, (int)N, 288, 768, V(13056), 768, s->w[25], 288, V(11520), 288, 1);
+	s->kern->gemm(s->pool, 1, 0, 768, 288, (int)N, V(13056), 768, V(10944), 288, s->g[25], 288, 1);
+	/* backward of: xn = N_f(x) */
+	s->kern->norm_backward(s->pool, V(13824), s->g[20], NULL, V(11520), V(11232), s->w[20], N * 1, 288, 1e-05f);
+	/* backward of: x = x + attention */
+	train_ew_run(s, 3, V(10944), NULL, NULL, NULL, NULL, (long)N * 288, 0);	/* dx4 = 0 */
+	train_ew_run(s, 3, V(11232), NULL, NULL, NULL, NULL, (long)N * 288, 0);	/* dao = 0 */
+	train_ew_run(s, 1, V(10944), NULL, V(10944), V(13824), NULL, (long)N * 288, 0);
+	train_ew_run(s, 1, V(11232), NULL, V(11232), V(13824), NULL, (long)N * 288, 0);
+	/* backward of: attention output: Wo att (+bo) */
+	train_ew_run(s, 3, V(11520), NULL, NULL, NULL, NULL, (long)N * 288, 0);	/* datt = 0 */
+	s->kern->gemm(s->pool, 0, 0, (int)N, 288, 288, V(11232), 288, s->w[24], 288, V(11520), 288, 1);
+	s->kern->gemm(s->pool, 1, 0, 288, 288, (int)N, V(11232), 288, V(10656), 288, s->g[24], 288, 1);
+	/* backward of: att = softmax(q k / sqrt(head_dim)) v, causal */
+	train_ew_run(s, 3, V(11232), NULL, NULL, NULL, NULL, (long)N * 288, 0);	/* dv = 0 */
+	train_ew_run(s, 3, V(11808), NULL, NULL, NULL, NULL, (long)N * 288, 0);	/* dq = 0 */
+	train_ew_run(s, 3, V(12096), NULL, NULL, NULL, NULL, (long)N * 288, 0);	/* dk = 0 */
+	for (int b = 0; b < s->batch; b++) {
+		tfm_attention_grad a = { V(9792) + (size_t)b * T * Q_DIM, V(10080) + (size_t)b * T * KV_DIM,
+			V(10368) + (size_t)b * T * KV_DIM, V(10656) + (size_t)b * T * Q_DIM, V(11520) + (size_t)b * T * Q_DIM,
+			V(11808) + (size_t)b * T * Q_DIM, V(12096) + (size_t)b * T * KV_DIM, V(11232) + (size_t)b * T * KV_DIM,
+			s->scratch, T, N_HEAD, N_KV_HEAD, HEAD_DIM, 0.14433757f, 0.0f, p, tfm_mix64(seed ^ 38ull) + (uint64_t)b };
+		s->kern->attention_backward(s->pool, &a);
+	}
+	/* backward of: rotate the key heads (RoPE) */
+	for (int b = 0; b < s->batch; b++)
+		s->kern->rope(V(12096) + (size_t)b * T * 288, T, 288, 6, HEAD_DIM, s->rope_cos, s->rope_sin, 0, 1);
+	/* backward of: rotate the query heads (RoPE) */
+	for (int b = 0; b < s->batch; b++)
+		s->kern->rope(V(11808) + (size_t)b * T * 288, T, 288, 6, HEAD_DIM, s->rope_cos, s->rope_sin, 0, 1);
+	/* backward of: v = Wv x (+bv) */
+	train_ew_run(s, 3, V(9792), NULL, NULL, NULL, NULL, (long)N * 288, 0);	/* dxn = 0 */
+	s->kern->gemm(s->pool, 0, 0, (int)N, 288, 288, V(11232), 288, s->w[23], 288, V(9792), 288, 1);
+	s->kern->gemm(s->pool, 1, 0, 288, 288, (int)N, V(11232), 288, V(9216), 288, s->g[23], 288, 1);
+	/* backward of: k = Wk x (+bk) */
+	s->kern->gemm(s->pool, 0, 0, (int)N, 288, 288, V(12096), 288, s->w[22], 288, V(9792), 288, 1);
+	s->kern->gemm(s->pool, 1, 0, 288, 288, (int)N, V(12096), 288, V(9216), 288, s->g[22], 288, 1);
+	/* backward of: q = Wq x (+bq) */
+	s->kern->gemm(s->pool, 0, 0, (int)N, 288, 288, V(11808), 288, s->w[21], 288, V(9792), 288, 1);
+	s->kern->gemm(s->pool, 1, 0, 288, 288, (int)N, V(11808), 288, V(9216), 288, s->g[21], 288, 1);
+	/* backward of: xn = N_a(x) */
+	s->kern->norm_backward(s->pool, V(10944), s->g[19], NULL, V(9792), V(9504), s->w[19], N * 1, 288, 1e-05f);
+	/* backward of: x = x + feed-forward */
+	train_ew_run(s, 3, V(9216), NULL, NULL, NULL, NULL, (long)N * 288, 0);	/* dx3 = 0 */
+	train_ew_run(s, 3, V(9504), NULL, NULL, NULL, NULL, (long)N * 288, 0);	/* dfo = 0 */
+	train_ew_run(s, 1, V(9216), NULL, V(9216), V(10944), NULL, (long)N * 288, 0);
+	train_ew_run(s, 1, V(9504), NULL, V(9504), V(10944), NULL, (long)N * 288, 0);
+	/* backward of: feed-forward output: W_down hidden (+b) */
+	train_ew_run(s, 3, V(9792), NULL, NULL, NULL, NULL, (long)N * 768, 0);	/* dh = 0 */
+	s->kern->gemm(s->pool, 0, 0, (int)N, 768, 288, V(9504), 288, s->w[18], 768, V(9792), 768, 1);
+	s->kern->gemm(s->pool, 1, 0, 288, 768, (int)N, V(9504), 288, V(8448), 768, s->g[18], 768, 1);
+	/* backward of: hidden = silu(gate) * up */
+	train_ew_run(s, 3, V(8448), NULL, NULL, NULL, NULL, (long)N * 768, 0);	/* dhg = 0 */
+	train_ew_run(s, 3, V(10560), NULL, NULL, NULL, NULL, (long)N * 768, 0);	/* dhu = 0 */
+	train_ew_run(s, 2, V(8448), V(10560), V(6912), V(7680), V(9792), (long)N * D_FF, TFM_ACT_SILU);
+	/* backward of: up = W_up x (+b) */
+	train_ew_run(s, 3, V(6912), NULL, NULL, NULL, NULL, (long)N * 288, 0);	/* dxn = 0 */
+	s->kern->gemm(s->pool, 0, 0, (int)N, 288, 768, V(10560), 768, s->w[17], 288, V(6912), 288, 1);
+	s->kern->gemm(s->pool, 1, 0, 768, 288, (int)N, V(10560), 768, V(6336), 288, s->g[17], 288, 1);
+	/* backward of: gate = W_gate x (+b) */
+	s->kern->gemm(s->pool, 0, 0, (int)N, 288, 768, V(8448), 768, s->w[16], 288, V(6912), 288, 1);
+	s->kern->gemm(s->pool, 1, 0, 768, 288, (int)N, V(8448), 768, V(6336), 288, s->g[16], 288, 1);
+	/* backward of: xn = N_f(x) */
+	s->kern->norm_backward(s->pool, V(9216), s->g[11], NULL, V(6912), V(6624), s->w[11], N * 1, 288, 1e-05f);
+	/* backward of: x = x + attention */
+	train_ew_run(s, 3, V(6336), NULL, NULL, NULL, NULL, (long)N * 288, 0);	/* dx2 = 0 */
+	train_ew_run(s, 3, V(6624), NULL, NULL, NULL, NULL, (long)N * 288, 0);	/* dao = 0 */
+	train_ew_run(s, 1, V(6336), NULL, V(6336), V(9216), NULL, (long)N * 288, 0);
+	train_ew_run(s, 1, V(6624), NULL, V(6624), V(9216), NULL, (long)N * 288, 0);
+	/* backward of: attention output: Wo att (+bo) */
+	train_ew_run(s, 3, V(6912), NULL, NULL, NULL, NULL, (long)N * 288, 0);	/* datt = 0 */
+	s->kern->gemm(s->pool, 0, 0, (int)N, 288, 288, V(6624), 288, s->w[15], 288, V(6912), 288, 1);
+	s->kern->gemm(s->pool, 1, 0, 288, 288, (int)N, V(6624), 288, V(6048), 288, s->g[15], 288, 1);
+	/* backward of: att = softmax(q k / sqrt(head_dim)) v, causal */
+	train_ew_run(s, 3, V(6624), NULL, NULL, NULL, NULL, (long)N * 288, 0);	/* dv = 0 */
+	train_ew_run(s, 3, V(7200), NULL, NULL, NULL, NULL, (long)N * 288, 0);	/* dq = 0 */
+	train_ew_run(s, 3, V(7488), NULL, NULL, NULL, NULL, (long)N * 288, 0);	/* dk = 0 */
+	for (int b = 0; b < s->batch; b++) {
+		tfm_attention_grad a = { V(5184) + (size_t)b * T * Q_DIM, V(5472) + (size_t)b * T * KV_DIM,
+			V(5760) + (size_t)b * T * KV_DIM, V(6048) + (size_t)b * T * Q_DIM, V(6912) + (size_t)b * T * Q_DIM,
+			V(7200) + (size_t)b * T * Q_DIM, V(7488) + (size_t)b * T * KV_DIM, V(6624) + (size_t)b * T * KV_DIM,
+			s->scratch, T, N_HEAD, N_KV_HEAD, HEAD_DIM, 0.14433757f, 0.0f, p, tfm_mix64(seed ^ 23ull) + (uint64_t)b };
+		s->kern->attention_backward(s->pool, &a);
+	}
+	/* backward of: rotate the key heads (RoPE) */
+	for (int b = 0; b < s->batch; b++)
+		s->kern->rope(V(7488) + (size_t)b * T * 288, T, 288, 6, HEAD_DIM, s->rope_cos, s->rope_sin, 0, 1);
+	/* backward of: rotate the query heads (RoPE) */
+	for (int b = 0; b < s->batch; b++)
+		s->kern->rope(V(7200) + (size_t)b * T * 288, T, 288, 6, HEAD_DIM, s->rope_cos, s->rope_sin, 0, 1);
+	/* backward of: v = Wv x (+bv) */
+	train_ew_run(s, 3, V(5184), NULL, NULL, NULL, NULL, (long)N * 288, 0);	/* dxn = 0 */
+	s->kern->gemm(s->pool, 0, 0, (int)N, 288, 288, V(6624), 288, s->w[14], 288, V(5184), 288, 1);
+	s->kern->gemm(s->pool, 1, 0, 288, 288, (int)N, V(6624), 288, V(4608), 288, s->g[14], 288, 1);
+	/* backward of: k = Wk x (+bk) */
+	s->kern->gemm(s->pool, 0, 0, (int)N, 288, 288, V(7488), 288, s->w[13], 288, V(5184), 288, 1);
+	s->kern->gemm(s->pool, 1, 0, 288, 288, (int)N, V(7488), 288, V(4608), 288, s->g[13], 288, 1);
+	/* backward of: q = Wq x (+bq) */
+	s->kern->gemm(s->pool, 0, 0, (int)N, 288, 288, V(7200), 288, s->w[12], 288, V(5184), 288, 1);
+	s->kern->gemm(s->pool, 1, 0, 288, 288, (int)N, V(7200), 288, V(4608), 288, s->g[12], 288, 1);
+	/* backward of: xn = N_a(x) */
+	s->kern->norm_backward(s->pool, V(6336), s->g[10], NULL, V(5184), V(4896), s->w[10], N * 1, 288, 1e-05f);
+	/* backward of: x = x + feed-forward */
+	train_ew_run(s, 3, V(4608), NULL, NULL, NULL, NULL, (long)N * 288, 0);	/* dx1 = 0 */
+	train_ew_run(s, 3, V(4896), NULL, NULL, NULL, NULL, (long)N * 288, 0);	/* dfo = 0 */
+	train_ew_run(s, 1, V(4608), NULL, V(4608), V(6336), NULL, (long)N * 288, 0);
+	train_ew_run(s, 1, V(4896), NULL, V(4896), V(6336), NULL, (long)N * 288, 0);
+	/* backward of: feed-forward output: W_down hidden (+b) */
+	train_ew_run(s, 3, V(5184), NULL, NULL, NULL, NULL, (long)N * 768, 0);	/* dh = 0 */
+	s->kern->gemm(s->pool, 0, 0, (int)N, 768, 288, V(4896), 288, s->w[9], 768, V(5184), 768, 1);
+	s->kern->gemm(s->pool, 1, 0, 288, 768, (int)N, V(4896), 288, V(3840), 768, s->g[9], 768, 1);
+	/* backward of: hidden = silu(gate) * up */
+	train_ew_run(s, 3, V(3840), NULL, NULL, NULL, NULL, (long)N * 768, 0);	/* dhg = 0 */
+	train_ew_run(s, 3, V(5952), NULL, NULL, NULL, NULL, (long)N * 768, 0);	/* dhu = 0 */
+	train_ew_run(s, 2, V(3840), V(5952), V(2304), V(3072), V(5184), (long)N * D_FF, TFM_ACT_SILU);
+	/* backward of: up = W_up x (+b) */
+	train_ew_run(s, 3, V(2304), NULL, NULL, NULL, NULL, (long)N * 288, 0);	/* dxn = 0 */
+	s->kern->gemm(s->pool, 0, 0, (int)N, 288, 768, V(5952), 768, s->w[8], 288, V(2304), 288, 1);
+	s->kern->gemm(s->pool, 1, 0, 768, 288, (int)N, V(5952), 768, V(1728), 288, s->g[8], 288, 1);
+	/* backward of: gate = W_gate x (+b) */
+	s->kern->gemm(s->pool, 0, 0, (int)N, 288, 768, V(3840), 768, s->w[7], 288, V(2304), 288, 1);
+	s->kern->gemm(s->pool, 1, 0, 768, 288, (int)N, V(3840), 768, V(1728), 288, s->g[7], 288, 1);
+	/* backward of: xn = N_f(x) */
+	s->kern->norm_backward(s->pool, V(4608), s->g[2], NULL, V(2304), V(2016), s->w[2], N * 1, 288, 1e-05f);
+	/* backward of: x = x + attention */
+	train_ew_run(s, 3, V(1728), NULL, NULL, NULL, NULL, (long)N * 288, 0);	/* dx0 = 0 */
+	train_ew_run(s, 3, V(2016), NULL, NULL, NULL, NULL, (long)N * 288, 0);	/* dao = 0 */
+	train_ew_run(s, 1, V(1728), NULL, V(1728), V(4608), NULL, (long)N * 288, 0);
+	train_ew_run(s, 1, V(2016), NULL, V(2016), V(4608), NULL, (long)N * 288, 0);
+	/* backward of: attention output: Wo att (+bo) */
+	train_ew_run(s, 3, V(2304), NULL, NULL, NULL, NULL, (long)N * 288, 0);	/* datt = 0 */
+	s->kern->gemm(s->pool, 0, 0, (int)N, 288, 288, V(2016), 288, s->w[6], 288, V(2304), 288, 1);
+	s->kern->gemm(s->pool, 1, 0, 288, 288, (int)N, V(2016), 288, V(1440), 288, s->g[6], 288, 1);
+	/* backward of: att = softmax(q k / sqrt(head_dim)) v, causal */
+	train_ew_run(s, 3, V(2016), NULL, NULL, NULL, NULL, (long)N * 288, 0);	/* dv = 0 */
+	train_ew_run(s, 3, V(2592), NULL, NULL, NULL, NULL, (long)N * 288, 0);	/* dq = 0 */
+	train_ew_run(s, 3, V(2880), NULL, NULL, NULL, NULL, (long)N * 288, 0);	/* dk = 0 */
+	for (int b = 0; b < s->batch; b++) {
+		tfm_attention_grad a = { V(576) + (size_t)b * T * Q_DIM, V(864) + (size_t)b * T * KV_DIM,
+			V(1152) + (size_t)b * T * KV_DIM, V(1440) + (size_t)b * T * Q_DIM, V(2304) + (size_t)b * T * Q_DIM,
+			V(2592) + (size_t)b * T * Q_DIM, V(2880) + (size_t)b * T * KV_DIM, V(2016) + (size_t)b * T * KV_DIM,
+			s->scratch, T, N_HEAD, N_KV_HEAD, HEAD_DIM, 0.14433757f, 0.0f, p, tfm_mix64(seed ^ 8ull) + (uint64_t)b };
+		s->kern->attention_backward(s->pool, &a);
+	}
+	/* backward of: rotate the key heads (RoPE) */
+	for (int b = 0; b < s->batch; b++)
+		s->kern->rope(V(2880) + (size_t)b * T * 288, T, 288, 6, HEAD_DIM, s->rope_cos, s->rope_sin, 0, 1);
+	/* backward of: rotate the query heads (RoPE) */
+	for (int b = 0; b < s->batch; b++)
+		s->kern->rope(V(2592) + (size_t)b * T * 288, T, 288, 6, HEAD_DIM, s->rope_cos, s->rope_sin, 0, 1);
+	/* backward of: v = Wv x (+bv) */
+	train_ew_run(s, 3, V(576), NULL, NULL, NULL, NULL, (long)N * 288, 0);	/* dxn = 0 */
+	s->kern->gemm(s->pool, 0, 0, (int)N, 288, 288, V(2016), 288, s->w[5], 288, V(576), 288, 1);
+	s->kern->gemm(s->pool, 1, 0, 288, 288, (int)N, V(2016), 288, V(288), 288, s->g[5], 288, 1);
+	/* backward of: k = Wk x (+bk) */
+	s->kern->gemm(s->pool, 0, 0, (int)N, 288, 288, V(2880), 288, s->w[4], 288, V(576), 288, 1);
+	s->kern->gemm(s->pool, 1, 0, 288, 288, (int)N, V(2880), 288, V(288), 288, s->g[4], 288, 1);
+	/* backward of: q = Wq x (+bq) */
+	s->kern->gemm(s->pool, 0, 0, (int)N, 288, 288, V(2592), 288, s->w[3], 288, V(576), 288, 1);
+	s->kern->gemm(s->pool, 1, 0, 288, 288, (int)N, V(2592), 288, V(288), 288, s->g[3], 288, 1);
+	/* backward of: xn = N_a(x) */
+	s->kern->norm_backward(s->pool, V(1728), s->g[1], NULL, V(576), V(0), s->w[1], N * 1, 288, 1e-05f);
+	/* backward of: x = tok_embeddings[token] */
+	s->kern->embed_backward(s->pool, s->g[0], V(1728), s->in, (int)N, D_MODEL, 1.0f);
+	return 0;
+}
+#undef V
+
+const tfm_train_api llama_small_train_api = {
+	"llama_small", VOCAB, MAX_SEQ, train_tensors, N_TENSORS,
+	0.0, 0.0, 0.1,
+	train_open, train_close, train_step,
+};
+
+int llama_small_finetune_open(tfm_finetune **ft, const char *path, const tfm_finetune_options *o,
+	tfm_error *err)
+{
+	tfm_weights w;
+	int rc;
+
+	*ft = NULL;
+	if (path)
+		return tfm_finetune_open(ft, &llama_small_train_api, path, o, err);
+	if (N_DEFAULT_WEIGHTS == 0)
+		return tfm_fail(err, "model llama_small: no weights path given, and its spec names none");
+	if (tfm_weights_open(&w, default_weights, N_DEFAULT_WEIGHTS, train_tensors, N_TENSORS, err))
+		return -1;
+	rc = tfm_finetune_open_tensors(ft, &llama_small_train_api, (const float *const *)w.data, o, err);
+	tfm_weights_free(&w);
+	return rc;
+}
+

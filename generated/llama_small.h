@@ -103,4 +103,36 @@ int llama_small_tokenizer_open(tfm_tokenizer **t, const char *path, tfm_error *e
 /* The same model for code that knows no model (tfm_main, tfmc run). */
 extern const tfm_model_api llama_small_api;
 
+/* ---- Fine-tuning (tfmc --train) ----
+ * The model's training code: the loss of a batch and its gradient
+ * (MODEL_REFERENCE.md section 5), driven by the runtime's fine-tuning API
+ * (tfm.h, "Fine-tuning"), which adds the clipping, AdamW and schedule of
+ * `tfmc train`; its options' defaults are that command's:
+ *
+ *     tfm_finetune_options o;
+ *     tfm_finetune *ft;
+ *     double loss;
+ *     tfm_finetune_defaults(&o);
+ *     o.batch = 8; o.seq = 64; o.steps = 200; o.lr = 3e-4;
+ *     if (llama_small_finetune_open(&ft, NULL, &o, &err)) { puts(err.msg); exit(1); }
+ *     for (long s = 0; s < o.steps; s++) {
+ *         int tokens[8 * 65];   // 8 windows of seq + 1 ids of your data
+ *         ...
+ *         if (tfm_finetune_step(ft, tokens, &loss, &err)) ...
+ *     }
+ *     tfm_finetune_save(ft, "tuned.safetensors", &err);   // for llama_small_open
+ *     tfm_finetune_close(ft);
+ */
+
+/* A training state from the weights at weights_path (a safetensors file, a
+ * Hugging Face folder or a llama2.c .bin, copied as f32), or when NULL the
+ * files the spec names (`weights`; none for this model); o NULL: the
+ * defaults.  Then tfm_finetune_step, _loss, _save and _close (tfm.h). */
+int llama_small_finetune_open(tfm_finetune **ft, const char *weights_path, const tfm_finetune_options *o,
+	tfm_error *err);
+
+/* The training code for code that knows no model (tfm_finetune_open,
+ * tfmc train, grad and eval). */
+extern const tfm_train_api llama_small_train_api;
+
 #endif

@@ -356,8 +356,12 @@ void emit_train(Emitter *e, const TrainProgram *tp)
 	         " * with grads its backward, every operation's in reverse. */\n"
 	         "static int train_step(void *inst, const int *tokens, int grads, int dropout, uint64_t seed,\n"
 	         "                      double *loss, tfm_error *err)\n{\n"
-	         "\tstruct %s_train *s = inst;\n\tconst size_t N = s->rows;\n\tconst int T = s->seq;\n"
-	         "\tconst float p = dropout ? %s : 0.0f;\t/* the spec's dropout */\n\n", n, emit_flt(m->dropout));
+	         "\tstruct %s_train *s = inst;\n\tconst size_t N = s->rows;\n\tconst int T = s->seq;\n", n);
+	if (m->dropout > 0)
+		emit_out(e, "\tconst float p = dropout ? %s : 0.0f;\t/* the spec's dropout, when asked for */\n\n",
+		         emit_flt(m->dropout));
+	else
+		emit_out(e, "\tconst float p = 0.0f;\t/* the spec has no dropout */\n\n\t(void)dropout;\n");
 	emit_out(e, "\t(void)p;\n\t(void)seed;\n"
 	         "\tfor (int b = 0; b < s->batch; b++)\n\t\tfor (int t = 0; t <= T; t++) {\n"
 	         "\t\t\tint id = tokens[(size_t)b * (T + 1) + t];\n"
