@@ -38,7 +38,16 @@ enum { TFM_BIND, TFM_IGNORE, TFM_CONVERT };
 /* Stored element types beyond tfm.h's TFM_F32, TFM_BF16 and TFM_F16 start
  * here: a file may hold them (a BOOL mask), no model reads them. */
 #define TFM_FOREIGN 3
+/* GGML's block-quantized types (GGUF files): listed, not yet bound. */
+#define TFM_QUANT 15
+#define TFM_Q8_0  15	/* blocks of 32: 34 bytes */
+#define TFM_Q4_0  16	/* blocks of 32: 18 bytes */
+#define TFM_Q4_K  17	/* blocks of 256: 144 bytes */
+#define TFM_Q6_K  18	/* blocks of 256: 210 bytes */
 const char *tfm_dtype_name(int dtype);
+/* Elements per block (1 for a plain type) and bytes per block; -1 for a
+ * dtype that is not one. */
+int tfm_dtype_block(int dtype, size_t *block, size_t *bytes);
 
 typedef struct tfm_tensor_info {
 	const char *name, *key;

@@ -110,4 +110,76 @@ typedef struct tfm_hf_checkpoint {
 int tfm_hf_open(tfm_hf_checkpoint *ck, const char *path, tfm_error *e);
 void tfm_hf_close(tfm_hf_checkpoint *ck);
 
+/* ---- GGUF (gguf.c) ---------------------------------------------------------- */
+
+#include <stdint.h>
+
+/* Metadata value types, numbered as GGUF stores them. */
+enum {
+	TFM_GGUF_UINT8, TFM_GGUF_INT8, TFM_GGUF_UINT16, TFM_GGUF_INT16, TFM_GGUF_UINT32,
+	TFM_GGUF_INT32, TFM_GGUF_FLOAT32, TFM_GGUF_BOOL, TFM_GGUF_STRING, TFM_GGUF_ARRAY,
+	TFM_GGUF_UINT64, TFM_GGUF_INT64, TFM_GGUF_FLOAT64,
+	TFM_GGUF__COUNT
+};
+/* "uint8" ... "float64", or "?". */
+const char *tfm_gguf_type_name(int type);
+
+/* One metadata value; strings and arrays point into the file's bytes. */
+typedef struct tfm_gguf_value {
+	int type;			/* TFM_GGUF_ */
+	uint64_t u;			/* UINT8..UINT64, BOOL (0 or 1) */
+	int64_t i;			/* INT8..INT64 */
+	double f;			/* FLOAT32, FLOAT64 */
+	const char *str;		/* STRING: [len] bytes, not NUL-terminated */
+	size_t len;
+	int elem_type;			/* ARRAY: the elements' TFM_GGUF_ type */
+	uint64_t count;			/* ARRAY: how many */
+	const unsigned char *items;	/* ARRAY: [bytes] the elements as stored */
+	size_t bytes;
+} tfm_gguf_value;
+
+/* The elements of an array, in order (tfm_gguf_iter_next: 1 and the next
+ * element in *v, 0 at the end).  Arrays of strings or arrays are walked,
+ * so reading element i costs i steps: iterate, do not index. */
+typedef struct tfm_gguf_iter {
+	int type;
+	uint64_t left;
+	const unsigned char *p, *end;
+} tfm_gguf_iter;
+void tfm_gguf_iter_init(tfm_gguf_iter *it, const tfm_gguf_value *array);
+int tfm_gguf_iter_next(tfm_gguf_iter *it, tfm_gguf_value *v);
+
+/* A GGUF file (versions 2 and 3): its metadata and its tensors, as a
+ * tfm_file under their GGUF names, shapes in section 3's order (GGUF's
+ * dims reversed: dims {in, out} is [out, in]).  F32, F16, BF16 tensors
+ * read as tfm's dtypes; Q8_0, Q4_0, Q4_K, Q6_K are listed (TFM_Q8_0 ...)
+ * and refused by binding. */
+typedef struct tfm_gguf tfm_gguf;
+
+/* 1 when data starts with "GGUF". */
+int tfm_gguf_probe(const void *data, size_t size);
+/* Over the size bytes at data, which must outlive *g. */
+int tfm_gguf_parse(tfm_gguf **g, const void *data, size_t size, const char *label,
+                   tfm_error *e);
+int tfm_gguf_open(tfm_gguf **g, const char *path, tfm_error *e);
+void tfm_gguf_close(tfm_gguf *g);
+
+/* The tensors; owned by g. */
+tfm_file *tfm_gguf_file(const tfm_gguf *g);
+uint32_t tfm_gguf_version(const tfm_gguf *g);
+/* general.alignment, or the default 32. */
+uint32_t tfm_gguf_alignment(const tfm_gguf *g);
+
+/* The value of key (v may be NULL: is it there?); 0 or -1 when absent. */
+int tfm_gguf_find(const tfm_gguf *g, const char *key, tfm_gguf_value *v);
+/* Pair i in file order; its key is [*key_len] bytes, not NUL-terminated. */
+size_t tfm_gguf_count(const tfm_gguf *g);
+int tfm_gguf_kv(const tfm_gguf *g, size_t i, const char **key, size_t *key_len,
+                tfm_gguf_value *v);
+/* Typed lookups: -1 when key is absent or of another kind (uint: any
+ * integer type, not negative; float: FLOAT32 or FLOAT64). */
+int tfm_gguf_uint(const tfm_gguf *g, const char *key, uint64_t *x);
+int tfm_gguf_float(const tfm_gguf *g, const char *key, double *x);
+int tfm_gguf_string(const tfm_gguf *g, const char *key, const char **s, size_t *len);
+
 #endif

@@ -46,17 +46,34 @@
  * model asks for it. */
 static const struct {
 	const char *name;
-	size_t size; /* bytes per element */
+	size_t size;  /* bytes per element, or per block */
+	size_t block; /* elements per block: 1, or GGML's block of a quantized type */
 } tfm_dtypes[] = {
-	{ "F32", 4 }, { "BF16", 2 }, { "F16", 2 },
-	{ "F64", 8 }, { "I64", 8 }, { "U64", 8 }, { "I32", 4 }, { "U32", 4 }, { "I16", 2 },
-	{ "U16", 2 }, { "I8", 1 }, { "U8", 1 }, { "BOOL", 1 }, { "F8_E4M3", 1 }, { "F8_E5M2", 1 },
+	{ "F32", 4, 1 }, { "BF16", 2, 1 }, { "F16", 2, 1 },
+	{ "F64", 8, 1 }, { "I64", 8, 1 }, { "U64", 8, 1 }, { "I32", 4, 1 }, { "U32", 4, 1 },
+	{ "I16", 2, 1 }, { "U16", 2, 1 }, { "I8", 1, 1 }, { "U8", 1, 1 }, { "BOOL", 1, 1 },
+	{ "F8_E4M3", 1, 1 }, { "F8_E5M2", 1, 1 },
+	/* From TFM_QUANT on, GGUF's (ggml-common.h): not safetensors dtypes.
+	 * Q8_0: f16 scale, 32 int8; Q4_0: f16 scale, 16 bytes of nibbles;
+	 * Q4_K: f16 d, f16 dmin, 12 bytes of 6-bit scales, 128 of nibbles;
+	 * Q6_K: 128 bytes of low nibbles, 64 of high bits, 16 int8 scales, f16 d. */
+	{ "Q8_0", 34, 32 }, { "Q4_0", 18, 32 }, { "Q4_K", 144, 256 }, { "Q6_K", 210, 256 },
 };
+#define TFM_N_DTYPES ((int)(sizeof tfm_dtypes / sizeof tfm_dtypes[0]))
+_Static_assert(TFM_N_DTYPES == TFM_Q6_K + 1, "tfm_dtypes and tfm_internal.h's TFM_Q* agree");
 
 const char *tfm_dtype_name(int dtype)
 {
-	return dtype >= 0 && dtype < (int)(sizeof tfm_dtypes / sizeof tfm_dtypes[0])
-	       ? tfm_dtypes[dtype].name : "?";
+	return dtype >= 0 && dtype < TFM_N_DTYPES ? tfm_dtypes[dtype].name : "?";
+}
+
+int tfm_dtype_block(int dtype, size_t *block, size_t *bytes)
+{
+	if (dtype < 0 || dtype >= TFM_N_DTYPES)
+		return -1;
+	*block = tfm_dtypes[dtype].block;
+	*bytes = tfm_dtypes[dtype].size;
+	return 0;
 }
 
 typedef struct tfm_tensor {
@@ -221,10 +238,10 @@ static int tfm_parse_entry(tfm_file *f, const cJSON *item, tfm_tensor *t, tfm_er
 	if (!cJSON_IsString(dtype))
 		return tfm_fail(e, "%s: tensor '%.200s': \"dtype\" is missing or not a string",
 		                L, name);
-	for (i = 0; i < (int)(sizeof tfm_dtypes / sizeof tfm_dtypes[0]); i++)
+	for (i = 0; i < TFM_QUANT; i++)
 		if (strcmp(dtype->valuestring, tfm_dtypes[i].name) == 0)
 			break;
-	if (i == (int)(sizeof tfm_dtypes / sizeof tfm_dtypes[0]))
+	if (i == TFM_QUANT)
 		return tfm_fail(e, "%s: tensor '%.200s' has dtype %.40s, which is not a safetensors dtype",
 		                L, name, dtype->valuestring);
 	t->dtype = i;
@@ -641,6 +658,11 @@ int tfm_files_bind(tfm_file *const *files, int nf, const tfm_tensor_decl *decl, 
 			         t->name, tfm_shape_str(have, sizeof have, t->shape, t->ndim), want);
 			goto done;
 		}
+		if (t->dtype >= TFM_QUANT) {
+			tfm_fail(e, "%s: tensor '%.200s': dtype %s is not supported yet (only F32, F16 and BF16 bind)",
+			         from[i]->label, t->name, tfm_dtypes[t->dtype].name);
+			goto done;
+		}
 		if (t->dtype >= TFM_FOREIGN) {
 			tfm_fail(e, "%s: tensor '%.200s' has dtype %s: only F32, F16 and BF16 are supported",
 			         from[i]->label, t->name, tfm_dtypes[t->dtype].name);
@@ -714,7 +736,7 @@ int tfm_file_add(tfm_file *f, const char *name, int dtype, int ndim, const size_
 	size_t nbytes;
 	int i;
 
-	if (ndim < 0 || ndim > TFM_MAX_NDIM || dtype < TFM_F32 || dtype >= TFM_FOREIGN)
+	if (ndim < 0 || ndim > TFM_MAX_NDIM || dtype < TFM_F32 || dtype >= TFM_N_DTYPES)
 		return tfm_fail(e, "%s: tensor '%.200s': bad declaration", f->label, name);
 	if (f->n == f->cap) {
 		int cap = f->cap ? 2 * f->cap : 16;
@@ -734,7 +756,11 @@ int tfm_file_add(tfm_file *f, const char *name, int dtype, int ndim, const size_
 		if (tfm_mul(t->nelem, shape[i], &t->nelem) != 0)
 			return tfm_fail(e, "%s: tensor '%.200s' has too many elements", f->label, name);
 	}
-	if (tfm_mul(t->nelem, tfm_dtypes[dtype].size, &nbytes) != 0 || begin > f->data_size
+	if (t->nelem % tfm_dtypes[dtype].block != 0)
+		return tfm_fail(e, "%s: tensor '%.200s': %zu elements are not whole %s blocks of %zu",
+		                f->label, name, t->nelem, tfm_dtypes[dtype].name, tfm_dtypes[dtype].block);
+	if (tfm_mul(t->nelem / tfm_dtypes[dtype].block, tfm_dtypes[dtype].size, &nbytes) != 0
+	    || begin > f->data_size
 	    || nbytes > f->data_size - begin)
 		return tfm_fail(e, "%s: tensor '%.200s' runs past the end of the file (%zu bytes): truncated file?",
 		                f->label, name, f->data_size);
