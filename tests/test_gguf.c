@@ -232,6 +232,11 @@ static void test_metadata(void)
 		CU_ASSERT(tfm_gguf_iter_next(&it, &x) == 1 && x.u == 0);
 		CU_ASSERT(tfm_gguf_iter_next(&it, &x) == 0);
 
+		/* A value that is not an array iterates as an empty one. */
+		CU_ASSERT_FATAL(tfm_gguf_find(g, "u8", &v) == 0);
+		tfm_gguf_iter_init(&it, &v);
+		CU_ASSERT(tfm_gguf_iter_next(&it, &x) == 0);
+
 		CU_ASSERT_STRING_EQUAL(tfm_gguf_type_name(TFM_GGUF_FLOAT64), "float64");
 		CU_ASSERT_STRING_EQUAL(tfm_gguf_type_name(13), "?");
 		tfm_gguf_close(g);

@@ -88,7 +88,7 @@ struct tfm_gguf {
 	uint32_t alignment;
 	size_t data_offset;	/* where the data section starts */
 	gg_kv *kv;		/* [n_kv] in file order */
-	size_t *sorted;		/* [n_kv] indices into kv, by key */
+	gg_kv **sorted;		/* [n_kv] into kv, by key */
 	size_t n_kv;
 };
 
@@ -249,11 +249,9 @@ static int gg_keycmp(const char *a, size_t na, const char *b, size_t nb)
 	return r ? r : (na > nb) - (na < nb);
 }
 
-static const gg_kv *gg_sort_kv;	/* for qsort's comparator: parsing is not reentrant here */
-
 static int gg_cmp_kv(const void *x, const void *y)
 {
-	const gg_kv *a = &gg_sort_kv[*(const size_t *)x], *b = &gg_sort_kv[*(const size_t *)y];
+	const gg_kv *a = *(const gg_kv *const *)x, *b = *(const gg_kv *const *)y;
 	int r = gg_keycmp(a->key, a->key_len, b->key, b->key_len);
 	/* Equal keys in file order, so that the message names the second. */
 	return r ? r : (a > b) - (a < b);
@@ -270,7 +268,7 @@ int tfm_gguf_find(const tfm_gguf *g, const char *key, tfm_gguf_value *v)
 
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		const gg_kv *kv = &g->kv[g->sorted[mid]];
+		const gg_kv *kv = g->sorted[mid];
 		int r = gg_keycmp(kv->key, kv->key_len, key, n);
 		if (r == 0) {
 			if (v)
@@ -343,10 +341,12 @@ int tfm_gguf_string(const tfm_gguf *g, const char *key, const char **s, size_t *
 
 void tfm_gguf_iter_init(tfm_gguf_iter *it, const tfm_gguf_value *array)
 {
+	int is_array = array->type == TFM_GGUF_ARRAY && array->items != NULL;
+
 	it->type = array->elem_type;
-	it->left = array->type == TFM_GGUF_ARRAY ? array->count : 0;
-	it->p = array->items;
-	it->end = array->items + array->bytes;
+	it->left = is_array ? array->count : 0;
+	it->p = is_array ? array->items : NULL;
+	it->end = is_array ? array->items + array->bytes : NULL;
 }
 
 int tfm_gguf_iter_next(tfm_gguf_iter *it, tfm_gguf_value *v)
@@ -458,13 +458,12 @@ static int gg_metadata(gg_cur *c, tfm_gguf *g, uint64_t n_kv)
 			                c->L, c->what, type, c->pos - 4);
 		if (gg_value(c, (int)type, 1, &kv->v) != 0)
 			return -1;
-		g->sorted[i] = i;
+		g->sorted[i] = kv;
 		g->n_kv++;
 	}
-	gg_sort_kv = g->kv;
 	qsort(g->sorted, g->n_kv, sizeof *g->sorted, gg_cmp_kv);
 	for (size_t i = 1; i < g->n_kv; i++) {
-		const gg_kv *a = &g->kv[g->sorted[i - 1]], *b = &g->kv[g->sorted[i]];
+		const gg_kv *a = g->sorted[i - 1], *b = g->sorted[i];
 		if (gg_keycmp(a->key, a->key_len, b->key, b->key_len) == 0)
 			return tfm_fail(c->e, "%s: metadata key '%.*s' appears more than once", c->L,
 			                gg_show(b->key_len), b->key);
