@@ -9,6 +9,7 @@
 #                    training beside PyTorch, of the tokenizers and of the
 #                    training kernels (bench/)
 #   make regen       regenerate golden files (needs Debian's python3-numpy)
+#   make study       the design rules measured by tfmc compare (hours; see below)
 #   make clean
 
 MAKEFLAGS += --no-builtin-rules
@@ -207,3 +208,74 @@ bench-train: tfmc $(B)/tfmc-bench
 	$(Q)$(B)/tfmc-bench --train-only $(BENCH_ARGS)
 
 .PHONY: bench bench-tokenizer bench-train bench-kernels
+
+# make study: the design rules measured (README, Studies).  Each group is a
+# file of specs/ablations/ trained by tfmc compare on Debian's fortunes
+# (tools/study_corpus.sh: the text, its train and validation split) with a
+# 4096-id tokenizer trained on the training part; the tables, CSV logs and
+# plots go to docs/study/GROUP/.  Not part of make test: it takes hours.
+#   make study STUDY=norm           one group (or several, space-separated)
+#   make study-smoke                every group for 5 steps, one seed, small
+#                                   windows, into build/study/smoke/
+#   STUDY_STEPS, STUDY_SEEDS, STUDY_BATCH, STUDY_SEQ, STUDY_LR, STUDY_OUT
+#   override the budget; STUDY_ARGS adds options of tfmc compare.
+# STUDY_LR is the best of 1e-3, 3e-3, 1e-2, 3e-2 and 1e-1 on 60 short steps;
+# the stability group runs at STUDY_LR_stability, where base's loss spikes
+# (specs/ablations/stability.tfm says how it was found).
+STUDY_GROUPS = norm activation block position attention ffn_ratio aspect dropout weight_decay stability
+STUDY       ?= $(STUDY_GROUPS)
+STUDY_STEPS ?= 200
+STUDY_SEEDS ?= 3
+STUDY_BATCH ?= 16
+STUDY_SEQ   ?= 256
+STUDY_LR    ?= 3e-3
+STUDY_LR_stability ?= 1e-1
+STUDY_OUT   ?= docs/study
+STUDY_DIR    = $(B)/study
+STUDY_VAL   ?= $(STUDY_DIR)/val.txt
+STUDY_VOCAB  = 4096
+# The time estimate: measured on this machine's two cores with little else
+# running (base.tfm, 16 x 256 windows): 125 us per training token (8,100
+# tokens/s), 16 us per byte of validation text per evaluation (4 s for
+# val.txt), 2 s to compile a model and read the data.  A test suite sharing
+# the cores doubles it.
+STUDY_US_PER_TOKEN    = 125
+STUDY_US_PER_VAL_BYTE = 16
+
+$(STUDY_DIR)/train.txt $(STUDY_DIR)/val.txt &: tools/study_corpus.sh | $(B)/.deps
+	$(Q)sh tools/study_corpus.sh $(STUDY_DIR)
+
+$(STUDY_DIR)/tokenizer.json: $(STUDY_DIR)/train.txt tfmc
+	$(Q)./tfmc tokenize --train $(STUDY_DIR)/train.txt --vocab $(STUDY_VOCAB) -o $@
+
+# The smoke run's validation text: the first 16 KB of val.txt, so that its
+# evaluations take a moment.
+$(STUDY_DIR)/val_smoke.txt: $(STUDY_DIR)/val.txt
+	$(Q)head -c 16384 $< > $@
+
+study: tfmc $(STUDY_DIR)/tokenizer.json $(STUDY_VAL)
+	$(Q)every=$$(( $(STUDY_STEPS) / 5 )); [ $$every -ge 1 ] || every=1; \
+	runs=0; for g in $(STUDY); do \
+		[ -f specs/ablations/$$g.tfm ] || { echo "make study: no group $$g (specs/ablations/$$g.tfm); the groups: $(STUDY_GROUPS)" >&2; exit 2; }; \
+		runs=$$(( runs + $$(grep -c '^model ' specs/ablations/$$g.tfm) * $(STUDY_SEEDS) )); done; \
+	per=$$(( $(STUDY_STEPS) * $(STUDY_BATCH) * $(STUDY_SEQ) * $(STUDY_US_PER_TOKEN) / 1000000 \
+		+ ($(STUDY_STEPS) + every - 1) / every * $$(wc -c < $(STUDY_VAL)) * $(STUDY_US_PER_VAL_BYTE) / 1000000 + 2 )); \
+	echo "make study: $(STUDY): $$runs runs of $(STUDY_STEPS) steps of $(STUDY_BATCH) x $(STUDY_SEQ) tokens, about $$per s each: expect $$(( runs * per / 3600 )) h $$(( runs * per % 3600 / 60 )) min"; \
+	st=0; for g in $(STUDY); do \
+		lr=$(STUDY_LR); [ $$g = stability ] && lr=$(STUDY_LR_stability); \
+		mkdir -p $(STUDY_OUT)/$$g; \
+		set -- ./tfmc compare specs/ablations/$$g.tfm --data $(STUDY_DIR)/train.txt --val $(STUDY_VAL) \
+			--tokenizer $(STUDY_DIR)/tokenizer.json --steps $(STUDY_STEPS) --seeds $(STUDY_SEEDS) \
+			--batch $(STUDY_BATCH) --seq $(STUDY_SEQ) --lr $$lr --eval-every $$every $(STUDY_ARGS) \
+			--out $(STUDY_OUT)/$$g; \
+		echo "make study: $$g: $$(grep -c '^model ' specs/ablations/$$g.tfm) models x $(STUDY_SEEDS) seeds, into $(STUDY_OUT)/$$g/"; \
+		{ echo "$$*"; echo; } > $(STUDY_OUT)/$$g/table.txt; \
+		"$$@" >> $(STUDY_OUT)/$$g/table.txt || st=1; \
+		cat $(STUDY_OUT)/$$g/table.txt; \
+	done; exit $$st
+
+study-smoke: tfmc $(STUDY_DIR)/val_smoke.txt
+	$(Q)$(MAKE) --no-print-directory study STUDY_STEPS=5 STUDY_SEEDS=1 STUDY_BATCH=2 STUDY_SEQ=32 \
+		STUDY_VAL=$(STUDY_DIR)/val_smoke.txt STUDY_OUT=$(STUDY_DIR)/smoke
+
+.PHONY: study study-smoke
