@@ -135,7 +135,7 @@ check-asan: tfmc
 # sanitizers), and clang takes minutes over their sanitized inlined tiles.
 # One target per reader of outside input: fuzz/fuzz_NAME.c, seeds in
 # fuzz/seeds-NAME/.
-FUZZERS = spec safetensors tokenizer encode config index llama2c data
+FUZZERS = spec safetensors tokenizer encode config index llama2c data gguf
 fuzz: | $(B)/.deps
 	$(MAKE) B=build-fuzz CC=clang CFLAGS="-O1 -g -fsanitize=fuzzer-no-link,address,undefined" \
 		KERNEL_CFLAGS="-O1 -g $(BASE_CFLAGS)" $(FUZZERS:%=build-fuzz/fuzz-%)
