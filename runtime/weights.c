@@ -99,6 +99,14 @@ static int tfm_open_source(tfm_weights *w, const char *path, tfm_error *e)
 				memset(head, 0, sizeof head);
 			fclose(fp);
 		}
+		if (tfm_gguf_probe(head, sizeof head)) {
+			/* Read (a malformed file says what is wrong), not yet bound. */
+			tfm_gguf *g;
+			if (tfm_gguf_open(&g, path, e) != 0)
+				return -1;
+			tfm_gguf_close(g);
+			return tfm_fail(e, "%s: a GGUF file: GGUF weights are not supported yet", path);
+		}
 		if (tfm_llama2c_probe(head, sizeof head) || tfm_ends_with(path, ".bin")) {
 			tfm_llama2c_config c;
 			if (tfm_llama2c_open(&f, &c, path, e) != 0)

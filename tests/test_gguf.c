@@ -600,6 +600,43 @@ static void test_bad_tensors(void)
 	BAD(w, "t.gguf: tensor 'w' appears more than once in the header");
 }
 
+/* Until GGUF is imported and bound: tfmc import and --weights read the
+ * file (a malformed one says what is wrong) and say it is not supported. */
+static void test_not_yet(void)
+{
+	char good_[TEST_DIR_MAX + 16], bad_[TEST_DIR_MAX + 16], out[TEST_DIR_MAX + 16], err[TEST_DIR_MAX + 16];
+	const char *good = good_, *bad = bad_;
+	tfm_tensor_decl d = { "norm.weight", 1, { 4 }, TFM_F32 };
+	tfm_weights wt;
+	tfm_error e;
+	FILE *fp;
+	gw w;
+
+	snprintf(good_, sizeof good_, "%s/ok.gguf", dir);
+	snprintf(bad_, sizeof bad_, "%s/bad.gguf", dir);
+	snprintf(out, sizeof out, "%s/x.tfm", dir);
+	snprintf(err, sizeof err, "%s/err.txt", dir);
+	gw_head(&w, 3, 1, 0);
+	gw_tensor(&w, "output_norm.weight", 4, 0, G_F32, 0);
+	gw_pad(&w, 32);
+	for (int i = 0; i < 4; i++)
+		gw_f32(&w, 1.0f);
+	fp = fopen(good, "wb");
+	CU_ASSERT_FATAL(fp != NULL && fwrite(w.b, 1, w.n, fp) == w.n && fclose(fp) == 0);
+	fp = fopen(bad, "wb");
+	CU_ASSERT_FATAL(fp != NULL && fwrite(w.b, 1, w.n - 1, fp) == w.n - 1 && fclose(fp) == 0);
+
+	CU_ASSERT(tfm_weights_open(&wt, &good, 1, &d, 1, &e) == -1);
+	ASSERT_HAS(e.msg, "ok.gguf: a GGUF file: GGUF weights are not supported yet");
+	CU_ASSERT(tfm_weights_open(&wt, &bad, 1, &d, 1, &e) == -1);
+	ASSERT_HAS(e.msg, "bad.gguf: tensor 'output_norm.weight': 16 bytes at offset 0 run past the end of the data section (15 bytes): truncated file?");
+
+	CU_ASSERT_EQUAL(test_sh("./tfmc import %s -o %s 2>%s", good, out, err), 1);
+	ASSERT_HAS(test_slurp(err), "ok.gguf: a GGUF file: importing GGUF is not supported yet\n");
+	CU_ASSERT_EQUAL(test_sh("./tfmc import %s -o %s 2>%s", bad, out, err), 1);
+	ASSERT_HAS(test_slurp(err), "bad.gguf: tensor 'output_norm.weight': 16 bytes at offset 0 run past the end");
+}
+
 int add_gguf_suites(void)
 {
 	CU_pSuite s = CU_add_suite("runtime/gguf", setup, teardown);
@@ -610,7 +647,8 @@ int add_gguf_suites(void)
 	    !CU_add_test(s, "Q8_0, Q4_0, Q4_K, Q6_K listed, refused by binding", test_quantized) ||
 	    !CU_add_test(s, "malformed headers", test_bad_header) ||
 	    !CU_add_test(s, "malformed metadata", test_bad_metadata) ||
-	    !CU_add_test(s, "malformed tensor infos", test_bad_tensors))
+	    !CU_add_test(s, "malformed tensor infos", test_bad_tensors) ||
+	    !CU_add_test(s, "tfmc import and --weights: read, not yet supported", test_not_yet))
 		return -1;
 	return 0;
 }

@@ -386,6 +386,27 @@ static int write_file(const char *path, const char *text, tfm_error *e)
 
 /* ---- Sources ---------------------------------------------------------------- */
 
+/* A GGUF file is read, so that a malformed one says what is wrong, then
+ * refused: importing GGUF is to come (issue 13).  0 for any other file. */
+static int is_gguf(const char *path, tfm_error *e)
+{
+	unsigned char head[4] = { 0 };
+	FILE *fp = fopen(path, "rb");
+	tfm_gguf *g;
+
+	if (fp) {
+		if (fread(head, 1, sizeof head, fp) != sizeof head)
+			memset(head, 0, sizeof head);
+		fclose(fp);
+	}
+	if (!tfm_gguf_probe(head, sizeof head))
+		return 0;
+	if (tfm_gguf_open(&g, path, e) != 0)
+		return -1;
+	tfm_gguf_close(g);
+	return tfm_fail(e, "%s: a GGUF file: importing GGUF is not supported yet", path);
+}
+
 static int plan_llama2c(Plan *p, const ImportOptions *o, FILE *log, tfm_error *e)
 {
 	tfm_llama2c_config c;
@@ -493,6 +514,8 @@ static int import_into(const ImportOptions *o, Plan *p, Converted *conv, FILE *l
 	snprintf(conv_path, sizeof conv_path, "%.*s.converted.safetensors", (int)(n - 4), o->out);
 
 	snprintf(p->source, sizeof p->source, "%s", o->src);
+	if (!is_dir(o->src) && is_gguf(o->src, e) != 0)
+		return -1;
 	if (is_dir(o->src))
 		rc = plan_hf(p, o, conv_path, conv, log, e);
 	else
