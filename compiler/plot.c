@@ -182,6 +182,32 @@ static int plot_wrap(const char *s, const char **at, size_t *len, int max)
 	return n;
 }
 
+/* How much of the lines (points along each segment, 16 to a segment)
+ * falls in the box [bx0, bx1] x [by0, by1], in the plot's pixels. */
+static int plot_hits(const Plot *p, const Axis *ax, const Axis *ay, double x0, double x1, double y0,
+                     double y1, double bx0, double bx1, double by0, double by1)
+{
+	int hits = 0;
+
+	for (int s = 0; s < p->n_series; s++) {
+		const PlotSeries *r = &p->series[s];
+		int prev = -1;
+		for (int i = 0; i < r->n; i++) {
+			if (!plot_ok(r, i))
+				continue;
+			for (int k = prev < 0 ? 16 : 0; k <= 16; k++) {
+				int a = prev < 0 ? i : prev;
+				double t = k / 16.0;
+				double x = plot_pos(ax, r->x[a] + t * (r->x[i] - r->x[a]), x0, x1);
+				double y = plot_pos(ay, r->y[a] + t * (r->y[i] - r->y[a]), y1, y0);
+				hits += x >= bx0 && x <= bx1 && y >= by0 && y <= by1;
+			}
+			prev = i;
+		}
+	}
+	return hits;
+}
+
 int plot_svg(FILE *f, const Plot *p)
 {
 	double xlo = INFINITY, xhi = -INFINITY, ylo = INFINITY, yhi = -INFINITY;
@@ -273,16 +299,27 @@ int plot_svg(FILE *f, const Plot *p)
 		fputs("</g>\n", f);
 	}
 
-	/* The legend, in the top right corner (loss curves fall from the left). */
+	/* The legend, in the corner where the lines cross it least: top right
+	 * first (loss curves fall from the left), then bottom left, bottom
+	 * right, top left. */
 	if (p->n_series > 0) {
 		size_t longest = 0;
 		for (int s = 0; s < p->n_series; s++)
 			if (p->series[s].name && strlen(p->series[s].name) > longest)
 				longest = strlen(p->series[s].name);
-		double w = 40 + 7.2 * (double)(longest > 48 ? 48 : longest), lx = x1 - w - 8, ly = y0 + 8;
+		double w = 40 + 7.2 * (double)(longest > 48 ? 48 : longest), bh = 8 + 18 * p->n_series;
+		double lx = x1 - w - 8, ly = y0 + 8;
+		int best = -1;
+		for (int c = 0; c < 4; c++) {
+			double cx = c == 0 || c == 2 ? x1 - w - 8 : x0 + 8;
+			double cy = c == 0 || c == 3 ? y0 + 8 : y1 - bh - 8;
+			int hits = plot_hits(p, &ax, &ay, x0, x1, y0, y1, cx, cx + w, cy, cy + bh);
+			if (best < 0 || hits < best)
+				best = hits, lx = cx, ly = cy;
+		}
 		fprintf(f, "<g class=\"legend\">\n<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
-		        "height=\"%d\" fill=\"white\" fill-opacity=\"0.85\" stroke=\"#999999\"/>\n", lx, ly,
-		        w, 8 + 18 * p->n_series);
+		        "height=\"%.0f\" fill=\"white\" fill-opacity=\"0.85\" stroke=\"#999999\"/>\n", lx, ly,
+		        w, bh);
 		for (int s = 0; s < p->n_series; s++) {
 			double y = ly + 16 + 18 * s;
 			fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
