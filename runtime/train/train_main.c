@@ -714,7 +714,6 @@ static int tfm_cmd_grad(const tfm_topts *o, const char *prefix, const tfm_train_
 	tfm_params p = { 0 };
 	tfm_data d = { 0 };
 	void *inst = NULL;
-	tfm_tensor_decl *decl = NULL;
 	char loss_text[40], count[24];
 	double loss;
 	int rc = 1;
@@ -751,17 +750,11 @@ static int tfm_cmd_grad(const tfm_topts *o, const char *prefix, const tfm_train_
 	snprintf(loss_text, sizeof loss_text, "%.17g", loss);
 	snprintf(count, sizeof count, "%zu", d.n);
 	{
+		/* The gradients under the tensors' own declarations: every one is
+		 * F32 already (tfm_params_alloc checks). */
 		const char *meta[] = { "loss", loss_text, "model", api->name ? api->name : "",
 		                       "tokens", count, NULL };
-		if ((decl = malloc((size_t)p.n * sizeof *decl)) == NULL) {
-			tfm_fail(e, "out of memory");
-			goto done;
-		}
-		for (int i = 0; i < p.n; i++) {
-			decl[i] = p.decl[i];
-			decl[i].dtype = TFM_F32;
-		}
-		if (tfm_write_atomic(o->out, decl, p.n, (const void *const *)p.g, meta, e) != 0)
+		if (tfm_write_atomic(o->out, p.decl, p.n, (const void *const *)p.g, meta, e) != 0)
 			goto done;
 	}
 	printf("loss %s\n", loss_text);
@@ -775,7 +768,6 @@ static int tfm_cmd_grad(const tfm_topts *o, const char *prefix, const tfm_train_
 done:
 	if (inst != NULL)
 		api->close(inst);
-	free(decl);
 	tfm_params_free(&p);
 	tfm_data_free(&d);
 	tfm_tokenizer_close(tok);
