@@ -50,15 +50,15 @@ Q = @
 endif
 
 COMPILER_SRC = $(wildcard compiler/*.c compiler/*/*.c)
-# The kernels (kernels.c and the training's gemm.c and train.c) are built
+# The kernels (kernels.c, matmul.c, and the training's gemm.c and train.c) are built
 # once per instruction set, with its own -m flags; the rest of the tree is
 # built for the baseline x86-64, so it runs anywhere.
-KERNEL_SRC   = runtime/kernels/kernels.c runtime/kernels/gemm.c runtime/kernels/train.c
+KERNEL_SRC   = $(addprefix runtime/kernels/,kernels.c matmul.c gemm.c train.c)
 RUNTIME_SRC  = $(filter-out $(KERNEL_SRC),$(wildcard runtime/*.c runtime/*/*.c))
 KERNEL_ISAS  = scalar avx2 avx512
 KERNEL_FLAGS_scalar =
-KERNEL_FLAGS_avx2   = -mavx2 -mfma
-KERNEL_FLAGS_avx512 = -mavx512f -mavx512bw -mavx512vl -mfma
+KERNEL_FLAGS_avx2   = -mavx2 -mfma -mf16c
+KERNEL_FLAGS_avx512 = -mavx512f -mavx512bw -mavx512vl -mfma -mf16c
 TEST_SRC     = $(wildcard tests/*.c)
 GEN_SRC      = $(B)/lex.c $(B)/parse.c
 

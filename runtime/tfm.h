@@ -31,9 +31,18 @@ int tfm_fail(tfm_error *e, const char *fmt, ...)
 
 /* ---- Element types ----------------------------------------------------- */
 
-/* How tensors are stored: in files all three; in memory, as a model reads
- * its weights, TFM_F32 or TFM_BF16 (matrices and embeddings only). */
+/* How tensors are stored: in files all of them; in memory, as a model
+ * reads its weights, every one but TFM_F16 (all but TFM_F32 for matrices
+ * and embeddings only).  The quantized types are GGML's blocks, bit for bit
+ * (runtime/formats/quant.c), as GGUF files hold them; between TFM_F16 and
+ * them lie types a file may hold and no model reads (tfm_internal.h). */
 enum { TFM_F32, TFM_BF16, TFM_F16 };
+enum {
+	TFM_Q8_0 = 15,	/* blocks of 32 weights in 34 bytes: f16 d, int8 q[32] */
+	TFM_Q4_0,	/* blocks of 32 in 18: f16 d, 16 bytes of nibbles */
+	TFM_Q4_K,	/* blocks of 256 in 144: f16 d and dmin, 6-bit scales and mins, nibbles */
+	TFM_Q6_K	/* blocks of 256 in 210: 4 + 2 bits of q, int8 scales, f16 d */
+};
 
 /* bfloat16: the top half of a float32's bits. */
 typedef uint16_t tfm_bf16;
@@ -222,6 +231,12 @@ typedef struct tfm_kernels {
 	 * (bf16-valued) weights up to the order of the additions. */
 	void (*matmul_bf16)(tfm_pool *pool, float *y, const float *x, const tfm_bf16 *w,
 	                    const float *b, int n, int rows, int cols);
+	/* The same with w in one of GGML's quantized formats (dtype TFM_Q8_0,
+	 * _Q4_0, _Q4_K, _Q6_K; cols a whole number of its blocks, each row
+	 * tfm_dtype_row_bytes): y is what matmul gives for the dequantized
+	 * weights up to the order of the additions. */
+	void (*matmul_q)(tfm_pool *pool, float *y, const float *x, const void *w, int dtype,
+	                 const float *b, int n, int rows, int cols);
 	/* out[r] = rmsnorm(in[r]) * w, or layernorm(in[r]) * w + b when b is not
 	 * NULL, over rows of `width`; out may equal in. */
 	void (*norm)(float *out, const float *in, const float *w, const float *b,

@@ -38,13 +38,26 @@ enum { TFM_BIND, TFM_IGNORE, TFM_CONVERT };
 /* Stored element types beyond tfm.h's TFM_F32, TFM_BF16 and TFM_F16 start
  * here: a file may hold them (a BOOL mask), no model reads them. */
 #define TFM_FOREIGN 3
-/* GGML's block-quantized types (GGUF files): listed, not yet bound. */
-#define TFM_QUANT 15
-#define TFM_Q8_0  15	/* blocks of 32: 34 bytes */
-#define TFM_Q4_0  16	/* blocks of 32: 18 bytes */
-#define TFM_Q4_K  17	/* blocks of 256: 144 bytes */
-#define TFM_Q6_K  18	/* blocks of 256: 210 bytes */
+/* GGML's block-quantized types (tfm.h's TFM_Q8_0 ...) start here. */
+#define TFM_QUANT TFM_Q8_0
 const char *tfm_dtype_name(int dtype);
+
+/* ---- GGML's quantized blocks (runtime/formats/quant.c) ---- */
+
+/* IEEE half <-> single: exact one way, rounded to nearest even the other. */
+float tfm_f16_to_f32(uint16_t h);
+uint16_t tfm_f32_to_f16(float x);
+/* 1 for TFM_Q8_0 .. TFM_Q6_K. */
+int tfm_dtype_is_quant(int dtype);
+/* Bytes of n elements of dtype, n a whole number of its blocks; 0 if not. */
+size_t tfm_dtype_row_bytes(int dtype, size_t n);
+/* n elements (whole blocks) of a quantized type to floats, as GGML's
+ * dequantize_row_* computes them; and floats to blocks by GGML's reference
+ * rounding (quantize_row_*_ref).  -1 for another type or a partial block. */
+int tfm_dequantize(int dtype, const void *src, float *dst, size_t n);
+int tfm_quantize(int dtype, const float *src, void *dst, size_t n);
+/* Q4_K's 6-bit scale and min of sub-block j (0..7) from its 12 bytes q. */
+void tfm_q4k_scale_min(int j, const unsigned char *q, int *sc, int *m);
 /* Elements per block (1 for a plain type) and bytes per block; -1 for a
  * dtype that is not one. */
 int tfm_dtype_block(int dtype, size_t *block, size_t *bytes);

@@ -13,7 +13,7 @@ int main(void)
 	    add_kernel_suites() || add_codegen_suites() || add_tokenizer_suites() ||
 	    add_bpe_train_suites() || add_import_suites() || add_grad_suites() ||
 	    add_train_suites() || add_train_model_suites() || add_finetune_suites() ||
-	    add_compare_suites() || add_gguf_suites()) {
+	    add_compare_suites() || add_gguf_suites() || add_quant_suites()) {
 		fprintf(stderr, "cannot register suites: %s\n", CU_get_error_msg());
 		CU_cleanup_registry();
 		return 2;

@@ -18,6 +18,7 @@ int add_train_model_suites(void);
 int add_finetune_suites(void);
 int add_compare_suites(void);
 int add_gguf_suites(void);
+int add_quant_suites(void);
 
 /* Compares a whole message, and shows both on a mismatch. */
 #define ASSERT_MSG(got, want) do { \

@@ -153,26 +153,6 @@ static float tfm_bits_f32(uint32_t u)
 	return x;
 }
 
-/* IEEE half -> single, exact for every value (subnormals, inf, nan payload). */
-static float tfm_f16_to_f32(uint16_t h)
-{
-	uint32_t sign = (uint32_t)(h & 0x8000) << 16;
-	uint32_t exp = (h >> 10) & 0x1f;
-	uint32_t man = h & 0x3ff;
-
-	if (exp == 0x1f)                /* inf or nan */
-		return tfm_bits_f32(sign | 0x7f800000u | man << 13);
-	if (exp != 0)                   /* normal: rebias 15 -> 127 */
-		return tfm_bits_f32(sign | (exp + 112) << 23 | man << 13);
-	if (man == 0)                   /* signed zero */
-		return tfm_bits_f32(sign);
-	exp = 113;                      /* subnormal: man * 2^-24, normalise */
-	while (!(man & 0x400)) {
-		man <<= 1;
-		exp--;
-	}
-	return tfm_bits_f32(sign | exp << 23 | (man & 0x3ff) << 13);
-}
 
 static int tfm_cmp_tensor(const void *a, const void *b)
 {

@@ -23,7 +23,8 @@ static int cpu_scalar(void)
 static int cpu_avx2(void)
 {
 #if defined(__x86_64__) || defined(__i386__)
-	return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+	return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+	       __builtin_cpu_supports("f16c");
 #else
 	return 0;
 #endif

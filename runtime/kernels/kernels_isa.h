@@ -1,6 +1,6 @@
 /* kernels_isa.h: the instruction set the kernels are built for, as numbers
  * and hooks, shared by every file of runtime/kernels/ that is built once per
- * set (kernels.c, gemm.c, train.c; see kernels.c's header comment).
+ * set (kernels.c, matmul.c, gemm.c, train.c; see kernels.c's header comment).
  *
  * The Makefile compiles each such file three times, with -DTFM_ISA=scalar,
  * avx2 or avx512 and that set's -m flags.  NAME(x) gives an external name
@@ -332,7 +332,14 @@ static inline uint64_t att_dropout_row(int h, int len, int t)
 	return ((uint64_t)h * (uint64_t)len + (uint64_t)t) * (uint64_t)len;
 }
 
-/* ---- The kernels of gemm.c and train.c, for kernels.c's table ------------------ */
+/* ---- The kernels of matmul.c, gemm.c and train.c, for kernels.c's table ---------- */
+
+void NAME(matmul)(tfm_pool *pool, float *y, const float *x, const float *w,
+                  const float *b, int n, int rows, int cols);
+void NAME(matmul_bf16)(tfm_pool *pool, float *y, const float *x, const tfm_bf16 *w,
+                       const float *b, int n, int rows, int cols);
+void NAME(matmul_q)(tfm_pool *pool, float *y, const float *x, const void *w, int dtype,
+                    const float *b, int n, int rows, int cols);
 
 void NAME(gemm)(tfm_pool *pool, int ta, int tb, int m, int n, int k, const float *a, int lda,
                 const float *b, int ldb, float *c, int ldc, int accumulate);

@@ -1,0 +1,651 @@
+/* matmul.c: the matrix products of inference, y = x w^T (+ b), with weights
+ * in f32, bfloat16 or one of GGML's quantized formats; built once per
+ * instruction set like the rest of runtime/kernels/ (kernels.c's header
+ * comment says how).
+ *
+ * Decode (n = 1) is a stream of weights that must run at memory bandwidth:
+ * a row at a time, four accumulators, one sequential stream (mm_row).
+ * Prefill (n > 1) is a register-tiled product: a tile of MR rows x NR tokens
+ * kept in MR * NR accumulators over a chunk of at most KC columns, so each
+ * weight load feeds NR tokens and each token load MR rows.  The tokens'
+ * chunk is packed tile by tile into one sequential stream; the rows' chunk
+ * of a tile stays in L1 while every token tile passes, and a panel of MC
+ * rows stays in L2 while blocks of TB tokens pass.
+ *
+ * Weights come as floats or as bfloat16 (matmul_bf16), widened to floats
+ * as they are loaded (a shift: exact), so the arithmetic is the same; the
+ * flag BF is a constant wherever the kernels are inlined.  Quantized
+ * weights (matmul_q) are widened block by block (the section below).
+ *
+ * In a prefill every output y[t, r] is computed the same way whatever the
+ * tile or the thread: per chunk of columns (split as mm_chunk says),
+ * lane-wise fused products in column order, one reduction tree (reduce4),
+ * then added to the bias (or 0) and the chunks before it.  Decode sums a
+ * row in four interleaved parts (mm_row).  Neither depends on the thread
+ * count; a token decoded alone agrees with the same token in a prefill to
+ * rounding (it used to agree to the bit, with eight rows read at once, one
+ * accumulator each: half the speed in bf16).
+ */
+#include "kernels_isa.h"
+#include "tfm_internal.h"
+
+/* ---- The matrix products' numbers ---------------------------------------------- */
+
+/* MR x NR: the prefill tile, MR * NR accumulators plus NR token vectors and
+ * a weight vector in the registers.  KC: the most columns per chunk, so that
+ * a tile's MR rows of a chunk (MR * KC floats) sit in half of a 32 KB L1. */
+#if ISA == ISA_avx512
+#define MR 8
+#define NR 3
+#define KC 512
+#elif ISA == ISA_avx2
+#define MR 4
+#define NR 3
+#define KC 1024
+#else
+#define MR 4
+#define NR 2		/* no FMA: a product needs a register too */
+#define KC 1024
+#endif
+
+#define MC 64		/* rows per panel: MC * KC floats stay in L2 */
+#define TB (32 * NR)	/* tokens per block that a tile of rows meets */
+#define PF_BF16 1024	/* decode: bf16 weights prefetched this many bytes ahead */
+#define TR 8		/* the most rows of any tile: MR <= TR, a multiple of 4 */
+#define SPLIT 16	/* rows are split over threads in multiples of this (a cache line of y) */
+
+/* Weights: w + i as floats, or as bfloat16 widened to floats when bf. */
+typedef unsigned short vh_u __attribute__((vector_size(VL * 2), aligned(2), may_alias));
+typedef int vi __attribute__((vector_size(VL * 4)));
+
+INLINE vf wload(const void *w, const int bf, size_t i)
+{
+	if (bf)
+		return (vf)(__builtin_convertvector(*(const vh_u *)((const tfm_bf16 *)w + i), vi) << 16);
+	return vload((const float *)w + i);
+}
+
+/* The first m (0 < m < VL) weights at w + i, the other lanes 0. */
+INLINE vf wload_part(const void *w, const int bf, size_t i, int m)
+{
+	if (bf) {
+		tfm_bf16 h[VL] = { 0 };
+		memcpy(h, (const tfm_bf16 *)w + i, sizeof h[0] * (size_t)m);
+		return wload(h, 1, 0);
+	}
+	return vload_part((const float *)w + i, m);
+}
+
+/* ---- Matrix products ------------------------------------------------------- */
+
+typedef struct matmul_job {
+	float *y;		/* [n, rows] */
+	const float *x;		/* [n, cols] */
+	const void *w;		/* [rows, cols], float or (bf16 set) tfm_bf16 */
+	const float *b;		/* [rows] or NULL */
+	int n, rows, cols;
+	int bf16;
+	int dtype;		/* TFM_F32, TFM_BF16 or a quantized TFM_Q type */
+	int wrow0;		/* the row of y that w's first row is (a dequantized panel's) */
+	const float *xsum;	/* decode with Q4_K: the sums of x over each 32 columns */
+} matmul_job;
+
+/* One tile, R <= TR rows x T <= NR tokens, over kl columns of a chunk:
+ * y[t, r] = (first ? b[r] or 0 : y[t, r]) + w[r, chunk] . x[t, chunk].
+ * w, x and y point at the tile's first row, token and column.  The vector
+ * of token j at column k is at x + j * xj + k / VL * xs: xj = the row
+ * length and xs = VL for x as the caller laid it out, xj = VL and
+ * xs = NR * VL for a packed block (mm_pack).  w is floats, or bfloat16 when
+ * BF is set.  When pf is not NULL, the R * kl weights there are prefetched
+ * into L2 at the pace of the loop.  R, T and BF are constants where this is
+ * inlined, so acc lives in registers. */
+INLINE void mm_tile(const int R, const int T, const int BF, float *y, const float *x,
+                    const void *w, const float *b, int ldy, size_t xj, size_t xs, int ldw, int kl,
+                    int first, const void *pf)
+{
+	const int es = BF ? 2 : 4;	/* bytes per weight */
+	vf acc[TR][NR];
+	int k;
+
+#pragma GCC unroll 8
+	for (int i = 0; i < TR; i++)
+#pragma GCC unroll 8
+		for (int j = 0; j < NR; j++)
+			acc[i][j] = (vf){ 0 };
+	for (k = 0; k + VL <= kl; k += VL, x += xs) {
+		vf xv[NR];
+		if (pf)
+#pragma GCC unroll 8
+			for (int l = 0; l < R * VL * es; l += 64)
+				__builtin_prefetch((const char *)pf + (size_t)k * R * es + l, 0, 2);
+#pragma GCC unroll 8
+		for (int j = 0; j < T; j++)
+			xv[j] = vload(x + j * xj);
+#pragma GCC unroll 8
+		for (int i = 0; i < R; i++) {
+			vf wv = wload(w, BF, (size_t)i * ldw + k);
+#pragma GCC unroll 8
+			for (int j = 0; j < T; j++)
+				acc[i][j] = vfma(wv, xv[j], acc[i][j]);
+		}
+	}
+	if (k < kl) {
+		vf xv[NR];
+#pragma GCC unroll 8
+		for (int j = 0; j < T; j++)
+			xv[j] = vload_part(x + j * xj, kl - k);
+#pragma GCC unroll 8
+		for (int i = 0; i < R; i++) {
+			vf wv = wload_part(w, BF, (size_t)i * ldw + k, kl - k);
+#pragma GCC unroll 8
+			for (int j = 0; j < T; j++)
+				acc[i][j] = vfma(wv, xv[j], acc[i][j]);
+		}
+	}
+#pragma GCC unroll 8
+	for (int j = 0; j < T; j++) {
+		float *yt = y + (size_t)j * ldy;
+#pragma GCC unroll 8
+		for (int i0 = 0; i0 < R; i0 += 4) {
+			/* rows R.. of the group are zeros: exact */
+			v4 s = reduce4(acc[i0][j], acc[i0 + 1][j], acc[i0 + 2][j], acc[i0 + 3][j]);
+#pragma GCC unroll 4
+			for (int i = 0; i < 4; i++)
+				if (i0 + i < R)
+					yt[i0 + i] = (first ? (b ? b[i0 + i] : 0.0f) : yt[i0 + i]) + s[i];
+		}
+	}
+}
+
+/* The columns per chunk for rows of `cols`: at most KC, as even as the
+ * vectors allow, so no chunk is a short remainder.  A function of cols
+ * alone, so every path splits a row the same way. */
+static int mm_chunk(int cols)
+{
+	const int chunks = (cols + KC - 1) / KC;
+	const int kc = (cols + chunks - 1) / chunks;
+
+	return (kc + VL - 1) / VL * VL;
+}
+
+/* Copies tokens 0..tb-1 of x (rows of ldx floats), columns 0..kl-1, into
+ * xp tile by tile: tile q holds tokens q*NR.., and for each VL columns the
+ * NR tokens' vectors one after another, so the tile kernel reads one
+ * sequential stream, whatever the caller's row length (a power of two
+ * would make every row fall into the same L1 set).  The last partial
+ * vector is padded with zeros. */
+static void mm_pack(float *xp, const float *x, int tb, int kl, int ldx)
+{
+	const int steps = (kl + VL - 1) / VL;
+
+	for (int t = 0; t < tb; t++) {
+		const float *xt = x + (size_t)t * ldx;
+		float *p = xp + ((size_t)(t / NR) * steps * NR + t % NR) * VL;
+		int k = 0;
+
+		for (; k + VL <= kl; k += VL, p += NR * VL)
+			vstore(p, vload(xt + k));
+		if (k < kl)
+			vstore(p, vload_part(xt + k, kl - k));
+	}
+}
+
+/* y[0..len-1] = (first ? b or 0 : y) + s */
+static void mm_merge(float *y, const float *s, const float *b, int len, int first)
+{
+	int r = 0;
+
+	if (!first)
+		for (; r + VL <= len; r += VL)
+			vstore(y + r, vload(y + r) + vload(s + r));
+	else if (b)
+		for (; r + VL <= len; r += VL)
+			vstore(y + r, vload(b + r) + vload(s + r));
+	for (; r < len; r++)
+		y[r] = (first ? (b ? b[r] : 0.0f) : y[r]) + s[r];
+}
+
+/* Prefill: rows r0..r1-1 of every token.  xp holds the packed tokens:
+ * all n of a chunk when all is set, [n rounded up to NR, KC], else tbmax
+ * (a multiple of NR) at a time, [tbmax, KC]; ys, [tbmax, MC], stages sums.
+ * For each chunk of columns and panel of MC rows (whose chunk stays in L2
+ * meanwhile), each tile of MR rows (in L1, the next one prefetched) meets
+ * every tile of NR tokens of a block of tbmax.  The tiles write their sums
+ * to ys and the block is added to y at once: y's rows can be a power of
+ * two apart, and then a tile's rows of y all fall into one L1 set.  BF:
+ * the weights are bfloat16 (m->bf16), a constant where this is inlined. */
+INLINE void mm_rows_batch(const int BF, const matmul_job *m, int r0, int r1, float *xp, float *ys,
+                          int tbmax, int all)
+{
+	const int n = m->n, cols = m->cols, rows = m->rows, kc = mm_chunk(cols);
+	const size_t es = BF ? 2 : 4;	/* bytes per weight */
+
+	for (int k0 = 0; k0 < cols; k0 += kc) {
+		const int kl = cols - k0 < kc ? cols - k0 : kc;
+		const int lines = (int)((kl * es + 63) / 64);	/* cache lines of a row's chunk */
+		const size_t tile = (size_t)(kl + VL - 1) / VL * NR * VL; /* floats per packed tile */
+		if (all)
+			mm_pack(xp, m->x + k0, n, kl, cols);
+		for (int p0 = r0; p0 < r1; p0 += MC) {
+			const int pl = r1 - p0 < MC ? r1 - p0 : MC;
+			for (int t0 = 0; t0 < n; t0 += tbmax) {
+				const int tb = n - t0 < tbmax ? n - t0 : tbmax;
+				const int nq = (tb + NR - 1) / NR;
+				const float *xb = all ? xp + (size_t)(t0 / NR) * tile : xp;
+				if (!all)
+					mm_pack(xp, m->x + (size_t)t0 * cols + k0, tb, kl, cols);
+				for (int r = 0; r < pl; r += MR) {
+					const char *w = (const char *)m->w + ((size_t)(p0 + r - m->wrow0) * cols + k0) * es;
+					const int R = pl - r < MR ? pl - r : MR;
+					for (int q = 0; q < nq; q++) {
+						const float *x = xb + (size_t)q * tile;
+						float *y = ys + (size_t)q * NR * MC + r;
+						const int T = tb - q * NR < NR ? tb - q * NR : NR;
+
+						/* the next tile of rows into L2, a share per token tile */
+						for (int i = MR; i < 2 * MR && r + i < pl; i++)
+							for (int l = q * lines / nq; l < (q + 1) * lines / nq; l++)
+								__builtin_prefetch(w + (size_t)i * cols * es + l * 64, 0, 2);
+
+/* A switch over every (R, T): each case is its own unrolled tile. */
+#define TILE(R_, T_) case (R_) * 16 + (T_): \
+	mm_tile(R_, T_, BF, y, x, w, NULL, MC, VL, NR * VL, cols, kl, 1, NULL); break;
+#define TILES_T(R_) TILE(R_, 1) TILE(R_, 2) TILES_T3(R_)
+#if NR == 3
+#define TILES_T3(R_) TILE(R_, 3)
+#else
+#define TILES_T3(R_)
+#endif
+						switch (R * 16 + T) {
+						TILES_T(1) TILES_T(2) TILES_T(3) TILES_T(4)
+#if MR == 8
+						TILES_T(5) TILES_T(6) TILES_T(7) TILES_T(8)
+#endif
+						}
+					}
+				}
+				for (int t = 0; t < tb; t++)
+					mm_merge(m->y + (size_t)(t0 + t) * rows + p0, ys + (size_t)t * MC,
+					         m->b ? m->b + p0 : NULL, pl, k0 == 0);
+			}
+		}
+	}
+}
+
+/* One row of w (floats, or bfloat16 when BF) times x over cols: four
+ * accumulators over lanes k, k + VL, k + 2 VL, k + 3 VL keep the FMAs
+ * independent, summed (a0 + a1) + (a2 + a3).  bf16 weights are prefetched
+ * PF_BF16 bytes ahead. */
+INLINE vf mm_row(const int BF, const void *w, const float *x, int cols)
+{
+	const int es = BF ? 2 : 4;	/* bytes per weight */
+	vf a0 = { 0 }, a1 = { 0 }, a2 = { 0 }, a3 = { 0 };
+	int k = 0;
+
+	for (; k + 4 * VL <= cols; k += 4 * VL) {
+		if (BF)
+#pragma GCC unroll 4
+			for (int l = 0; l < 4 * VL * es; l += 64)
+				__builtin_prefetch((const char *)w + (size_t)k * es + PF_BF16 + l, 0, 3);
+		a0 = vfma(wload(w, BF, (size_t)k), vload(x + k), a0);
+		a1 = vfma(wload(w, BF, (size_t)k + VL), vload(x + k + VL), a1);
+		a2 = vfma(wload(w, BF, (size_t)k + 2 * VL), vload(x + k + 2 * VL), a2);
+		a3 = vfma(wload(w, BF, (size_t)k + 3 * VL), vload(x + k + 3 * VL), a3);
+	}
+	for (; k + VL <= cols; k += VL)
+		a0 = vfma(wload(w, BF, (size_t)k), vload(x + k), a0);
+	if (k < cols)
+		a0 = vfma(wload_part(w, BF, (size_t)k, cols - k), vload_part(x + k, cols - k), a0);
+	return (a0 + a1) + (a2 + a3);
+}
+
+/* Decode: y[r] for rows r0..r1-1 of a single token, one row after another,
+ * so that w is one sequential stream the hardware prefetchers follow
+ * (several rows interleaved ran slower on an EPYC, bf16 by 40%), four rows
+ * to a reduction.  A token decoded alone is thus summed in another order
+ * than in a prefill tile: the two agree to rounding, not to the bit. */
+INLINE void mm_rows_single(const int BF, const matmul_job *m, int r0, int r1)
+{
+	const int cols = m->cols;
+	const size_t es = BF ? 2 : 4;	/* bytes per weight */
+
+	for (int r = r0; r < r1; r += 4) {
+		const int R = r1 - r < 4 ? r1 - r : 4;
+		vf s[4] = { { 0 }, { 0 }, { 0 }, { 0 } };
+
+		for (int i = 0; i < R; i++)
+			s[i] = mm_row(BF, (const char *)m->w + (size_t)(r + i) * cols * es, m->x, cols);
+		v4 sum = reduce4(s[0], s[1], s[2], s[3]);
+		for (int i = 0; i < R; i++)
+			m->y[r + i] = (m->b ? m->b[r + i] : 0.0f) + sum[i];
+	}
+}
+
+/* Rows r0..r1-1 of every token, weights bfloat16 when BF.  For prefill,
+ * the tokens are packed once per chunk into space from the heap (too big
+ * for a thread's stack), or if that fails, a few at a time on the stack. */
+INLINE void mm_rows(const int BF, const matmul_job *m, int r0, int r1)
+{
+	const size_t packed = (size_t)(m->n + NR - 1) / NR * NR * KC;
+	float *buf;
+
+	if (m->n == 1) {
+		mm_rows_single(BF, m, r0, r1);
+		return;
+	}
+	buf = tfm_alloc(sizeof(float) * (packed + TB * MC));
+	if (buf) {
+		mm_rows_batch(BF, m, r0, r1, buf, buf + packed, TB, 1);
+		tfm_free(buf);
+	} else {
+		float small[NR * (KC + MC)] __attribute__((aligned(64)));
+		mm_rows_batch(BF, m, r0, r1, small, small + NR * KC, NR, 0);
+	}
+}
+
+/* ---- Quantized weights ----------------------------------------------------------
+ *
+ * GGML's blocks (runtime/formats/quant.c says how each lays out a row).
+ * The products are of the f32 model on the dequantized weights: each
+ * weight is widened to a float as GGML's dequantize_row_* computes it, or
+ * the block's scales are applied to sums of q x instead (d sum(q x) for
+ * d q), which differs from the first only by the rounding of the sums.
+ * Decode reads a row's blocks once, in order, one stream.  Prefill
+ * dequantizes a panel of rows into floats (a few hundred KB, in L2) and
+ * runs the float tiles over it, so the widening is paid once for every
+ * token of the batch. */
+
+typedef signed char vs8_u __attribute__((vector_size(VL), aligned(1), may_alias));
+typedef unsigned char vu8_u __attribute__((vector_size(VL), aligned(1), may_alias));
+typedef unsigned char vu8 __attribute__((vector_size(VL)));
+typedef int vi32 __attribute__((vector_size(VL * 4)));
+
+/* GGML's half-precision scales, exactly. */
+INLINE float qf16(const unsigned char *p)
+{
+#if ISA == ISA_scalar
+	return tfm_f16_to_f32((uint16_t)(p[0] | p[1] << 8));
+#else
+	return _cvtsh_ss((unsigned short)(p[0] | p[1] << 8));
+#endif
+}
+
+/* VL bytes at p as floats: signed, or unsigned nibbles (the low or high). */
+INLINE vf s8_to_vf(const unsigned char *p)
+{
+	return __builtin_convertvector(*(const vs8_u *)p, vf);
+}
+
+INLINE vf u8_to_vf(vu8 v)
+{
+	return __builtin_convertvector(__builtin_convertvector(v, vi32), vf);
+}
+
+/* The sum of a vector's lanes. */
+INLINE float vsum(vf a)
+{
+	const vf z = { 0 };
+	return reduce4(a, z, z, z)[0];
+}
+
+/* w . x over one row of cols weights of each type. */
+static float q8_0_dot(const unsigned char *w, const float *x, int cols)
+{
+	vf acc0 = { 0 }, acc1 = { 0 };
+
+	for (int k = 0; k < cols; k += 32, w += 34) {
+		vf s0 = { 0 }, s1 = { 0 };
+#pragma GCC unroll 8
+		for (int c = 0; c < 32; c += 2 * VL) {
+			s0 = vfma(s8_to_vf(w + 2 + c), vload(x + k + c), s0);
+			s1 = vfma(s8_to_vf(w + 2 + c + VL), vload(x + k + c + VL), s1);
+		}
+		const vf d = vbroadcast(qf16(w));
+		acc0 = vfma(d, s0, acc0);
+		acc1 = vfma(d, s1, acc1);
+	}
+	acc0 += acc1;
+	return vsum(acc0);
+}
+
+static float q4_0_dot(const unsigned char *w, const float *x, int cols)
+{
+	vf acc0 = { 0 }, acc1 = { 0 };
+	const vf eight = vbroadcast(8.0f);
+
+	for (int k = 0; k < cols; k += 32, w += 18) {
+		vf s0 = { 0 }, s1 = { 0 };
+#pragma GCC unroll 8
+		for (int c = 0; c < 16; c += VL) {
+			const vu8 q = *(const vu8_u *)(w + 2 + c);
+			s0 = vfma(u8_to_vf(q & 0xf) - eight, vload(x + k + c), s0);
+			s1 = vfma(u8_to_vf(q >> 4) - eight, vload(x + k + 16 + c), s1);
+		}
+		const vf d = vbroadcast(qf16(w));
+		acc0 = vfma(d, s0, acc0);
+		acc1 = vfma(d, s1, acc1);
+	}
+	acc0 += acc1;
+	return vsum(acc0);
+}
+
+/* Q4_K: sub-block s contributes (d sc_s) sum(q x) - (dmin m_s) sum(x), the
+ * sums of x over each 32 columns (xsum) made once per token. */
+static float q4_k_dot(const unsigned char *w, const float *x, const float *xsum, int cols)
+{
+	vf acc0 = { 0 }, acc1 = { 0 };
+	float mins = 0.0f;
+
+	for (int k = 0; k < cols; k += 256, w += 144) {
+		const float d = qf16(w), dmin = qf16(w + 2);
+		const unsigned char *q = w + 16;
+		for (int i = 0; i < 4; i++, q += 32) {
+			int s0, m0, s1, m1;
+			vf a0 = { 0 }, a1 = { 0 };
+			tfm_q4k_scale_min(2 * i, w + 4, &s0, &m0);
+			tfm_q4k_scale_min(2 * i + 1, w + 4, &s1, &m1);
+#pragma GCC unroll 8
+			for (int c = 0; c < 32; c += VL) {
+				const vu8 v = *(const vu8_u *)(q + c);
+				a0 = vfma(u8_to_vf(v & 0xf), vload(x + k + 64 * i + c), a0);
+				a1 = vfma(u8_to_vf(v >> 4), vload(x + k + 64 * i + 32 + c), a1);
+			}
+			acc0 = vfma(vbroadcast(d * (float)s0), a0, acc0);
+			acc1 = vfma(vbroadcast(d * (float)s1), a1, acc1);
+			mins += dmin * (float)m0 * xsum[(k + 64 * i) / 32]
+			      + dmin * (float)m1 * xsum[(k + 64 * i) / 32 + 1];
+		}
+	}
+	acc0 += acc1;
+	return vsum(acc0) - mins;
+}
+
+/* Q6_K: per half of 128, byte l of ql (64) and qh (32) hold weights l,
+ * l + 32, l + 64 and l + 96, each group of 16 with its own scale. */
+static float q6_k_dot(const unsigned char *w, const float *x, int cols)
+{
+	vf acc0 = { 0 }, acc1 = { 0 };
+	const vf off = vbroadcast(32.0f);
+
+	for (int k = 0; k < cols; k += 256, w += 210) {
+		const float d = qf16(w + 208);
+		const signed char *sc = (const signed char *)(w + 192);
+		for (int h = 0; h < 2; h++) {
+			const unsigned char *ql = w + 64 * h, *qh = w + 128 + 32 * h;
+			const float *xh = x + k + 128 * h;
+#pragma GCC unroll 8
+			for (int c = 0; c < 32; c += VL) {
+				const vu8 lo = *(const vu8_u *)(ql + c), hi = *(const vu8_u *)(ql + 32 + c);
+				const vu8 top = *(const vu8_u *)(qh + c);
+				const int s = 8 * h + c / 16;
+				const vf q1 = u8_to_vf((lo & 0xf) | (vu8)((top & 3) << 4)) - off;
+				const vf q2 = u8_to_vf((hi & 0xf) | (vu8)(((top >> 2) & 3) << 4)) - off;
+				const vf q3 = u8_to_vf((lo >> 4) | (vu8)(((top >> 4) & 3) << 4)) - off;
+				const vf q4 = u8_to_vf((hi >> 4) | (vu8)(((top >> 6) & 3) << 4)) - off;
+				acc0 = vfma(q1 * vbroadcast(d * (float)sc[s]), vload(xh + c), acc0);
+				acc1 = vfma(q2 * vbroadcast(d * (float)sc[s + 2]), vload(xh + 32 + c), acc1);
+				acc0 = vfma(q3 * vbroadcast(d * (float)sc[s + 4]), vload(xh + 64 + c), acc0);
+				acc1 = vfma(q4 * vbroadcast(d * (float)sc[s + 6]), vload(xh + 96 + c), acc1);
+			}
+		}
+	}
+	acc0 += acc1;
+	return vsum(acc0);
+}
+
+/* One row of a quantized type times x. */
+INLINE float mq_dot(const matmul_job *m, const unsigned char *w)
+{
+	switch (m->dtype) {
+	case TFM_Q8_0:
+		return q8_0_dot(w, m->x, m->cols);
+	case TFM_Q4_0:
+		return q4_0_dot(w, m->x, m->cols);
+	case TFM_Q4_K:
+		return q4_k_dot(w, m->x, m->xsum, m->cols);
+	default:
+		return q6_k_dot(w, m->x, m->cols);
+	}
+}
+
+/* w . x a chunk of 256 weights at a time through a buffer on the stack:
+ * when the heap has no room for a panel. */
+static float mq_dot_small(int dtype, const unsigned char *w, const float *x, int cols)
+{
+	float buf[256], s = 0.0f;
+	size_t block, bytes;
+
+	tfm_dtype_block(dtype, &block, &bytes);
+	for (int k = 0; k < cols; k += 256) {
+		const int len = cols - k < 256 ? cols - k : 256;
+		tfm_dequantize(dtype, w + (size_t)k / block * bytes, buf, (size_t)len);
+		for (int j = 0; j < len; j++)
+			s += buf[j] * x[k + j];
+	}
+	return s;
+}
+
+/* The floats per dequantized panel: 256 KB, so that the panel and a block
+ * of tokens share the L2. */
+#define MQ_PANEL (64 * 1024)
+
+/* Rows r0..r1-1 of quantized weights.  Decode: row after row.  Prefill:
+ * panels of P rows dequantized by formats/quant.c's rows (GGML's values to
+ * the bit) then multiplied as floats. */
+static void mq_rows(const matmul_job *m, int r0, int r1)
+{
+	const size_t row_bytes = tfm_dtype_row_bytes(m->dtype, (size_t)m->cols);
+	const int n = m->n, cols = m->cols;
+
+	if (n == 1) {
+		for (int r = r0; r < r1; r++)
+			m->y[r] = (m->b ? m->b[r] : 0.0f) + mq_dot(m, (const unsigned char *)m->w + (size_t)r * row_bytes);
+		return;
+	}
+	int P = MQ_PANEL / cols / MR * MR;
+	if (P < MR)
+		P = MR;
+	if (P > MC)
+		P = MC;
+	const size_t packed = (size_t)(n + NR - 1) / NR * NR * KC;
+	float *buf = tfm_alloc(sizeof(float) * ((size_t)P * cols + packed + TB * MC));
+	if (!buf) {	/* no room for a panel: each row a block at a time, on the stack */
+		for (int r = r0; r < r1; r++)
+			for (int t = 0; t < n; t++)
+				m->y[(size_t)t * m->rows + r] = (m->b ? m->b[r] : 0.0f)
+				    + mq_dot_small(m->dtype, (const unsigned char *)m->w + (size_t)r * row_bytes,
+				                   m->x + (size_t)t * cols, cols);
+		return;
+	}
+	for (int p = r0; p < r1; p += P) {
+		const int pl = r1 - p < P ? r1 - p : P;
+		matmul_job panel = *m;
+		for (int i = 0; i < pl; i++)
+			tfm_dequantize(m->dtype, (const unsigned char *)m->w + (size_t)(p + i) * row_bytes,
+			               buf + (size_t)i * cols, (size_t)cols);
+		panel.w = buf;
+		panel.wrow0 = p;
+		panel.bf16 = 0;
+		panel.dtype = TFM_F32;
+		mm_rows_batch(0, &panel, p, p + pl, buf + (size_t)P * cols, buf + (size_t)P * cols + packed, TB, 1);
+	}
+	tfm_free(buf);
+}
+
+/* Thread i's share of the rows, whole blocks of SPLIT. */
+static void mm_part(void *ctx, int i, int nt)
+{
+	const matmul_job *m = ctx;
+	const int blocks = (m->rows + SPLIT - 1) / SPLIT;
+	const int r0 = (int)((long)blocks * i / nt) * SPLIT;
+	int r1 = (int)((long)blocks * (i + 1) / nt) * SPLIT;
+
+	if (r1 > m->rows)
+		r1 = m->rows;
+	if (r0 >= r1)
+		return;
+	if (tfm_dtype_is_quant(m->dtype))
+		mq_rows(m, r0, r1);
+	else if (m->bf16)
+		mm_rows(1, m, r0, r1);
+	else
+		mm_rows(0, m, r0, r1);
+}
+
+static void mm_run(tfm_pool *pool, float *y, const float *x, const void *w, int bf16,
+                   const float *b, int n, int rows, int cols)
+{
+	matmul_job m = { y, x, w, b, n, rows, cols, bf16, bf16 ? TFM_BF16 : TFM_F32, 0, NULL };
+
+	if (n <= 0 || rows <= 0)
+		return;
+	if (cols <= 0) {	/* empty sums */
+		for (int t = 0; t < n; t++)
+			for (int r = 0; r < rows; r++)
+				y[(size_t)t * rows + r] = b ? b[r] : 0.0f;
+		return;
+	}
+	tfm_pool_run(pool, mm_part, &m);
+}
+
+void NAME(matmul)(tfm_pool *pool, float *y, const float *x, const float *w,
+                  const float *b, int n, int rows, int cols)
+{
+	mm_run(pool, y, x, w, 0, b, n, rows, cols);
+}
+
+void NAME(matmul_bf16)(tfm_pool *pool, float *y, const float *x, const tfm_bf16 *w,
+                       const float *b, int n, int rows, int cols)
+{
+	mm_run(pool, y, x, w, 1, b, n, rows, cols);
+}
+
+
+void NAME(matmul_q)(tfm_pool *pool, float *y, const float *x, const void *w, int dtype,
+                    const float *b, int n, int rows, int cols)
+{
+	matmul_job m = { y, x, w, b, n, rows, cols, 0, dtype, 0, NULL };
+	float *xsum = NULL;
+
+	if (n <= 0 || rows <= 0 || !tfm_dtype_is_quant(dtype))
+		return;
+	if (n == 1 && dtype == TFM_Q4_K) {
+		xsum = tfm_alloc(sizeof(float) * (size_t)(cols / 32 + 1));
+		if (!xsum) {	/* no room for the sums: a block at a time */
+			const size_t row_bytes = tfm_dtype_row_bytes(dtype, (size_t)cols);
+			for (int r = 0; r < rows; r++)
+				y[r] = (b ? b[r] : 0.0f)
+				       + mq_dot_small(dtype, (const unsigned char *)w + (size_t)r * row_bytes, x, cols);
+			return;
+		}
+		for (int g = 0; g < cols / 32; g++) {
+			vf s = vload(x + 32 * g);
+			for (int c = VL; c < 32; c += VL)
+				s += vload(x + 32 * g + c);
+			xsum[g] = vsum(s);
+		}
+		m.xsum = xsum;
+	}
+	tfm_pool_run(pool, mm_part, &m);
+	tfm_free(xsum);
+}

@@ -1,0 +1,403 @@
+/* test_quant.c: CUnit suite for GGML's quantized blocks
+ * (runtime/formats/quant.c) and the products over them
+ * (runtime/kernels/matmul.c's matmul_q).
+ *
+ *   - half precision: every one of the 65536 halves widens and narrows back
+ *     to itself (NaNs stay NaN), and narrowing a float picks the nearest half,
+ *     ties to even, checked against its neighbours;
+ *   - dequantizing: blocks written here by hand, from their definition in
+ *     ggml-common.h (not through the reader), decode to the weights the
+ *     definition gives, to the bit;
+ *   - quantizing (GGML's reference rounding): it decodes back within each
+ *     format's step, it is deterministic, zeros stay zeros, and a block
+ *     whose values are exactly its levels comes back exactly;
+ *   - matmul_q on every set this CPU runs, decode and prefill, 0-3 threads:
+ *     within 1e-5 * max(1, max |ref|) of a double-precision product of the
+ *     dequantized weights, the same bits at every thread count.
+ *
+ * The model-level check (logits of a quantized GGUF model against the NumPy
+ * reference, which dequantizes on its own) is test_codegen.c's.
+ */
+#include <CUnit/CUnit.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tfm_internal.h"
+#include "testutil.h"
+
+static const char *const qt_isas[] = { "scalar", "avx2", "avx512" };
+#define QT_N_ISAS 3
+static const int qt_types[] = { TFM_Q8_0, TFM_Q4_0, TFM_Q4_K, TFM_Q6_K };
+#define QT_N_TYPES 4
+
+static tfm_pool *qt_pool[4];	/* NULL, 1, 2, 3 threads */
+
+static int qt_open(void)
+{
+	for (int i = 1; i < 4; i++)
+		if (tfm_pool_open(&qt_pool[i], i, NULL) != 0)
+			return -1;
+	return 0;
+}
+
+static int qt_close(void)
+{
+	for (int i = 1; i < 4; i++)
+		tfm_pool_close(qt_pool[i]);
+	return 0;
+}
+
+static uint64_t qt_rng = 0x9e3779b97f4a7c15ull;
+
+static uint32_t qt_next(void)
+{
+	qt_rng ^= qt_rng << 13;
+	qt_rng ^= qt_rng >> 7;
+	qt_rng ^= qt_rng << 17;
+	return (uint32_t)(qt_rng >> 32);
+}
+
+static float qt_uniform(float lo, float hi)
+{
+	return lo + (hi - lo) * (float)((qt_next() >> 8) / 16777216.0);
+}
+
+static float qt_bits(uint32_t u)
+{
+	float x;
+	memcpy(&x, &u, sizeof x);
+	return x;
+}
+
+/* ---- Half precision ----------------------------------------------------------- */
+
+static void test_f16(void)
+{
+	int bad = 0;
+
+	for (uint32_t h = 0; h < 65536; h++) {
+		const float x = tfm_f16_to_f32((uint16_t)h);
+		const uint16_t back = tfm_f32_to_f16(x);
+		if (isnan(x) ? !((back & 0x7c00) == 0x7c00 && (back & 0x3ff)) : back != h)
+			bad++;
+	}
+	CU_ASSERT_EQUAL(bad, 0);
+	CU_ASSERT_EQUAL(tfm_f16_to_f32(0x3c00), 1.0f);
+	CU_ASSERT_EQUAL(tfm_f16_to_f32(0x0001), ldexpf(1.0f, -24));
+	CU_ASSERT_EQUAL(tfm_f16_to_f32(0x7bff), 65504.0f);
+	CU_ASSERT_EQUAL(tfm_f32_to_f16(65519.0f), 0x7bff);
+	CU_ASSERT_EQUAL(tfm_f32_to_f16(65520.0f), 0x7c00);
+	CU_ASSERT_EQUAL(tfm_f32_to_f16(-1e9f), 0xfc00);
+	CU_ASSERT_EQUAL(tfm_f32_to_f16(ldexpf(1.0f, -25)), 0x0000);	/* a tie: to even, 0 */
+	CU_ASSERT_EQUAL(tfm_f32_to_f16(ldexpf(1.5f, -25)), 0x0001);
+	CU_ASSERT_EQUAL(tfm_f32_to_f16(ldexpf(3.0f, -25)), 0x0002);	/* 1.5 units: to even */
+	/* Random floats over the half range: the nearest half, ties to even. */
+	bad = 0;
+	for (int i = 0; i < 200000; i++) {
+		const float x = qt_bits((qt_next() & 0x80000000u) | (0x30000000u + qt_next() % 0x17800000u));
+		const uint16_t h = tfm_f32_to_f16(x);
+		const double d = fabs((double)tfm_f16_to_f32(h) - x);
+		if ((h & 0x7fff) == 0x7c00) {	/* inf: IEEE overflows from 65520 (65504 + half a step) */
+			bad += fabsf(x) < 65520.0f;
+			continue;
+		}
+		for (int s = -1; s <= 1; s += 2) {
+			const uint16_t o = (uint16_t)(h + s);
+			if ((o & 0x7fff) >= 0x7c00 || ((o ^ h) & 0x8000))
+				continue;
+			const double od = fabs((double)tfm_f16_to_f32(o) - x);
+			if (od < d || (od == d && (h & 1))) {
+				if (bad++ < 5)
+					printf("\n    %a -> %04x (%a), but %04x (%a) is nearer", x, h, tfm_f16_to_f32(h), o,
+					       tfm_f16_to_f32(o));
+			}
+		}
+	}
+	CU_ASSERT_EQUAL(bad, 0);
+}
+
+/* ---- Blocks by hand ------------------------------------------------------------ */
+
+static void put16(unsigned char *p, uint16_t h)
+{
+	p[0] = (unsigned char)h;
+	p[1] = (unsigned char)(h >> 8);
+}
+
+/* A block of each type with random contents, and the weights ggml-common.h's
+ * layout gives, computed here element by element. */
+static void qt_block(int type, unsigned char *b, float *w)
+{
+	const float d = tfm_f16_to_f32((uint16_t)(0x2000 + qt_next() % 0x1000));	/* ~1e-3 .. 1e-2 */
+	const float dmin = tfm_f16_to_f32((uint16_t)(0x2000 + qt_next() % 0x1000));
+
+	switch (type) {
+	case TFM_Q8_0:
+		put16(b, tfm_f32_to_f16(d));
+		for (int j = 0; j < 32; j++) {
+			b[2 + j] = (unsigned char)qt_next();
+			w[j] = d * (float)(signed char)b[2 + j];
+		}
+		break;
+	case TFM_Q4_0:
+		put16(b, tfm_f32_to_f16(d));
+		for (int j = 0; j < 32; j++) {
+			const int q = (int)(qt_next() % 16);
+			if (j < 16)
+				b[2 + j] = (unsigned char)q;
+			else
+				b[2 + j - 16] |= (unsigned char)(q << 4);
+			w[j] = d * (float)(q - 8);
+		}
+		break;
+	case TFM_Q4_K: {
+		int sc[8], mn[8];
+		put16(b, tfm_f32_to_f16(d));
+		put16(b + 2, tfm_f32_to_f16(dmin));
+		memset(b + 4, 0, 12);
+		for (int s = 0; s < 8; s++) {
+			sc[s] = (int)(qt_next() % 64);
+			mn[s] = (int)(qt_next() % 64);
+			/* sub-blocks 0-3: 6 bits in bytes s and s + 4; 4-7: low 4 bits
+			 * in byte s + 4's nibbles, top 2 in bytes s - 4 and s */
+			if (s < 4) {
+				b[4 + s] |= (unsigned char)sc[s];
+				b[4 + s + 4] |= (unsigned char)mn[s];
+			} else {
+				b[4 + s + 4] |= (unsigned char)((sc[s] & 15) | (mn[s] & 15) << 4);
+				b[4 + s - 4] |= (unsigned char)((sc[s] >> 4) << 6);
+				b[4 + s] |= (unsigned char)((mn[s] >> 4) << 6);
+			}
+		}
+		for (int j = 0; j < 256; j++) {
+			const int q = (int)(qt_next() % 16), s = j / 32, byte = 16 + (j / 64) * 32 + j % 32;
+			if (j % 64 < 32)
+				b[byte] = (unsigned char)q;
+			else
+				b[byte] |= (unsigned char)(q << 4);
+			w[j] = (d * (float)sc[s]) * (float)q - dmin * (float)mn[s];
+		}
+		break;
+	}
+	case TFM_Q6_K: {
+		signed char sc[16];
+		for (int s = 0; s < 16; s++) {
+			sc[s] = (signed char)(qt_next() % 256);
+			b[192 + s] = (unsigned char)sc[s];
+		}
+		put16(b + 208, tfm_f32_to_f16(d));
+		memset(b, 0, 192);
+		for (int j = 0; j < 256; j++) {
+			/* weight j: half h = j / 128, l = j % 32, group g = (j % 128) / 32:
+			 * low nibble in ql[64 h + l + 32 (g & 1)] (low for g < 2), high
+			 * bits in qh[32 h + l] at 2 g */
+			const int q = (int)(qt_next() % 64), h = j / 128, l = j % 32, g = (j % 128) / 32;
+			const int qlb = 64 * h + l + 32 * (g & 1);
+			b[qlb] |= (unsigned char)((q & 15) << (g < 2 ? 0 : 4));
+			b[128 + 32 * h + l] |= (unsigned char)((q >> 4) << (2 * g));
+			w[j] = (d * (float)sc[j / 16]) * (float)(q - 32);
+		}
+		break;
+	}
+	}
+}
+
+static void test_dequantize(void)
+{
+	unsigned char b[4][210];
+	float want[4 * 256], got[4 * 256];
+
+	for (int t = 0; t < QT_N_TYPES; t++) {
+		size_t block, bytes;
+		int bad = 0;
+		CU_ASSERT_FATAL(tfm_dtype_block(qt_types[t], &block, &bytes) == 0);
+		for (int trial = 0; trial < 200; trial++) {
+			unsigned char row[4 * 210];
+			for (int i = 0; i < 4; i++) {
+				qt_block(qt_types[t], b[i], want + i * block);
+				memcpy(row + i * bytes, b[i], bytes);
+			}
+			CU_ASSERT(tfm_dequantize(qt_types[t], row, got, 4 * block) == 0);
+			bad += memcmp(got, want, sizeof(float) * 4 * block) != 0;
+		}
+		if (bad)
+			printf("\n    %s: %d rows decode to other weights", tfm_dtype_name(qt_types[t]), bad);
+		CU_ASSERT_EQUAL(bad, 0);
+		CU_ASSERT_EQUAL(tfm_dtype_row_bytes(qt_types[t], 4 * block), 4 * bytes);
+		CU_ASSERT_EQUAL(tfm_dtype_row_bytes(qt_types[t], block + 1), 0);
+		CU_ASSERT(tfm_dequantize(qt_types[t], b[0], got, block / 2) == -1);
+	}
+	CU_ASSERT(tfm_dequantize(TFM_F32, b[0], got, 32) == -1);
+}
+
+/* ---- Quantizing ------------------------------------------------------------------ */
+
+static void test_quantize(void)
+{
+	enum { N = 1024 };
+	static float x[N], y[N];
+	static unsigned char q[2][N / 32 * 34 + 256];
+
+	for (int t = 0; t < QT_N_TYPES; t++) {
+		const int type = qt_types[t];
+		size_t block, bytes;
+		double worst = 0;
+		tfm_dtype_block(type, &block, &bytes);
+		for (int trial = 0; trial < 20; trial++) {
+			const float scale = trial % 2 ? 0.02f : 3.0f;
+			for (int i = 0; i < N; i++)
+				x[i] = qt_uniform(-scale, scale) + (trial % 4 == 3 ? scale : 0.0f);
+			CU_ASSERT_FATAL(tfm_quantize(type, x, q[0], N) == 0);
+			CU_ASSERT_FATAL(tfm_quantize(type, x, q[1], N) == 0);
+			CU_ASSERT(memcmp(q[0], q[1], N / block * bytes) == 0);
+			CU_ASSERT_FATAL(tfm_dequantize(type, q[0], y, N) == 0);
+			/* Each block within its step: the range over the levels (2^bits - 1
+			 * steps), and a margin for the scales' own 6- or 8-bit rounding. */
+			for (size_t b0 = 0; b0 < N; b0 += block) {
+				float lo = x[b0], hi = x[b0];
+				double err = 0;
+				for (size_t i = b0; i < b0 + block; i++) {
+					lo = fminf(lo, x[i]);
+					hi = fmaxf(hi, x[i]);
+					err = fmax(err, fabs((double)y[i] - x[i]));
+				}
+				const double range = fmax(fabs(lo), fabs(hi)) * 2;
+				const double step = type == TFM_Q8_0 ? range / 254 : type == TFM_Q6_K ? range / 63
+				                                                                      : range / 15;
+				worst = fmax(worst, err / step);
+			}
+		}
+		printf("\n    %-5s worst |x - dequant(quant(x))| = %.2f steps", tfm_dtype_name(type), worst);
+		/* Q8_0 and Q6_K round to the nearest level (plus d's own rounding to a
+		 * half); Q4_0's levels -8..7 d leave the far side a step short; Q4_K
+		 * shifts by a rounded min. */
+		CU_ASSERT(worst <= (type == TFM_Q8_0 ? 0.6 : type == TFM_Q4_0 ? 1.1 : type == TFM_Q6_K ? 0.75 : 1.0));
+		/* zeros stay zeros */
+		memset(x, 0, sizeof x);
+		tfm_quantize(type, x, q[0], N);
+		tfm_dequantize(type, q[0], y, N);
+		CU_ASSERT(test_max_abs(y, N) == 0);
+	}
+	/* Values on Q8_0's levels come back exactly: d = 1/8 (amax 127/8). */
+	for (int i = 0; i < 32; i++)
+		x[i] = (float)((i * 37) % 255 - 127) / 8.0f;
+	x[5] = 127.0f / 8.0f;
+	tfm_quantize(TFM_Q8_0, x, q[0], 32);
+	tfm_dequantize(TFM_Q8_0, q[0], y, 32);
+	CU_ASSERT(memcmp(x, y, 32 * sizeof(float)) == 0);
+	CU_ASSERT(tfm_quantize(TFM_Q4_K, x, q[0], 32) == -1);
+	printf("\n");
+}
+
+/* ---- matmul_q ---------------------------------------------------------------------- */
+
+static double qt_worst[QT_N_ISAS][QT_N_TYPES];
+
+static void qt_matmul_case(int ti, int n, int rows, int cols, int bias)
+{
+	const int type = qt_types[ti];
+	const size_t rb = tfm_dtype_row_bytes(type, (size_t)cols);
+	unsigned char *w = malloc(rb * (size_t)rows + 1);
+	float *wf = malloc(sizeof(float) * (size_t)rows * cols), *tmp = malloc(sizeof(float) * (size_t)cols);
+	float *x = malloc(sizeof(float) * (size_t)n * cols), *b = malloc(sizeof(float) * (size_t)rows);
+	float *y = malloc(sizeof(float) * (size_t)n * rows), *y0 = malloc(sizeof(float) * (size_t)n * rows);
+	double *ref = malloc(sizeof(double) * (size_t)n * rows);
+
+	CU_ASSERT_FATAL(w && wf && tmp && x && b && y && y0 && ref && rb);
+	for (int r = 0; r < rows; r++) {
+		for (int k = 0; k < cols; k++)
+			tmp[k] = qt_uniform(-1, 1);
+		tfm_quantize(type, tmp, w + (size_t)r * rb, (size_t)cols);
+		tfm_dequantize(type, w + (size_t)r * rb, wf + (size_t)r * cols, (size_t)cols);
+		b[r] = qt_uniform(-1, 1);
+	}
+	for (size_t i = 0; i < (size_t)n * cols; i++)
+		x[i] = qt_uniform(-1, 1);
+	for (int t = 0; t < n; t++)
+		for (int r = 0; r < rows; r++) {
+			double s = bias ? b[r] : 0;
+			for (int k = 0; k < cols; k++)
+				s += (double)wf[(size_t)r * cols + k] * x[(size_t)t * cols + k];
+			ref[(size_t)t * rows + r] = s;
+		}
+	for (int i = 0; i < QT_N_ISAS; i++) {
+		const tfm_kernels *k = tfm_kernels_for(qt_isas[i]);
+		if (!k)
+			continue;
+		for (int p = 0; p < 4; p++) {
+			/* the whole batch, then each token alone (decode) */
+			for (int one = 0; one < 2; one++) {
+				memset(y, 0xff, sizeof(float) * (size_t)n * rows);
+				if (one)
+					for (int t = 0; t < n; t++)
+						k->matmul_q(qt_pool[p], y + (size_t)t * rows, x + (size_t)t * cols, w, type,
+						            bias ? b : NULL, 1, rows, cols);
+				else
+					k->matmul_q(qt_pool[p], y, x, w, type, bias ? b : NULL, n, rows, cols);
+				double d = 0, scale = 1;
+				for (size_t j = 0; j < (size_t)n * rows; j++) {
+					d = fmax(d, fabs(y[j] - ref[j]));
+					scale = fmax(scale, fabs(ref[j]));
+				}
+				d = isnan(d) ? INFINITY : d / scale;
+				qt_worst[i][ti] = fmax(qt_worst[i][ti], d);
+				if (!(d <= 1e-5))
+					printf("\n    matmul_q %s %s n %d rows %d cols %d %s pool %d: %.2e", qt_isas[i],
+					       tfm_dtype_name(type), n, rows, cols, one ? "decode" : "batch", p, d);
+				CU_ASSERT(d <= 1e-5);
+				if (p == 0 && one == (n == 1))
+					memcpy(y0, y, sizeof(float) * (size_t)n * rows);
+				else if (one == (n == 1))
+					CU_ASSERT(memcmp(y0, y, sizeof(float) * (size_t)n * rows) == 0);
+			}
+		}
+	}
+	free(w);
+	free(wf);
+	free(tmp);
+	free(x);
+	free(b);
+	free(y);
+	free(y0);
+	free(ref);
+}
+
+static void test_matmul_q(void)
+{
+	static const int rows[] = { 1, 3, 17, 100 };
+	static const int ns[] = { 1, 2, 7, 130 };
+	static const int cols32[] = { 32, 64, 288, 800 }, cols256[] = { 256, 512, 1280 };
+	int c = 0;
+
+	for (int t = 0; t < QT_N_TYPES; t++) {
+		const int k_quant = qt_types[t] == TFM_Q4_K || qt_types[t] == TFM_Q6_K;
+		const int *cols = k_quant ? cols256 : cols32, nc = k_quant ? 3 : 4;
+		for (int a = 0; a < 4; a++)
+			for (int j = 0; j < nc; j++)
+				for (int m = 0; m < 4; m++, c++)
+					if (!(ns[m] == 130 && rows[a] == 100))
+						qt_matmul_case(t, ns[m], rows[a], cols[j], c % 2);
+		qt_matmul_case(t, 40, 300, cols[nc - 1], 1);	/* several panels of rows */
+	}
+	for (int i = 0; i < QT_N_ISAS; i++)
+		if (tfm_kernels_for(qt_isas[i]))
+			for (int t = 0; t < QT_N_TYPES; t++)
+				printf("\n    matmul_q %-7s %-5s max |diff| / max(1, max |ref|) = %.2e", qt_isas[i],
+				       tfm_dtype_name(qt_types[t]), qt_worst[i][t]);
+	printf("\n");
+}
+
+int add_quant_suites(void)
+{
+	CU_pSuite s = CU_add_suite("runtime/formats/quant", qt_open, qt_close);
+
+	if (!s || !CU_add_test(s, "half precision: exact, nearest even", test_f16)
+	    || !CU_add_test(s, "dequantize: blocks built by hand", test_dequantize)
+	    || !CU_add_test(s, "quantize: GGML's reference rounding", test_quantize)
+	    || !CU_add_test(s, "matmul_q: every type and set, 0-3 threads", test_matmul_q))
+		return -1;
+	return 0;
+}
