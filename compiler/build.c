@@ -231,6 +231,11 @@ int build_cached(const Program *p, const Target *t, const char *spec_path, char 
 	return rc;
 }
 
+_Static_assert((int)DTYPE_F32 == (int)TFM_F32 && (int)DTYPE_BF16 == (int)TFM_BF16
+               && (int)DTYPE_Q8_0 == (int)TFM_Q8_0 && (int)DTYPE_Q4_0 == (int)TFM_Q4_0
+               && (int)DTYPE_Q4_K == (int)TFM_Q4_K && (int)DTYPE_Q6_K == (int)TFM_Q6_K,
+               "DTYPE_ numbers are tfm.h's");
+
 tfm_tensor_decl *build_decls(const Program *p)
 {
 	tfm_tensor_decl *d = calloc((size_t)p->n_tensors, sizeof *d);
@@ -241,7 +246,7 @@ tfm_tensor_decl *build_decls(const Program *p)
 		d[i].ndim = p->tensors[i].ndim;
 		d[i].shape[0] = p->tensors[i].shape[0];
 		d[i].shape[1] = p->tensors[i].shape[1];
-		d[i].dtype = p->tensors[i].dtype == DTYPE_BF16 ? TFM_BF16 : TFM_F32;
+		d[i].dtype = p->tensors[i].dtype;	/* DTYPE_ numbers are the runtime's */
 	}
 	return d;
 }

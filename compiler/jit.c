@@ -30,7 +30,7 @@ static const struct { const char *name; const void *addr; } runtime_symbols[] = 
 	S(tfm_pool_run), S(tfm_pool_threads), S(tfm_file_open), S(tfm_file_from_memory),
 	S(tfm_file_bind), S(tfm_file_close), S(tfm_kernels_for), S(tfm_main),
 	S(tfm_weights_open), S(tfm_weights_free), S(tfm_tokenizer_open), S(tfm_finetune_open),
-	S(tfm_finetune_open_tensors),
+	S(tfm_finetune_open_tensors), S(tfm_dequantize),
 #undef S
 };
 

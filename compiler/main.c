@@ -89,9 +89,11 @@ static void usage(FILE *f)
 "options:\n"
 "  --model NAME           the model to use (default: the first in FILE)\n"
 "  --target T             native (default), scalar, avx2 or avx512\n"
-"  --weight-dtype f32|bf16\n"
+"  --weight-dtype f32|bf16|q8_0|q4_0|q4_K|q6_K\n"
 "                         how the program holds matrices and embeddings (emit,\n"
-"                         build, run, init); run picks bf16 when --weights has them\n"
+"                         build, run, init): GGML's blocks for the q types, made\n"
+"                         at load from f32 or bf16 weights; run keeps bf16 and\n"
+"                         quantized matrices as --weights stores them\n"
 "  -Wall                  also the style warnings (post-norm, layernorm, ...)\n"
 "  -WNAME, -Wno-NAME      turn one warning on or off\n"
 "  -Werror                make warnings errors\n"
@@ -203,9 +205,8 @@ static int parse_args(Options *o, int argc, char **argv)
 			const char *v = a[14] ? a + 15 : i + 1 < argc ? argv[++i] : NULL;
 			if (!v)
 				return usage_error("%s needs an argument", a);
-			if (strcmp(v, "f32") != 0 && strcmp(v, "bf16") != 0)
-				return usage_error("--weight-dtype: expected f32 or bf16, got '%s'", v);
-			o->weight_dtype = v[0] == 'b' ? DTYPE_BF16 : DTYPE_F32;
+			if ((o->weight_dtype = dtype_by_name(v)) < 0)
+				return usage_error("--weight-dtype: expected f32, bf16, q8_0, q4_0, q4_K or q6_K, got '%s'", v);
 		} else if (strcmp(a, "--model") == 0 || strcmp(a, "-o") == 0 || strcmp(a, "--target") == 0) {
 			if (i + 1 >= argc)
 				return usage_error("%s needs an argument", a);
@@ -437,22 +438,52 @@ static const char *weights_option(const Options *o)
 }
 
 /* Without --weight-dtype, a program holds its matrices as its weights
- * store them: bf16 when every matrix is BF16 (widening them would only
- * double the bytes each token reads), else f32.  The weights are those of
- * run's --weights, else the spec's; unreadable ones are left for the run
- * to report. */
+ * store them: each quantized one in its own type (a GGUF file used in
+ * place, Q4_K_M's mix and all), the others in bf16 when every unquantized
+ * matrix is BF16 (widening them would only double the bytes each token
+ * reads), else f32.  The weights are those of run's --weights, else the
+ * spec's; unreadable ones are left for the run to report. */
 static void weights_as_stored(const Options *o, Program *p)
 {
 	const char *opt = weights_option(o);
 	const char *const *paths = opt ? &opt : (const char *const *)p->weights;
-	int n = opt ? 1 : p->n_weights;
+	int n = opt ? 1 : p->n_weights, bf16 = 0, other = 0;
 	tfm_tensor_decl *d;
+	int *stored;
 
 	if (n == 0 || !(d = build_decls(p)))
 		return;
-	if (tfm_weights_stored_dtype(paths, n, d, p->n_tensors, NULL) == TFM_BF16)
+	if (!(stored = malloc(sizeof *stored * (size_t)p->n_tensors))
+	    || tfm_weights_stored_dtypes(paths, n, d, p->n_tensors, stored, NULL) != 0) {
+		free(stored);
+		free(d);
+		return;
+	}
+	for (int i = 0; i < p->n_tensors; i++)
+		if (p->tensors[i].ndim == 2 && !tfm_dtype_is_quant(stored[i]))
+			*(stored[i] == TFM_BF16 ? &bf16 : &other) += 1;
+	if (bf16 && !other)
 		ir_set_weight_dtype(p, DTYPE_BF16);
+	for (int i = 0; i < p->n_tensors; i++)
+		if (p->tensors[i].ndim == 2 && tfm_dtype_is_quant(stored[i])
+		    && p->tensors[i].shape[1] % dtype_info(stored[i])->block == 0)
+			p->tensors[i].dtype = stored[i];
+	free(stored);
 	free(d);
+}
+
+/* How p holds its matrices, for messages: one type's name, or "mixed". */
+static const char *matrices_dtype(const Program *p)
+{
+	int dt = -1;
+
+	for (int i = 0; i < p->n_tensors; i++)
+		if (p->tensors[i].ndim == 2) {
+			if (dt >= 0 && p->tensors[i].dtype != dt)
+				return "mixed";
+			dt = p->tensors[i].dtype;
+		}
+	return dtype_info(dt < 0 ? DTYPE_F32 : dt)->name;
 }
 
 /* load_one, then the operation list of the model: what every command that
@@ -470,6 +501,15 @@ static int load_program(Options *o, Front *fe, Program *p, const char *what)
 	diag_init(&o->diags);
 	if (ir_build(&r.m, o->weight_dtype < 0 ? DTYPE_F32 : o->weight_dtype, p) || set_files(p, &r)) {
 		fprintf(stderr, "tfmc: error: out of memory\n");
+		return EXIT_ERRORS;
+	}
+	const Tensor *misfit = o->weight_dtype >= 0 ? ir_dtype_misfit(p, o->weight_dtype) : NULL;
+	if (misfit) {
+		const Dtype *dt = dtype_info(o->weight_dtype);
+		fprintf(stderr, "tfmc: error: --weight-dtype %s: tensor '%s' has rows of %lld, not whole %s blocks "
+		        "of %d%s\n", dt->name, misfit->name, misfit->shape[1], dt->name, dt->block,
+		        dt->block == 256 ? " (q8_0 and q4_0 have blocks of 32)" : "");
+		ir_free(p);
 		return EXIT_ERRORS;
 	}
 	if (o->weight_dtype < 0)
@@ -593,8 +633,7 @@ static int run_spec(Options *o, Front *fe)
 			if (o->timings)
 				fprintf(stderr, "timings: parse and check %.2f ms, codegen %.2f ms, JIT compile %.2f ms "
 				        "(libtcc; kernels %s; matrices %s)\n", t_check * 1e3, j.seconds_emit * 1e3,
-				        j.seconds_compile * 1e3, isa ? isa : "native",
-				        prog.weight_dtype == DTYPE_BF16 ? "bf16" : "f32");
+				        j.seconds_compile * 1e3, isa ? isa : "native", matrices_dtype(&prog));
 			argv[0] = prog.m.name;
 			rc = tfm_main(o->n_pass + 1, argv, j.api);
 			jit_free(&j);
@@ -614,7 +653,7 @@ static int run_spec(Options *o, Front *fe)
 			if (o->timings)
 				fprintf(stderr, "timings: parse and check %.2f ms, codegen and cc %.2f ms (%s; matrices %s)\n",
 				        t_check * 1e3, (tfm_now() - t0) * 1e3, built ? "compiled" : "cached",
-				        prog.weight_dtype == DTYPE_BF16 ? "bf16" : "f32");
+				        matrices_dtype(&prog));
 			argv[0] = path;
 			rc = build_exec(argv);
 		}
@@ -751,6 +790,14 @@ static int cmd_init(Options *o)
 	if ((rc = load_program(o, &fe, &prog, "init")) != 0) {
 		front_free(&fe);
 		return rc;
+	}
+	if (dtype_is_quant(prog.weight_dtype)) {
+		fprintf(stderr, "tfmc: error: init writes safetensors files, which hold f32 and bf16; "
+		        "quantized weights are made from them at load (--weight-dtype %s on emit, build or run)\n",
+		        dtype_info(prog.weight_dtype)->name);
+		ir_free(&prog);
+		front_free(&fe);
+		return EXIT_ERRORS;
 	}
 	d = build_decls(&prog);
 	if (!d || tfm_weights_random(&w, d, prog.n_tensors, (uint64_t)o->seed, &e) ||

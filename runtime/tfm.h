@@ -59,6 +59,17 @@ static inline float tfm_bf16_to_f32(tfm_bf16 h)
 /* Rounds to the nearest bfloat16, ties to even; NaN stays NaN (quiet). */
 tfm_bf16 tfm_f32_to_bf16(float x);
 
+/* GGML's quantized blocks (runtime/formats/quant.c).  1 for TFM_Q8_0 ..
+ * TFM_Q6_K; the bytes of n elements of dtype, n whole blocks (0 if not);
+ * n elements (whole blocks) decoded to floats as GGML's dequantize_row_*
+ * computes them, or encoded by GGML's reference rounding
+ * (quantize_row_*_ref, llama.cpp's without an importance matrix): 0, or -1
+ * for another type or a partial block. */
+int tfm_dtype_is_quant(int dtype);
+size_t tfm_dtype_row_bytes(int dtype, size_t n);
+int tfm_dequantize(int dtype, const void *src, float *dst, size_t n);
+int tfm_quantize(int dtype, const float *src, void *dst, size_t n);
+
 /* ---- Weights: safetensors files --------------------------------------- */
 
 /* One tensor a model expects: its name, shape (ndim 0..2) and the element
@@ -471,7 +482,8 @@ typedef struct tfm_weights {
  *     model.safetensors or model.safetensors.index.json and its shards, the
  *     index itself, or a safetensors file beside a config.json, its names
  *     mapped by MODEL_REFERENCE.md section 6;
- *   - a llama2.c checkpoint (.bin, version 0 or 1).
+ *   - a llama2.c checkpoint (.bin, version 0 or 1);
+ *   - a GGUF file, llama.cpp's names mapped by section 6.
  * Tensors stored as declared are used in place, mapped from the files;
  * others are converted as tfm_file_bind says.  Errors name the file, the
  * tensor and what was expected. */
@@ -481,10 +493,11 @@ int tfm_weights_open(tfm_weights *w, const char *const *paths, int n_paths,
  * decl is there with its shape and a type a model reads, and nothing else. */
 int tfm_weights_check(const char *const *paths, int n_paths, const tfm_tensor_decl *decl,
                       int n, tfm_error *e);
-/* The element type every 2-D tensor of decl is stored in at paths:
- * TFM_BF16 when all are BF16, else TFM_F32; -1 when they cannot be read. */
-int tfm_weights_stored_dtype(const char *const *paths, int n_paths,
-                             const tfm_tensor_decl *decl, int n, tfm_error *e);
+/* The element type each tensor of decl is stored in at paths, into
+ * dtypes[n] (TFM_ ids; -1 for one that is not there): 0, or -1 when the
+ * files cannot be read. */
+int tfm_weights_stored_dtypes(const char *const *paths, int n_paths,
+                              const tfm_tensor_decl *decl, int n, int *dtypes, tfm_error *e);
 /* Opens path and binds it to api's tensor list. */
 int tfm_weights_load(tfm_weights *w, const tfm_model_api *api, const char *path,
                      tfm_error *e);

@@ -42,20 +42,11 @@ enum { TFM_BIND, TFM_IGNORE, TFM_CONVERT };
 #define TFM_QUANT TFM_Q8_0
 const char *tfm_dtype_name(int dtype);
 
-/* ---- GGML's quantized blocks (runtime/formats/quant.c) ---- */
+/* ---- GGML's quantized blocks (runtime/formats/quant.c; tfm.h has the rest) ---- */
 
 /* IEEE half <-> single: exact one way, rounded to nearest even the other. */
 float tfm_f16_to_f32(uint16_t h);
 uint16_t tfm_f32_to_f16(float x);
-/* 1 for TFM_Q8_0 .. TFM_Q6_K. */
-int tfm_dtype_is_quant(int dtype);
-/* Bytes of n elements of dtype, n a whole number of its blocks; 0 if not. */
-size_t tfm_dtype_row_bytes(int dtype, size_t n);
-/* n elements (whole blocks) of a quantized type to floats, as GGML's
- * dequantize_row_* computes them; and floats to blocks by GGML's reference
- * rounding (quantize_row_*_ref).  -1 for another type or a partial block. */
-int tfm_dequantize(int dtype, const void *src, float *dst, size_t n);
-int tfm_quantize(int dtype, const float *src, void *dst, size_t n);
 /* Q4_K's 6-bit scale and min of sub-block j (0..7) from its 12 bytes q. */
 void tfm_q4k_scale_min(int j, const unsigned char *q, int *sc, int *m);
 /* Elements per block (1 for a plain type) and bytes per block; -1 for a

@@ -100,14 +100,15 @@ static int tfm_open_source(tfm_weights *w, const char *path, tfm_error *e)
 			fclose(fp);
 		}
 		if (tfm_gguf_probe(head, sizeof head)) {
-			/* Read (a malformed file says what is wrong), not yet bound. */
+			/* llama.cpp's names, the tensors in place */
 			tfm_gguf *g;
 			if (tfm_gguf_open(&g, path, e) != 0)
 				return -1;
-			tfm_gguf_close(g);
-			return tfm_fail(e, "%s: a GGUF file: GGUF weights are not supported yet", path);
-		}
-		if (tfm_llama2c_probe(head, sizeof head) || tfm_ends_with(path, ".bin")) {
+			if (tfm_gguf_take_weights(g, &f, e) != 0) {
+				tfm_gguf_close(g);
+				return -1;
+			}
+		} else if (tfm_llama2c_probe(head, sizeof head) || tfm_ends_with(path, ".bin")) {
 			tfm_llama2c_config c;
 			if (tfm_llama2c_open(&f, &c, path, e) != 0)
 				return -1;
@@ -171,10 +172,10 @@ int tfm_weights_open(tfm_weights *w, const char *const *paths, int n_paths,
 	}
 	w->n = n;
 	for (int i = 0; i < n; i++) {
-		size_t bytes = decl[i].dtype == TFM_BF16 ? 2 : 4;
+		size_t bytes = tfm_dtype_row_bytes(decl[i].dtype, decl[i].ndim ? (size_t)decl[i].shape[decl[i].ndim - 1] : 1);
 		int in_place = 0;
-		for (int j = 0; j < decl[i].ndim; j++)
-			bytes *= (size_t)decl[i].shape[j];
+		if (decl[i].ndim == 2)
+			bytes *= (size_t)decl[i].shape[0];
 		for (int k = 0; k < w->n_files && !in_place; k++)
 			in_place = tfm_file_holds(w->files[k], w->data[i]);
 		*(in_place ? &w->bytes_in_place : &w->bytes_converted) += bytes;
@@ -195,24 +196,20 @@ int tfm_weights_check(const char *const *paths, int n_paths, const tfm_tensor_de
 	return rc;
 }
 
-int tfm_weights_stored_dtype(const char *const *paths, int n_paths,
-                             const tfm_tensor_decl *decl, int n, tfm_error *e)
+int tfm_weights_stored_dtypes(const char *const *paths, int n_paths,
+                              const tfm_tensor_decl *decl, int n, int *dtypes, tfm_error *e)
 {
 	tfm_weights w;
-	int bf16 = 0, other = 0;
 
 	if (tfm_open_sources(&w, paths, n_paths, e) != 0)
 		return -1;
 	for (int i = 0; i < n; i++) {
-		int dt = -1;
-		if (decl[i].ndim != 2)
-			continue;
-		for (int k = 0; k < w.n_files && dt < 0; k++)
-			dt = tfm_file_dtype(w.files[k], decl[i].name);
-		*(dt == TFM_BF16 ? &bf16 : &other) += 1;
+		dtypes[i] = -1;
+		for (int k = 0; k < w.n_files && dtypes[i] < 0; k++)
+			dtypes[i] = tfm_file_dtype(w.files[k], decl[i].name);
 	}
 	tfm_weights_free(&w);
-	return bf16 && !other ? TFM_BF16 : TFM_F32;
+	return 0;
 }
 
 int tfm_weights_load(tfm_weights *w, const tfm_model_api *api, const char *path,
@@ -350,8 +347,11 @@ int tfm_weights_random(tfm_weights *w, const tfm_tensor_decl *decl, int n,
 	for (i = 0; i < n; i++) {
 		const tfm_tensor_decl *d = &decl[i];
 		if (d->name == NULL || d->ndim < 0 || d->ndim > 2
-		    || (d->dtype != TFM_F32 && d->dtype != TFM_BF16)) {
-			tfm_fail(e, "random weights: declaration %d is malformed (name, ndim 0..2, F32 or BF16)", i);
+		    || (d->dtype != TFM_F32 && d->dtype != TFM_BF16
+		        && !(tfm_dtype_is_quant(d->dtype) && d->ndim == 2 && d->shape[1] >= 0
+		             && tfm_dtype_row_bytes(d->dtype, (size_t)d->shape[1]) > 0))) {
+			tfm_fail(e, "random weights: declaration %d is malformed (name, ndim 0..2, F32, BF16, "
+			         "or a quantized matrix of whole blocks)", i);
 			goto fail;
 		}
 		bytes = d->dtype == TFM_BF16 ? sizeof(tfm_bf16) : sizeof(float);
@@ -370,6 +370,8 @@ int tfm_weights_random(tfm_weights *w, const tfm_tensor_decl *decl, int n,
 			goto too_large;
 		nelem[i] = (size_t)(bytes / (d->dtype == TFM_BF16 ? sizeof(tfm_bf16) : sizeof(float)));
 		begin[i] = (size_t)off;
+		/* a quantized matrix: laid out as f32 for now, its blocks written
+		 * over the start of that space once it is filled */
 		off += bytes;
 	}
 	off = (off + TFM_WEIGHTS_ALIGN - 1) / TFM_WEIGHTS_ALIGN * TFM_WEIGHTS_ALIGN;
@@ -394,7 +396,37 @@ int tfm_weights_random(tfm_weights *w, const tfm_tensor_decl *decl, int n,
 			}
 		}
 	}
-	tfm_fill_normal(decl, w->data, nelem, n, base);
+	/* Quantized matrices draw the f32 values, then quantize them in place
+	 * (GGML's reference rounding): a block never takes more bytes than the
+	 * floats it is made of, and is written after they are read. */
+	{
+		tfm_tensor_decl *as_f32 = malloc(sizeof *as_f32 * (n ? (size_t)n : 1));
+		if (as_f32 == NULL) {
+			tfm_fail(e, "random weights: out of memory");
+			goto fail;
+		}
+		for (i = 0; i < n; i++) {
+			as_f32[i] = decl[i];
+			if (tfm_dtype_is_quant(decl[i].dtype))
+				as_f32[i].dtype = TFM_F32;
+		}
+		tfm_fill_normal(as_f32, w->data, nelem, n, base);
+		free(as_f32);
+	}
+	for (i = 0; i < n; i++)
+		if (tfm_dtype_is_quant(decl[i].dtype)) {
+			const size_t cols = (size_t)decl[i].shape[1], rb = tfm_dtype_row_bytes(decl[i].dtype, cols);
+			float *row = malloc(sizeof *row * (cols ? cols : 1));
+			if (row == NULL) {
+				tfm_fail(e, "random weights: out of memory");
+				goto fail;
+			}
+			for (size_t r = 0; r < (size_t)decl[i].shape[0]; r++) {
+				memcpy(row, (float *)w->data[i] + r * cols, sizeof *row * cols);
+				tfm_quantize(decl[i].dtype, row, (char *)w->data[i] + r * rb, cols);
+			}
+			free(row);
+		}
 	w->n = n;
 	free(begin);
 	free(nelem);

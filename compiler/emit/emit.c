@@ -100,10 +100,43 @@ static const char *tensor_ref(const Emitter *e, int i)
 	return b;
 }
 
+/* How p holds its matrices and embeddings, for comments: "all f32", or
+ * their types ("matrices and embeddings in q4_K (10) and q6_K (3) ...").
+ * Static text. */
+static const char *weights_held(const Program *p)
+{
+	static char buf[256];
+	int count[64] = { 0 }, kinds = 0;
+	size_t used;
+
+	for (int i = 0; i < p->n_tensors; i++)
+		if (p->tensors[i].ndim == 2 && p->tensors[i].dtype >= 0 && p->tensors[i].dtype < 64)
+			kinds += count[p->tensors[i].dtype]++ == 0;
+	if (kinds == 1 && count[DTYPE_F32])
+		return "all f32";
+	used = (size_t)snprintf(buf, sizeof buf, "matrices and embeddings in");
+	for (int k = 0, seen = 0; k < n_dtypes; k++) {
+		if (!count[dtypes[k].id])
+			continue;
+		used += (size_t)snprintf(buf + used, sizeof buf - used, "%s%s", seen++ ? (seen == kinds ? " and " : ", ") : " ",
+		                         dtypes[k].name);
+		if (kinds > 1)
+			used += (size_t)snprintf(buf + used, sizeof buf - used, " (%d)", count[dtypes[k].id]);
+	}
+	snprintf(buf + used, sizeof buf - used, "\n * (widened to f32 as they are read), vectors in f32");
+	return buf;
+}
+
 /* The C type of tensor i's elements. */
 static const char *tensor_type(const Emitter *e, int i)
 {
-	return e->p->tensors[i].dtype == DTYPE_BF16 ? "tfm_bf16" : "float";
+	return dtype_info(e->p->tensors[i].dtype)->c_type;
+}
+
+/* 1 when tensor i is held in one of GGML's quantized formats. */
+static int tensor_quant(const Emitter *e, int i)
+{
+	return dtype_is_quant(e->p->tensors[i].dtype);
 }
 
 /* Element j (C text) of tensor i as a float. */
@@ -201,13 +234,12 @@ static void banner(Emitter *e, const EmitInfo *info, const char *file_kind)
 	long long bytes = 0;
 	for (int i = 0; i < e->p->n_tensors; i++) {
 		const Tensor *t = &e->p->tensors[i];
-		bytes += t->shape[0] * (t->ndim == 2 ? t->shape[1] : 1) * (t->dtype == DTYPE_BF16 ? 2 : 4);
+		bytes += dtype_bytes(t->dtype, t->shape[0], t->ndim == 2 ? t->shape[1] : 1);
 	}
 	emit_out(e, " *\n * Cost: %lld parameters (%lld embedding); %lld FLOPs per token plus %lld per\n"
 	    " * cached position; KV cache %lld bytes per position.\n * Weights: %lld bytes, %s.\n",
 	    c.params, c.params_embedding, c.flops_linear, c.flops_attn_per_ctx,
-	    c.kv_bytes_per_token, bytes, e->p->weight_dtype == DTYPE_BF16
-	    ? "matrices and embeddings in bf16\n * (widened to f32 as they are read), vectors in f32" : "all f32");
+	    c.kv_bytes_per_token, bytes, weights_held(e->p));
 	for (int i = 0; i < e->p->n_weights; i++)
 		emit_out(e, " * %s %s\n", i ? "          " : "Weights at:", comment_safe(e->p->weights[i]));
 	if (e->p->tokenizer)
@@ -247,8 +279,7 @@ static void emit_header(Emitter *e, const EmitInfo *info)
 	    " * checkpoint folder or a llama2.c .bin (mapped; tensors stored as the model\n"
 	    " * holds them (%s) used in place, others converted), checked\n"
 	    " * against the tensor list, with a pool of n_threads threads.  0, or -1\n"
-	    " * with a message in err.\n", e->p->weight_dtype == DTYPE_BF16
-	    ? "matrices in bf16, vectors in f32" : "f32");
+	    " * with a message in err.\n", weights_held(e->p));
 	emit_out(e, " * weights_path NULL: the files the spec names (`weights`; %s). */\n", e->p->n_weights
 	    ? "recorded at emit time" : "none for this model");
 	emit_out(e, "int %s_open(%s **m, const char *weights_path, int n_threads, tfm_error *err);\n\n", n, n);
@@ -445,6 +476,11 @@ static void emit_common(Emitter *e)
 		emit_out(e, "static float gelu_erf(float x)\n{\n\treturn 0.5f * x * (1.0f + erff(x * 0.7071067812f));\n}\n\n");
 	if (act == ACT_SWIGLU)
 		emit_out(e, "static float silu(float x)\n{\n\treturn x / (1.0f + expf(-x));\n}\n\n");
+	int float_matmuls = 0;	/* quantized products call the runtime's matmul_q */
+	for (int i = 0; i < e->p->n_ops; i++)
+		float_matmuls += e->p->ops[i].kind == OP_MATMUL && !tensor_quant(e, e->p->ops[i].w);
+	if (!float_matmuls)
+		return;
 	emit_out(e, "/* A matrix product split by rows over the pool's threads. */\n"
 	    "typedef void matmul_fn(float *restrict, const float *restrict, const void *restrict,\n"
 	    "\tconst float *restrict, int, int, int);\n\n"
@@ -525,7 +561,7 @@ static void emit_tensor_table(Emitter *e)
 	for (int i = 0; i < p->n_tensors; i++) {
 		const Tensor *t = &p->tensors[i];
 		emit_out(e, "\t{ \"%s\", %d, { %lld, %lld }, %s },\n", t->name, t->ndim, t->shape[0],
-		    t->ndim == 2 ? t->shape[1] : 0, t->dtype == DTYPE_BF16 ? "TFM_BF16" : "TFM_F32");
+		    t->ndim == 2 ? t->shape[1] : 0, dtype_info(t->dtype)->c_name);
 	}
 	emit_out(e, "};\n\n");
 }
@@ -557,6 +593,22 @@ static void emit_rope(Emitter *e)
 	emit_out(e, "\t\t\t}\n\t\t}\n\t}\n}\n\n");
 }
 
+/* A product with quantized weights, on every target: the runtime's
+ * matmul_q (no shape-specialized loop of its own). */
+static void emit_matmul_q(Emitter *e, const Op *op)
+{
+	const char *o = op->out >= 0 ? buffer_name[op->out] : "";
+	const char *a = op->a >= 0 ? buffer_name[op->a] : "";
+	const char *dt = dtype_info(e->p->tensors[op->w].dtype)->c_name;
+
+	if (op->head_only)
+		emit_out(e, "\tm->kern->matmul_q(m->pool, logits, m->%s + (size_t)h0 * %lld, %s, %s, NULL, n - h0, %lld, %lld);\n",
+		    a, op->cols, tensor_ref(e, op->w), dt, op->rows, op->cols);
+	else
+		emit_out(e, "\tm->kern->matmul_q(m->pool, m->%s, m->%s, %s, %s, %s, n, %lld, %lld);\n", o, a,
+		    tensor_ref(e, op->w), dt, op->bias >= 0 ? tensor_ref(e, op->bias) : "NULL", op->rows, op->cols);
+}
+
 /* The operations the runtime has kernels for, as calls into them; returns
  * 0 for the others, which stay inline. */
 static int emit_kernel_call(Emitter *e, const Op *op)
@@ -568,7 +620,9 @@ static int emit_kernel_call(Emitter *e, const Op *op)
 
 	switch (op->kind) {
 	case OP_MATMUL:
-		if (op->head_only)
+		if (tensor_quant(e, op->w))	/* any target: the runtime's block kernels */
+			emit_matmul_q(e, op);
+		else if (op->head_only)
 			emit_out(e, "\tm->kern->matmul%s(m->pool, logits, m->%s + (size_t)h0 * %lld, %s, NULL, n - h0, %lld, %lld);\n",
 			    bf16, a, op->cols, tensor_ref(e, op->w), op->rows, op->cols);
 		else
@@ -612,17 +666,34 @@ static void emit_op(Emitter *e, const Op *op)
 	const char *rows = op->head_only ? "(n - h0)" : "n";
 
 	emit_out(e, "\t/* %s */\n", op->label);
-	if ((e->t->kernels || op->kind == OP_ATTENTION) && emit_kernel_call(e, op))
+	if ((e->t->kernels || op->kind == OP_ATTENTION || (op->kind == OP_MATMUL && tensor_quant(e, op->w)))
+	    && emit_kernel_call(e, op))
 		return;
 	switch (op->kind) {
 	case OP_EMBED:
+		if (tensor_quant(e, op->w)) {	/* a row of blocks, decoded as GGML decodes it */
+			emit_out(e, "\tfor (int t = 0; t < n; t++) {\n\t\tfloat *x = m->x + (size_t)t * D_MODEL;\n\n"
+			    "\t\ttfm_dequantize(%s, %s + (size_t)tok[t] * %lld, x, D_MODEL);\n",
+			    dtype_info(e->p->tensors[op->w].dtype)->c_name, tensor_ref(e, op->w),
+			    dtype_bytes(e->p->tensors[op->w].dtype, 1, e->m->d_model));
+			if (op->f != 1.0)
+				emit_out(e, "\t\tfor (int k = 0; k < D_MODEL; k++)\n\t\t\tx[k] *= %s;\n", emit_flt(op->f));
+			emit_out(e, "\t}\n");
+			break;
+		}
 		emit_out(e, "\tfor (int t = 0; t < n; t++)\n\t\tfor (int k = 0; k < D_MODEL; k++)\n"
 		    "\t\t\tm->x[(size_t)t * D_MODEL + k] = %s%s%s;\n",
 		    tensor_elem(e, op->w, "(size_t)tok[t] * D_MODEL + k"), op->f != 1.0 ? " * " : "",
 		    op->f != 1.0 ? emit_flt(op->f) : "");
 		break;
 	case OP_POS_ADD:
-		if (op->fn == POS_LEARNED && e->p->tensors[op->w].dtype == DTYPE_BF16)
+		if (op->fn == POS_LEARNED && tensor_quant(e, op->w))
+			emit_out(e, "\tfor (int t = 0; t < n; t++) {\n\t\tfloat row[D_MODEL];\n\n"
+			    "\t\ttfm_dequantize(%s, %s + (size_t)(pos + t) * %lld, row, D_MODEL);\n"
+			    "\t\tadd(m->x + (size_t)t * D_MODEL, row, D_MODEL);\n\t}\n",
+			    dtype_info(e->p->tensors[op->w].dtype)->c_name, tensor_ref(e, op->w),
+			    dtype_bytes(e->p->tensors[op->w].dtype, 1, e->m->d_model));
+		else if (op->fn == POS_LEARNED && e->p->tensors[op->w].dtype == DTYPE_BF16)
 			emit_out(e, "\tfor (int i = 0; i < n * D_MODEL; i++)\n\t\tm->x[i] += %s;\n",
 			    tensor_elem(e, op->w, "(size_t)pos * D_MODEL + i"));
 		else if (op->fn == POS_LEARNED)
@@ -869,7 +940,7 @@ void emit_c(const Program *p, const Target *t, const EmitInfo *info, FILE *c, FI
 		}
 		if (seen)
 			continue;
-		if (op->kind == OP_MATMUL)
+		if (op->kind == OP_MATMUL && !tensor_quant(&e, op->w))
 			emit_matmul_kernel(&e, op);
 		else if (op->kind == OP_NORM)
 			emit_norm_kernel(&e, op->fn, op->cols);

@@ -239,6 +239,16 @@ void ir_set_weight_dtype(Program *p, int weight_dtype)
 		p->tensors[i].dtype = p->tensors[i].ndim == 2 ? weight_dtype : DTYPE_F32;
 }
 
+const Tensor *ir_dtype_misfit(const Program *p, int dtype)
+{
+	const Dtype *d = dtype_info(dtype);
+
+	for (int i = 0; d && i < p->n_tensors; i++)
+		if (p->tensors[i].ndim == 2 && p->tensors[i].shape[1] % d->block != 0)
+			return &p->tensors[i];
+	return NULL;
+}
+
 int ir_set_files(Program *p, const char *const *weights, int n, const char *tokenizer)
 {
 	for (int i = 0; i < p->n_weights; i++)

@@ -94,6 +94,9 @@ extern const char *const buffer_name[BUF__COUNT];
 int ir_build(const Model *m, int weight_dtype, Program *p);
 /* Changes how p holds its matrices and embeddings. */
 void ir_set_weight_dtype(Program *p, int weight_dtype);
+/* The first 2-D tensor whose rows are not whole blocks of dtype (a
+ * quantized type's 32 or 256), or NULL when all are. */
+const Tensor *ir_dtype_misfit(const Program *p, int dtype);
 /* Records where p's weights (n of them, at most IR_MAX_FILES) and tokenizer
  * (NULL: none) are; the strings are copied.  0, or -1 out of memory. */
 int ir_set_files(Program *p, const char *const *weights, int n, const char *tokenizer);

@@ -112,3 +112,43 @@ void model_cost(const Model *m, Cost *c)
 	c->flops_attn_per_ctx = 4 * m->n_layer * m->n_head * m->head_dim;
 	c->kv_bytes_per_token = 2 * m->n_layer * m->n_kv_head * m->head_dim * (long long)sizeof(float);
 }
+
+/* ---- Element types ------------------------------------------------------------ */
+
+const Dtype dtypes[] = {
+	{ DTYPE_F32, "f32", "TFM_F32", "float", 1, 4 },
+	{ DTYPE_BF16, "bf16", "TFM_BF16", "tfm_bf16", 1, 2 },
+	{ DTYPE_Q8_0, "q8_0", "TFM_Q8_0", "unsigned char", 32, 34 },
+	{ DTYPE_Q4_0, "q4_0", "TFM_Q4_0", "unsigned char", 32, 18 },
+	{ DTYPE_Q4_K, "q4_K", "TFM_Q4_K", "unsigned char", 256, 144 },
+	{ DTYPE_Q6_K, "q6_K", "TFM_Q6_K", "unsigned char", 256, 210 },
+};
+const int n_dtypes = (int)(sizeof dtypes / sizeof dtypes[0]);
+
+const Dtype *dtype_info(int id)
+{
+	for (int i = 0; i < n_dtypes; i++)
+		if (dtypes[i].id == id)
+			return &dtypes[i];
+	return NULL;
+}
+
+int dtype_by_name(const char *name)
+{
+	for (int i = 0; i < n_dtypes; i++)
+		if (strcmp(dtypes[i].name, name) == 0)
+			return dtypes[i].id;
+	return -1;
+}
+
+int dtype_is_quant(int id)
+{
+	const Dtype *d = dtype_info(id);
+	return d && d->block > 1;
+}
+
+long long dtype_bytes(int id, long long rows, long long cols)
+{
+	const Dtype *d = dtype_info(id);
+	return d ? rows * (cols / d->block) * d->block_bytes : 0;
+}

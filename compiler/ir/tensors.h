@@ -62,8 +62,31 @@ typedef struct Tensor {
 	int dtype;		/* DTYPE_ how a model holds it in memory (set by ir_build) */
 } Tensor;
 
-/* Element types of weights in memory: the runtime's TFM_F32 and TFM_BF16. */
-enum { DTYPE_F32, DTYPE_BF16 };
+/* Element types of weights in memory, numbered as the runtime's TFM_F32,
+ * TFM_BF16 and GGML's quantized TFM_Q types (tfm.h); dtypes[] says what
+ * each is called and how its rows are blocked. */
+enum {
+	DTYPE_F32 = 0, DTYPE_BF16 = 1,
+	DTYPE_Q8_0 = 15, DTYPE_Q4_0, DTYPE_Q4_K, DTYPE_Q6_K
+};
+
+typedef struct Dtype {
+	int id;			/* DTYPE_ */
+	const char *name;	/* as --weight-dtype takes it: "q4_K" */
+	const char *c_name;	/* the runtime's: "TFM_Q4_K" */
+	const char *c_type;	/* of an element, or of the bytes of blocks */
+	int block, block_bytes;	/* weights per block and its bytes (1 and 4 for f32) */
+} Dtype;
+
+extern const Dtype dtypes[];
+extern const int n_dtypes;
+/* The entry of a DTYPE_, or NULL; the DTYPE_ of a name, or -1. */
+const Dtype *dtype_info(int id);
+int dtype_by_name(const char *name);
+/* 1 for the block-quantized types. */
+int dtype_is_quant(int id);
+/* Bytes of a tensor of this shape (its rows whole blocks). */
+long long dtype_bytes(int id, long long rows, long long cols);
 
 /* The tensors of m in section 3's order.  Returns how many there are;
  * out (may be NULL) receives at most max of them. */

@@ -166,6 +166,14 @@ void tfm_gguf_close(tfm_gguf *g);
 
 /* The tensors; owned by g. */
 tfm_file *tfm_gguf_file(const tfm_gguf *g);
+/* The section 3 name of a tensor llama.cpp names `name` ("blk.3.attn_q.weight"
+ * is "layers.3.attention.wq.weight") into key[cap]: 0, or -1 for a name
+ * that is none of section 6's. */
+int tfm_gguf_map_name(const char *name, char *key, size_t cap);
+/* g's tensors, keyed by section 3's names (the others keep theirs, and a
+ * model that does not use them refuses them by name), as a tfm_file that
+ * owns the mapping; g is closed, whatever happens. */
+int tfm_gguf_take_weights(tfm_gguf *g, tfm_file **f, tfm_error *e);
 uint32_t tfm_gguf_version(const tfm_gguf *g);
 /* general.alignment, or the default 32. */
 uint32_t tfm_gguf_alignment(const tfm_gguf *g);

@@ -628,3 +628,68 @@ int tfm_gguf_open(tfm_gguf **g, const char *path, tfm_error *e)
 	tfm_file_take_map((*g)->file);
 	return 0;
 }
+
+/* ---- Binding: GGUF's names as section 3's ------------------------------------ */
+
+/* llama.cpp's tensor names (its gguf-py/gguf/constants.py), global then
+ * per block, and MODEL_REFERENCE.md section 3's.  The suffix (".weight",
+ * ".bias") carries over. */
+static const struct { const char *gguf, *tfm; } gg_global_names[] = {
+	{ "token_embd", "tok_embeddings" }, { "position_embd", "pos_embeddings" },
+	{ "output_norm", "norm" }, { "output", "output" },
+};
+static const struct { const char *gguf, *tfm; } gg_block_names[] = {
+	{ "attn_norm", "attention_norm" }, { "attn_q", "attention.wq" }, { "attn_k", "attention.wk" },
+	{ "attn_v", "attention.wv" }, { "attn_output", "attention.wo" },
+	{ "attn_q_norm", "attention.q_norm" }, { "attn_k_norm", "attention.k_norm" },
+	{ "post_attention_norm", "attention_post_norm" }, { "ffn_norm", "ffn_norm" },
+	{ "ffn_gate", "feed_forward.w_gate" }, { "ffn_up", "feed_forward.w_up" },
+	{ "ffn_down", "feed_forward.w_down" }, { "post_ffw_norm", "ffn_post_norm" },
+};
+
+int tfm_gguf_map_name(const char *name, char *key, size_t cap)
+{
+	const char *dot;
+	size_t n;
+
+	if (strncmp(name, "blk.", 4) == 0) {
+		char *end;
+		long layer = strtol(name + 4, &end, 10);
+		if (end == name + 4 || *end != '.' || layer < 0 || layer > 1000000)
+			return -1;
+		dot = strchr(end + 1, '.');
+		n = dot ? (size_t)(dot - end - 1) : strlen(end + 1);
+		for (size_t i = 0; i < sizeof gg_block_names / sizeof gg_block_names[0]; i++)
+			if (strlen(gg_block_names[i].gguf) == n && strncmp(end + 1, gg_block_names[i].gguf, n) == 0)
+				return snprintf(key, cap, "layers.%ld.%s%s", layer, gg_block_names[i].tfm,
+				                dot ? dot : "") < (int)cap ? 0 : -1;
+		return -1;
+	}
+	dot = strchr(name, '.');
+	n = dot ? (size_t)(dot - name) : strlen(name);
+	for (size_t i = 0; i < sizeof gg_global_names / sizeof gg_global_names[0]; i++)
+		if (strlen(gg_global_names[i].gguf) == n && strncmp(name, gg_global_names[i].gguf, n) == 0)
+			return snprintf(key, cap, "%s%s", gg_global_names[i].tfm, dot ? dot : "") < (int)cap ? 0 : -1;
+	return -1;
+}
+
+int tfm_gguf_take_weights(tfm_gguf *g, tfm_file **out, tfm_error *e)
+{
+	tfm_file *f = g->file;
+	char key[256];
+
+	*out = NULL;
+	for (int i = 0; i < tfm_file_count(f); i++) {
+		tfm_tensor_info t;
+		tfm_file_info(f, i, &t);
+		if (tfm_gguf_map_name(t.name, key, sizeof key) == 0
+		    && tfm_file_set_key(f, i, key, TFM_BIND, NULL, e) != 0)
+			return -1;
+	}
+	if (tfm_file_index(f, e) != 0)
+		return -1;
+	g->file = NULL;
+	tfm_gguf_close(g);
+	*out = f;
+	return 0;
+}

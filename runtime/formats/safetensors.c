@@ -86,7 +86,7 @@ typedef struct tfm_tensor {
 	size_t shape[TFM_MAX_NDIM]; /* [ndim] */
 	size_t nelem;               /* product of shape */
 	size_t begin, end;          /* byte range in the data section */
-	void *conv[2];              /* [nelem] converted to TFM_F32, TFM_BF16; owned, or NULL */
+	void *conv[TFM_Q6_K + 1];   /* converted to a type a model reads (by TFM_ id); owned, or NULL */
 } tfm_tensor;
 
 struct tfm_file {
@@ -188,8 +188,8 @@ void tfm_file_close(tfm_file *f)
 		if (f->tensors[i].key != f->tensors[i].name)
 			free(f->tensors[i].key);
 		free(f->tensors[i].name);
-		free(f->tensors[i].conv[TFM_F32]);
-		free(f->tensors[i].conv[TFM_BF16]);
+		for (int k = 0; k <= TFM_Q6_K; k++)
+			free(f->tensors[i].conv[k]);
 	}
 	free(f->tensors);
 	free(f->sorted);
@@ -528,32 +528,64 @@ static float tfm_elem_f32(const unsigned char *src, int dtype, size_t i)
 	}
 }
 
-/* Returns t's data as `want` (TFM_F32 or TFM_BF16): in place when it is
- * stored so, else converted into t->conv[want]. */
+/* t's data as floats into out[nelem]: exact for every type a file holds
+ * that a model reads (quantized blocks as GGML decodes them). */
+static void tfm_tensor_f32(const tfm_file *f, const tfm_tensor *t, float *out)
+{
+	const unsigned char *src = f->data + t->begin;
+
+	if (tfm_dtype_is_quant(t->dtype))
+		tfm_dequantize(t->dtype, src, out, t->nelem);
+	else
+		for (size_t i = 0; i < t->nelem; i++)
+			out[i] = tfm_elem_f32(src, t->dtype, i);
+}
+
+/* Returns t's data as `want` (TFM_F32, TFM_BF16 or a quantized type): in
+ * place when it is stored so, else converted into t->conv[want]: widened
+ * exactly to f32, rounded to nearest even to bf16, quantized by GGML's
+ * reference rounding a row at a time (from the f32 values, so a tensor
+ * stored in another quantized type is quantized again: lossy twice). */
 static void *tfm_tensor_as(tfm_file *f, tfm_tensor *t, int want, tfm_error *e)
 {
 	const unsigned char *src = f->data + t->begin; /* [end - begin] */
-	size_t i, nbytes, esize = tfm_dtypes[want].size;
+	size_t i, block = 1, esize = 4, nbytes;
+	const int quant = tfm_dtype_is_quant(want);
+	float *tmp = NULL;
 
-	if (t->dtype == want && tfm_host_is_le() && (uintptr_t)src % esize == 0)
+	tfm_dtype_block(want, &block, &esize);
+	if (t->dtype == want && tfm_host_is_le() && (quant || (uintptr_t)src % esize == 0))
 		return (void *)(uintptr_t)src; /* read-only: the map is PROT_READ */
 	if (t->conv[want] != NULL)
 		return t->conv[want];
+	const size_t row = t->ndim ? t->shape[t->ndim - 1] : 1;
+	if (quant && row % block != 0) {
+		tfm_fail(e, "%s: tensor '%.200s': rows of %zu cannot be %s blocks of %zu", f->label, t->name,
+		         row, tfm_dtypes[want].name, block);
+		return NULL;
+	}
 	if (tfm_mul(t->nelem ? t->nelem : 1, esize, &nbytes) != 0
-	    || (t->conv[want] = malloc(nbytes)) == NULL) {
+	    || (t->conv[want] = malloc(nbytes / block + 1)) == NULL
+	    || (want != TFM_F32 && (t->dtype != TFM_BF16 || quant)
+	        && (tmp = malloc(sizeof(float) * (t->nelem ? t->nelem : 1))) == NULL)) {
+		free(t->conv[want]);
+		t->conv[want] = NULL;
 		tfm_fail(e, "%s: out of memory converting tensor '%.200s'", f->label, t->name);
 		return NULL;
 	}
 	if (want == TFM_F32) {
-		float *out = t->conv[want];
-		for (i = 0; i < t->nelem; i++)
-			out[i] = tfm_elem_f32(src, t->dtype, i);
-	} else {
+		tfm_tensor_f32(f, t, t->conv[want]);
+	} else if (!quant) {
 		tfm_bf16 *out = t->conv[want];
+		if (tmp)
+			tfm_tensor_f32(f, t, tmp);
 		for (i = 0; i < t->nelem; i++)
-			out[i] = t->dtype == TFM_BF16 ? (tfm_bf16)(src[2 * i] | src[2 * i + 1] << 8)
-			                              : tfm_f32_to_bf16(tfm_elem_f32(src, t->dtype, i));
+			out[i] = tmp ? tfm_f32_to_bf16(tmp[i]) : (tfm_bf16)(src[2 * i] | src[2 * i + 1] << 8);
+	} else {
+		tfm_tensor_f32(f, t, tmp);
+		tfm_quantize(want, tmp, t->conv[want], t->nelem);
 	}
+	free(tmp);
 	return t->conv[want];
 }
 
@@ -582,9 +614,16 @@ static const tfm_tensor *tfm_find_convert(tfm_file *const *files, int nf, const 
 
 static int tfm_bad_decl(const tfm_tensor_decl *d)
 {
-	return d->name == NULL || d->ndim < 0 || d->ndim > 2
-	       || (d->ndim > 0 && d->shape[0] < 0) || (d->ndim > 1 && d->shape[1] < 0)
-	       || (d->dtype != TFM_F32 && d->dtype != TFM_BF16);
+	size_t block, bytes;
+
+	if (d->name == NULL || d->ndim < 0 || d->ndim > 2
+	    || (d->ndim > 0 && d->shape[0] < 0) || (d->ndim > 1 && d->shape[1] < 0))
+		return 1;
+	if (d->dtype == TFM_F32 || d->dtype == TFM_BF16)
+		return 0;
+	/* quantized: matrices whose rows are whole blocks */
+	return !tfm_dtype_is_quant(d->dtype) || d->ndim != 2 || tfm_dtype_block(d->dtype, &block, &bytes) != 0
+	       || d->shape[1] % (long)block != 0;
 }
 
 int tfm_files_bind(tfm_file *const *files, int nf, const tfm_tensor_decl *decl, int n,
@@ -610,7 +649,7 @@ int tfm_files_bind(tfm_file *const *files, int nf, const tfm_tensor_decl *decl, 
 		const tfm_tensor_decl *d = &decl[i];
 		if (tfm_bad_decl(d)) {
 			tfm_fail(e, "%s: declaration %d is malformed (name, ndim 0..2, non-negative shape, "
-			         "F32 or BF16)", L, i);
+			         "F32, BF16, or a quantized type for a matrix of whole blocks)", L, i);
 			goto done;
 		}
 		for (j = 0; j < d->ndim; j++)
@@ -638,13 +677,8 @@ int tfm_files_bind(tfm_file *const *files, int nf, const tfm_tensor_decl *decl, 
 			         t->name, tfm_shape_str(have, sizeof have, t->shape, t->ndim), want);
 			goto done;
 		}
-		if (t->dtype >= TFM_QUANT) {
-			tfm_fail(e, "%s: tensor '%.200s': dtype %s is not supported yet (only F32, F16 and BF16 bind)",
-			         from[i]->label, t->name, tfm_dtypes[t->dtype].name);
-			goto done;
-		}
-		if (t->dtype >= TFM_FOREIGN) {
-			tfm_fail(e, "%s: tensor '%.200s' has dtype %s: only F32, F16 and BF16 are supported",
+		if (t->dtype >= TFM_FOREIGN && t->dtype < TFM_QUANT) {
+			tfm_fail(e, "%s: tensor '%.200s' has dtype %s: only F32, F16, BF16 and GGML's Q8_0, Q4_0, Q4_K and Q6_K are supported",
 			         from[i]->label, t->name, tfm_dtypes[t->dtype].name);
 			goto done;
 		}
