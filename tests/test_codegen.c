@@ -18,6 +18,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <CUnit/CUnit.h>
+#include "build.h"
 #include "check.h"
 #include "jit.h"
 #include "target.h"
@@ -82,8 +83,9 @@ static int golden_load(Golden *g, const char *name)
 	g->logits = test_npy_read(path, &g->rows, &g->cols);
 	snprintf(path, sizeof path, GOLDEN "/%s.logits_bf16.npy", name);
 	g->logits_bf16 = test_npy_read(path, &rows, &cols);
-	return g->logits && g->logits_bf16 && g->n == g->rows && rows == g->rows && cols == g->cols
-	       ? 0 : -1;
+	if (!g->logits_bf16)	/* the quantized goldens have none */
+		rows = g->rows, cols = g->cols;
+	return g->logits && g->n == g->rows && rows == g->rows && cols == g->cols ? 0 : -1;
 }
 
 static void golden_free(Golden *g)
@@ -92,27 +94,29 @@ static void golden_free(Golden *g)
 	free(g->logits_bf16);
 }
 
-/* Checks one built model against its golden (the bf16 one when the model
- * holds bf16 weights): prefill and token by token. */
-static void check_golden(const tfm_model_api *api, const Golden *g, const char *target, int threads)
+/* Checks one built model on the weights at path against the logits want
+ * (of golden g's tokens): prefill and token by token; label says what the
+ * model holds its weights as. */
+static void check_logits(const tfm_model_api *api, const Golden *g, const char *path, const float *want,
+                         const char *target, const char *held, int threads)
 {
-	char path[512], label[48];
+	char label[48];
 	tfm_weights w;
 	tfm_error e;
 	void *inst;
-	int bf16 = api->tensors[0].dtype == TFM_BF16;	/* tok_embeddings */
-	const float *want = bf16 ? g->logits_bf16 : g->logits;
 	double tol = 1e-4 * fmax(1.0, test_max_abs(want, g->rows * g->cols));
 
-	snprintf(path, sizeof path, GOLDEN "/%s.safetensors", g->name);
-	CU_ASSERT_EQUAL_FATAL(tfm_weights_load(&w, api, path, &e), 0);
+	int loaded = tfm_weights_load(&w, api, path, &e);
+	if (loaded != 0)
+		printf("\n    %s", e.msg);
+	CU_ASSERT_EQUAL_FATAL(loaded, 0);
 	CU_ASSERT_EQUAL_FATAL(api->open(&inst, w.data, threads, &e), 0);
 	CU_ASSERT_EQUAL(api->vocab, g->cols);
 
 	const float *l = api->forward(inst, g->tok, g->n, 0, 1, &e);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(l);
 	double d = test_max_diff(l, want, g->rows * g->cols);
-	snprintf(label, sizeof label, "%s %s", target, dtypes[bf16]);
+	snprintf(label, sizeof label, "%s %s", target, held);
 	printf("\n    %-56s %-16s %d thread%s  prefill max |diff| %.2e", g->name, label, threads,
 	       threads > 1 ? "s" : " ", d);
 	CU_ASSERT(d <= tol);
@@ -144,6 +148,17 @@ static void check_golden(const tfm_model_api *api, const Golden *g, const char *
 	CU_ASSERT_PTR_NULL(api->forward(inst, bad, 0, 0, 0, &e));
 	api->close(inst);
 	tfm_weights_free(&w);
+}
+
+/* Checks one built model against its golden (the bf16 one when the model
+ * holds bf16 weights). */
+static void check_golden(const tfm_model_api *api, const Golden *g, const char *target, int threads)
+{
+	char path[512];
+	int bf16 = api->tensors[0].dtype == TFM_BF16;	/* tok_embeddings */
+
+	snprintf(path, sizeof path, GOLDEN "/%s.safetensors", g->name);
+	check_logits(api, g, path, bf16 ? g->logits_bf16 : g->logits, target, dtypes[bf16], threads);
 }
 
 static void test_goldens(void)
@@ -229,6 +244,101 @@ static void test_jit_goldens(void)
 			check_golden(j.api, &g, label, 2);
 			jit_free(&j);
 		}
+		ir_free(&p);
+		front_free(&fe);
+		diag_free(&d);
+		golden_free(&g);
+	}
+	fclose(f);
+	printf("\n");
+}
+
+/* The quantized goldens (QUANT_INDEX, make_quant_golden.py): GGUF files whose
+ * matrices mix Q8_0, Q4_0, Q4_K and Q6_K, used in place, against logits the
+ * reference computed from its own dequantization.  Through the JIT on every
+ * kernel set this CPU runs, at 1 and 2 threads; as an f32 program (the
+ * blocks dequantized at load); and emitted for every target, the types
+ * taken from the spec's weights, built by gcc with -Werror. */
+static void test_quant_goldens(void)
+{
+	FILE *f = fopen(GOLDEN "/QUANT_INDEX", "r");
+	char name[128], golden_dir[4096];
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(realpath(GOLDEN, golden_dir));
+	while (fscanf(f, "%127s", name) == 1) {
+		Golden g;
+		char spec[256], gguf[4400], wspec[512];
+		Diags d;
+		Front fe;
+		Resolved r;
+		Program p;
+		tfm_error e;
+		int *stored, quant = 0;
+
+		CU_ASSERT_EQUAL_FATAL(golden_load(&g, name), 0);
+		snprintf(spec, sizeof spec, GOLDEN "/%s.tfm", name);
+		snprintf(gguf, sizeof gguf, "%s/%s.gguf", golden_dir, name);
+		diag_init(&d);
+		front_init(&fe, &d);
+		CU_ASSERT_EQUAL_FATAL(front_load(&fe, spec, (Loc){ 0 }), 0);
+		CU_ASSERT_EQUAL_FATAL(check_select(&fe, spec, NULL, &r), 0);
+		CU_ASSERT_EQUAL_FATAL(ir_build(&r.m, DTYPE_F32, &p), 0);
+		tfm_tensor_decl *decl = build_decls(&p);
+		stored = malloc(sizeof *stored * (size_t)p.n_tensors);
+		CU_ASSERT_FATAL(decl && stored);
+		const char *path = gguf;
+		CU_ASSERT_EQUAL_FATAL(tfm_weights_stored_dtypes(&path, 1, decl, p.n_tensors, stored, &e), 0);
+		free(decl);
+		for (int dtype_pass = 0; dtype_pass < 2; dtype_pass++) {
+			/* pass 0: the matrices as stored; pass 1: an f32 program */
+			for (int i = 0; i < p.n_tensors; i++) {
+				p.tensors[i].dtype = dtype_pass == 0 && p.tensors[i].ndim == 2 ? stored[i] : DTYPE_F32;
+				quant += dtype_pass == 0 && dtype_is_quant(p.tensors[i].dtype);
+			}
+			for (int k = 0; k < n_targets; k++) {
+				Jit j;
+				char label[32];
+				if (!tfm_kernels_for(targets[k].name) || (dtype_pass == 1 && k + 1 < n_targets))
+					continue;
+				CU_ASSERT_EQUAL(jit_compile(&p, spec, targets[k].name, &j, &e), 0);
+				if (!j.api) {
+					printf("\n    %s: %s", name, e.msg);
+					continue;
+				}
+				snprintf(label, sizeof label, "jit/%s", targets[k].name);
+				for (int threads = 1; threads <= 2; threads++)
+					check_logits(j.api, &g, gguf, g.logits, label, dtype_pass ? "f32" : "mixed q", threads);
+				jit_free(&j);
+			}
+		}
+		CU_ASSERT(quant >= 4);	/* the file's blocks are what was checked */
+		/* Emitted: the spec naming its weights, so that each matrix is held
+		 * as the file stores it. */
+		snprintf(wspec, sizeof wspec, "%s/%s_w.tfm", dir, name);
+		CU_ASSERT_EQUAL(test_sh("sed 's|^model %s {$|model %s {\\n    weights \"%s\"|' %s > %s", name, name, gguf,
+		                        spec, wspec), 0);
+		for (int k = 0; k < n_targets; k++) {
+			const Target *t = &targets[k];
+			char so[512], sym[160];
+			snprintf(so, sizeof so, "%s/%s_%s_q.so", dir, name, t->name);
+			CU_ASSERT_EQUAL(test_sh("./tfmc %s -o %s/%s_%s_q.c --target %s 2>/dev/null", wspec, dir, name,
+			                        t->name, t->name), 0);
+			CU_ASSERT_EQUAL(test_sh("grep -q matmul_q %s/%s_%s_q.c", dir, name, t->name), 0);
+			CU_ASSERT_EQUAL(test_sh("gcc -std=%s -O1 -fPIC -shared -Wall -Wextra -pedantic -Werror %s -Iruntime "
+			                        "%s/%s_%s_q.c -o %s", t->std, t->cflags, dir, name, t->name, so), 0);
+			void *h = dlopen(so, RTLD_NOW | RTLD_LOCAL);
+			CU_ASSERT_PTR_NOT_NULL(h);
+			if (!h)
+				continue;
+			snprintf(sym, sizeof sym, "%s_api", name);
+			const tfm_model_api *api = dlsym(h, sym);
+			CU_ASSERT_PTR_NOT_NULL(api);
+			if (api && t->supported())
+				check_logits(api, &g, gguf, g.logits, t->name, "mixed q", 2);
+			dlclose(h);
+		}
+		free(stored);
 		ir_free(&p);
 		front_free(&fe);
 		diag_free(&d);
@@ -529,6 +639,7 @@ int add_codegen_suites(void)
 	if (!s ||
 	    !CU_add_test(s, "goldens, every target, prefill and decode", test_goldens) ||
 	    !CU_add_test(s, "goldens through the JIT and every kernel set", test_jit_goldens) ||
+	    !CU_add_test(s, "quantized goldens: GGUF in place, JIT and every target", test_quant_goldens) ||
 	    !CU_add_test(s, "--weight-dtype bf16: build, run, init", test_weight_dtype) ||
 	    !CU_add_test(s, "gcc, clang and tcc compile the output cleanly", test_compilers) ||
 	    !CU_add_test(s, "snapshot of generated/llama_small", test_snapshot) ||

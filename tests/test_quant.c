@@ -390,6 +390,93 @@ static void test_matmul_q(void)
 	printf("\n");
 }
 
+/* ---- Quantizing at load, end to end --------------------------------------------- */
+
+/* A model on random f32 weights run with --weight-dtype T (each matrix
+ * quantized as it loads) gives the logits the f32 program gives on the
+ * weights T's blocks stand for (the same file quantized and dequantized
+ * here, written as f32): the same model, two paths. */
+static void test_quantize_at_load(void)
+{
+	static const char *const names[] = { "q8_0", "q4_0", "q4_K", "q6_K" };
+	char dir[TEST_DIR_MAX];
+	tfm_error e;
+
+	CU_ASSERT_FATAL(test_dir_open(dir, "quant") == 0);
+	FILE *f = fopen(test_path(dir, "m.tfm"), "w");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	fputs("model qload {\n vocab = 64  d_model = 256  n_layer = 2  n_head = 4  n_kv_head = 2\n"
+	      " d_ff = 512  max_seq = 16  activation = swiglu  position = rope\n}\n", f);
+	fclose(f);
+	CU_ASSERT_FATAL(test_sh("./tfmc init %s -o %s --seed 7 2>/dev/null", test_path(dir, "m.tfm"),
+	                        test_path(dir, "w.safetensors")) == 0);
+	for (int t = 0; t < QT_N_TYPES; t++) {
+		tfm_file *src;
+		CU_ASSERT_FATAL(tfm_file_open(&src, test_path(dir, "w.safetensors"), &e) == 0);
+		const int n = tfm_file_count(src);
+		tfm_tensor_decl *decl = calloc((size_t)n, sizeof *decl);
+		void **data = calloc((size_t)n, sizeof *data);
+		float **deq = calloc((size_t)n, sizeof *deq);
+		CU_ASSERT_FATAL(decl && data && deq);
+		for (int i = 0; i < n; i++) {
+			tfm_tensor_info ti;
+			tfm_file_info(src, i, &ti);
+			decl[i] = (tfm_tensor_decl){ ti.name, ti.ndim, { (long)ti.shape[0], ti.ndim > 1 ? (long)ti.shape[1] : 0 },
+			                             TFM_F32 };
+		}
+		CU_ASSERT_FATAL(tfm_file_bind(src, decl, n, data, &e) == 0);
+		for (int i = 0; i < n; i++) {
+			size_t nel = (size_t)decl[i].shape[0] * (decl[i].ndim > 1 ? (size_t)decl[i].shape[1] : 1);
+			deq[i] = malloc(sizeof(float) * nel);
+			memcpy(deq[i], data[i], sizeof(float) * nel);
+			if (decl[i].ndim == 2) {
+				unsigned char *blocks = malloc(tfm_dtype_row_bytes(qt_types[t], nel));
+				tfm_quantize(qt_types[t], deq[i], blocks, nel);
+				tfm_dequantize(qt_types[t], blocks, deq[i], nel);
+				free(blocks);
+			}
+		}
+		CU_ASSERT(tfm_file_write(test_path(dir, "deq.safetensors"), decl, n, (const void *const *)deq, &e) == 0);
+		tfm_file_close(src);
+		for (int i = 0; i < n; i++)
+			free(deq[i]);
+		free(deq);
+		free(data);
+		free(decl);
+		CU_ASSERT(test_sh("./tfmc run %s --weights %s --weight-dtype %s --tokens 1,5,9,33,2,63 -n 1 --logits %s "
+		                  ">/dev/null 2>&1", test_path(dir, "m.tfm"), test_path(dir, "w.safetensors"), names[t],
+		                  test_path(dir, "q.npy")) == 0);
+		CU_ASSERT(test_sh("./tfmc run %s --weights %s --tokens 1,5,9,33,2,63 -n 1 --logits %s >/dev/null 2>&1",
+		                  test_path(dir, "m.tfm"), test_path(dir, "deq.safetensors"), test_path(dir, "f.npy")) == 0);
+		long r1, c1, r2, c2;
+		float *a = test_npy_read(test_path(dir, "q.npy"), &r1, &c1);
+		float *b = test_npy_read(test_path(dir, "f.npy"), &r2, &c2);
+		CU_ASSERT_FATAL(a && b && r1 == r2 && c1 == c2);
+		const double d = test_max_diff(a, b, r1 * c1), tol = 1e-4 * fmax(1.0, test_max_abs(b, r1 * c1));
+		printf("\n    --weight-dtype %-5s vs f32 on its dequantized weights: max |diff| %.2e (bound %.1e)",
+		       names[t], d, tol);
+		CU_ASSERT(d <= tol);
+		free(a);
+		free(b);
+	}
+	/* random weights (no --weights) quantize too; init refuses to write blocks */
+	CU_ASSERT(test_sh("./tfmc run %s --weight-dtype q4_K --tokens 1,2 -n 2 >/dev/null 2>&1", test_path(dir, "m.tfm")) == 0);
+	CU_ASSERT(test_sh("./tfmc init %s --weight-dtype q8_0 -o %s 2>/dev/null", test_path(dir, "m.tfm"),
+	                  test_path(dir, "x.safetensors")) != 0);
+	/* rows that are not whole blocks: an error naming the tensor */
+	f = fopen(test_path(dir, "odd.tfm"), "w");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	fputs("model odd {\n vocab = 64  d_model = 288  n_layer = 1  n_head = 4  max_seq = 16\n}\n", f);
+	fclose(f);
+	CU_ASSERT(test_sh("./tfmc run %s --weight-dtype q4_K --tokens 1 2>&1 | grep -q \"tensor 'tok_embeddings.weight' has rows of 288, not whole q4_K blocks of 256\"",
+	                  test_path(dir, "odd.tfm")) == 0);
+	CU_ASSERT(test_sh("./tfmc run %s --weight-dtype q5_K --tokens 1 2>&1 | grep -q \"expected f32, bf16, q8_0, q4_0, q4_K or q6_K, got 'q5_K'\"",
+	                  test_path(dir, "odd.tfm")) == 0);
+	CU_ASSERT(test_sh("./tfmc run %s --weight-dtype q8_0 --tokens 1,2 -n 2 >/dev/null 2>&1", test_path(dir, "odd.tfm")) == 0);
+	test_dir_close(dir);
+	printf("\n");
+}
+
 int add_quant_suites(void)
 {
 	CU_pSuite s = CU_add_suite("runtime/formats/quant", qt_open, qt_close);
@@ -397,7 +484,8 @@ int add_quant_suites(void)
 	if (!s || !CU_add_test(s, "half precision: exact, nearest even", test_f16)
 	    || !CU_add_test(s, "dequantize: blocks built by hand", test_dequantize)
 	    || !CU_add_test(s, "quantize: GGML's reference rounding", test_quantize)
-	    || !CU_add_test(s, "matmul_q: every type and set, 0-3 threads", test_matmul_q))
+	    || !CU_add_test(s, "matmul_q: every type and set, 0-3 threads", test_matmul_q)
+	    || !CU_add_test(s, "--weight-dtype: quantized at load, the same model", test_quantize_at_load))
 		return -1;
 	return 0;
 }

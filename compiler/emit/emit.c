@@ -115,13 +115,13 @@ static const char *weights_held(const Program *p)
 	if (kinds == 1 && count[DTYPE_F32])
 		return "all f32";
 	used = (size_t)snprintf(buf, sizeof buf, "matrices and embeddings in");
-	for (int k = 0, seen = 0; k < n_dtypes; k++) {
-		if (!count[dtypes[k].id])
+	for (int k = 0, seen = 0; k < n_weight_dtypes; k++) {
+		if (!count[weight_dtypes[k].id])
 			continue;
 		used += (size_t)snprintf(buf + used, sizeof buf - used, "%s%s", seen++ ? (seen == kinds ? " and " : ", ") : " ",
-		                         dtypes[k].name);
+		                         weight_dtypes[k].name);
 		if (kinds > 1)
-			used += (size_t)snprintf(buf + used, sizeof buf - used, " (%d)", count[dtypes[k].id]);
+			used += (size_t)snprintf(buf + used, sizeof buf - used, " (%d)", count[weight_dtypes[k].id]);
 	}
 	snprintf(buf + used, sizeof buf - used, "\n * (widened to f32 as they are read), vectors in f32");
 	return buf;

@@ -115,7 +115,7 @@ void model_cost(const Model *m, Cost *c)
 
 /* ---- Element types ------------------------------------------------------------ */
 
-const Dtype dtypes[] = {
+const Dtype weight_dtypes[] = {
 	{ DTYPE_F32, "f32", "TFM_F32", "float", 1, 4 },
 	{ DTYPE_BF16, "bf16", "TFM_BF16", "tfm_bf16", 1, 2 },
 	{ DTYPE_Q8_0, "q8_0", "TFM_Q8_0", "unsigned char", 32, 34 },
@@ -123,21 +123,21 @@ const Dtype dtypes[] = {
 	{ DTYPE_Q4_K, "q4_K", "TFM_Q4_K", "unsigned char", 256, 144 },
 	{ DTYPE_Q6_K, "q6_K", "TFM_Q6_K", "unsigned char", 256, 210 },
 };
-const int n_dtypes = (int)(sizeof dtypes / sizeof dtypes[0]);
+const int n_weight_dtypes = (int)(sizeof weight_dtypes / sizeof weight_dtypes[0]);
 
 const Dtype *dtype_info(int id)
 {
-	for (int i = 0; i < n_dtypes; i++)
-		if (dtypes[i].id == id)
-			return &dtypes[i];
+	for (int i = 0; i < n_weight_dtypes; i++)
+		if (weight_dtypes[i].id == id)
+			return &weight_dtypes[i];
 	return NULL;
 }
 
 int dtype_by_name(const char *name)
 {
-	for (int i = 0; i < n_dtypes; i++)
-		if (strcmp(dtypes[i].name, name) == 0)
-			return dtypes[i].id;
+	for (int i = 0; i < n_weight_dtypes; i++)
+		if (strcmp(weight_dtypes[i].name, name) == 0)
+			return weight_dtypes[i].id;
 	return -1;
 }
 

@@ -63,7 +63,7 @@ typedef struct Tensor {
 } Tensor;
 
 /* Element types of weights in memory, numbered as the runtime's TFM_F32,
- * TFM_BF16 and GGML's quantized TFM_Q types (tfm.h); dtypes[] says what
+ * TFM_BF16 and GGML's quantized TFM_Q types (tfm.h); weight_dtypes[] says what
  * each is called and how its rows are blocked. */
 enum {
 	DTYPE_F32 = 0, DTYPE_BF16 = 1,
@@ -78,8 +78,8 @@ typedef struct Dtype {
 	int block, block_bytes;	/* weights per block and its bytes (1 and 4 for f32) */
 } Dtype;
 
-extern const Dtype dtypes[];
-extern const int n_dtypes;
+extern const Dtype weight_dtypes[];
+extern const int n_weight_dtypes;
 /* The entry of a DTYPE_, or NULL; the DTYPE_ of a name, or -1. */
 const Dtype *dtype_info(int id);
 int dtype_by_name(const char *name);
