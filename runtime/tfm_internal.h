@@ -47,8 +47,22 @@ const char *tfm_dtype_name(int dtype);
 /* IEEE half <-> single: exact one way, rounded to nearest even the other. */
 float tfm_f16_to_f32(uint16_t h);
 uint16_t tfm_f32_to_f16(float x);
-/* Q4_K's 6-bit scale and min of sub-block j (0..7) from its 12 bytes q. */
-void tfm_q4k_scale_min(int j, const unsigned char *q, int *sc, int *m);
+/* tfm_f16_to_f32 of every half, a table of 65536 floats. */
+const float *tfm_f16_table(void);
+/* Q4_K's 6-bit scale and min of sub-block j (0..7) from its 12 bytes q:
+ * j < 4 in the low 6 bits of bytes j and j + 4, the others split between
+ * the low or high nibble of byte j + 4 and the top 2 bits of bytes j - 4
+ * and j.  Inline: the decode kernels call it per sub-block. */
+static inline void tfm_q4k_scale_min(int j, const unsigned char *q, int *sc, int *m)
+{
+	if (j < 4) {
+		*sc = q[j] & 63;
+		*m = q[j + 4] & 63;
+	} else {
+		*sc = (q[j + 4] & 0xf) | ((q[j - 4] >> 6) << 4);
+		*m = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
+	}
+}
 /* Elements per block (1 for a plain type) and bytes per block; -1 for a
  * dtype that is not one. */
 int tfm_dtype_block(int dtype, size_t *block, size_t *bytes);

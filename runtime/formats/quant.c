@@ -22,6 +22,7 @@
  * same float arithmetic, so the same f32 input gives the same bytes.
  */
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -94,6 +95,23 @@ uint16_t tfm_f32_to_f16(float x)
 	return (uint16_t)(sign | r);
 }
 
+/* Every half's float, made once: the kernels read a block's scale from
+ * here (a load, where a conversion would take the vector ports). */
+static float f16_table[65536];
+static pthread_once_t f16_once = PTHREAD_ONCE_INIT;
+
+static void f16_fill(void)
+{
+	for (uint32_t h = 0; h < 65536; h++)
+		f16_table[h] = tfm_f16_to_f32((uint16_t)h);
+}
+
+const float *tfm_f16_table(void)
+{
+	pthread_once(&f16_once, f16_fill);
+	return f16_table;
+}
+
 static float f16(const unsigned char *p)
 {
 	return tfm_f16_to_f32((uint16_t)(p[0] | p[1] << 8));
@@ -104,20 +122,6 @@ static void put_f16(unsigned char *p, float x)
 	uint16_t h = tfm_f32_to_f16(x);
 	p[0] = (unsigned char)h;
 	p[1] = (unsigned char)(h >> 8);
-}
-
-/* Q4_K's scale and min of sub-block j from its 12 bytes of them: j < 4 in
- * the low 6 bits of bytes j and j + 4, the others split between the low or
- * high nibble of byte j + 4 and the top 2 bits of bytes j - 4 and j. */
-void tfm_q4k_scale_min(int j, const unsigned char *q, int *sc, int *m)
-{
-	if (j < 4) {
-		*sc = q[j] & 63;
-		*m = q[j + 4] & 63;
-	} else {
-		*sc = (q[j + 4] & 0xf) | ((q[j - 4] >> 6) << 4);
-		*m = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
-	}
 }
 
 /* ---- Dequantizing --------------------------------------------------------- */

@@ -88,6 +88,7 @@ typedef struct matmul_job {
 	int dtype;		/* TFM_F32, TFM_BF16 or a quantized TFM_Q type */
 	int wrow0;		/* the row of y that w's first row is (a dequantized panel's) */
 	const float *xsum;	/* decode with Q4_K: the sums of x over each 32 columns */
+	const float *f16;	/* quantized: tfm_f16_table */
 } matmul_job;
 
 /* One tile, R <= TR rows x T <= NR tokens, over kl columns of a chunk:
@@ -355,30 +356,53 @@ INLINE void mm_rows(const int BF, const matmul_job *m, int r0, int r1)
  * runs the float tiles over it, so the widening is paid once for every
  * token of the batch. */
 
-typedef signed char vs8_u __attribute__((vector_size(VL), aligned(1), may_alias));
-typedef unsigned char vu8_u __attribute__((vector_size(VL), aligned(1), may_alias));
-typedef unsigned char vu8 __attribute__((vector_size(VL)));
-typedef int vi32 __attribute__((vector_size(VL * 4)));
+typedef unsigned char vb16 __attribute__((vector_size(16)));
+typedef signed char vsb16 __attribute__((vector_size(16)));
+typedef unsigned char vb16_u __attribute__((vector_size(16), aligned(1), may_alias));
 
-/* GGML's half-precision scales, exactly. */
-INLINE float qf16(const unsigned char *p)
+/* GGML's half-precision scales, exactly: tfm_f16_table's entry (a load,
+ * and the broadcast of it another, where converting would take two vector
+ * instructions per block). */
+INLINE float qf16(const float *f16, const unsigned char *p)
 {
-#if ISA == ISA_scalar
-	return tfm_f16_to_f32((uint16_t)(p[0] | p[1] << 8));
+	return f16[p[0] | p[1] << 8];
+}
+
+INLINE vb16 load16(const unsigned char *p)
+{
+	return *(const vb16_u *)p;
+}
+
+/* 16 bytes as 16 floats, signed or unsigned, in 16 / VL vectors: one
+ * widening instruction per vector (GCC turns a generic conversion of byte
+ * vectors into a byte at a time). */
+INLINE void widen_s8(vb16 v, vf *out)
+{
+#if ISA == ISA_avx512
+	out[0] = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32((__m128i)v));
+#elif ISA == ISA_avx2
+	out[0] = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32((__m128i)v));
+	out[1] = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128((__m128i)v, 8)));
 #else
-	return _cvtsh_ss((unsigned short)(p[0] | p[1] << 8));
+	const vsb16 sv = (vsb16)v;
+	for (int j = 0; j < 16 / VL; j++)
+		for (int i = 0; i < VL; i++)
+			out[j][i] = (float)sv[VL * j + i];
 #endif
 }
 
-/* VL bytes at p as floats: signed, or unsigned nibbles (the low or high). */
-INLINE vf s8_to_vf(const unsigned char *p)
+INLINE void widen_u8(vb16 v, vf *out)
 {
-	return __builtin_convertvector(*(const vs8_u *)p, vf);
-}
-
-INLINE vf u8_to_vf(vu8 v)
-{
-	return __builtin_convertvector(__builtin_convertvector(v, vi32), vf);
+#if ISA == ISA_avx512
+	out[0] = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32((__m128i)v));
+#elif ISA == ISA_avx2
+	out[0] = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32((__m128i)v));
+	out[1] = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128((__m128i)v, 8)));
+#else
+	for (int j = 0; j < 16 / VL; j++)
+		for (int i = 0; i < VL; i++)
+			out[j][i] = (float)v[VL * j + i];
+#endif
 }
 
 /* The sum of a vector's lanes. */
@@ -388,109 +412,150 @@ INLINE float vsum(vf a)
 	return reduce4(a, z, z, z)[0];
 }
 
-/* w . x over one row of cols weights of each type. */
-static float q8_0_dot(const unsigned char *w, const float *x, int cols)
+/* q[0..15] . x[0..15] lane-wise, added to acc (or, first, the products alone). */
+INLINE vf fma16(const vf *q, const float *x, vf acc, int first)
 {
-	vf acc0 = { 0 }, acc1 = { 0 };
-
-	for (int k = 0; k < cols; k += 32, w += 34) {
-		vf s0 = { 0 }, s1 = { 0 };
-#pragma GCC unroll 8
-		for (int c = 0; c < 32; c += 2 * VL) {
-			s0 = vfma(s8_to_vf(w + 2 + c), vload(x + k + c), s0);
-			s1 = vfma(s8_to_vf(w + 2 + c + VL), vload(x + k + c + VL), s1);
-		}
-		const vf d = vbroadcast(qf16(w));
-		acc0 = vfma(d, s0, acc0);
-		acc1 = vfma(d, s1, acc1);
-	}
-	acc0 += acc1;
-	return vsum(acc0);
+	vf s = first ? q[0] * vload(x) : vfma(q[0], vload(x), acc);
+#pragma GCC unroll 4
+	for (int j = 1; j < 16 / VL; j++)
+		s = vfma(q[j], vload(x + VL * j), s);
+	return s;
 }
 
-static float q4_0_dot(const unsigned char *w, const float *x, int cols)
+/* w . x over one row of cols weights of each type.  A block's (or a
+ * sub-block's) q . x is summed lane-wise in one register, then scaled into
+ * one of four accumulators (two blocks at a time), so that consecutive
+ * blocks do not wait on each other; the scales come from f16. */
+INLINE void q8_0_block(const unsigned char *w, const float *x, const float *f16, vf *acc)
 {
-	vf acc0 = { 0 }, acc1 = { 0 };
-	const vf eight = vbroadcast(8.0f);
+	vf q[16 / VL], s = { 0 };
 
-	for (int k = 0; k < cols; k += 32, w += 18) {
-		vf s0 = { 0 }, s1 = { 0 };
-#pragma GCC unroll 8
-		for (int c = 0; c < 16; c += VL) {
-			const vu8 q = *(const vu8_u *)(w + 2 + c);
-			s0 = vfma(u8_to_vf(q & 0xf) - eight, vload(x + k + c), s0);
-			s1 = vfma(u8_to_vf(q >> 4) - eight, vload(x + k + 16 + c), s1);
-		}
-		const vf d = vbroadcast(qf16(w));
-		acc0 = vfma(d, s0, acc0);
-		acc1 = vfma(d, s1, acc1);
+	widen_s8(load16(w + 2), q);
+	s = fma16(q, x, s, 1);
+	widen_s8(load16(w + 18), q);
+	s = fma16(q, x + 16, s, 0);
+	*acc = vfma(vbroadcast(qf16(f16, w)), s, *acc);
+}
+
+static float q8_0_dot(const unsigned char *w, const float *x, const float *f16, int cols)
+{
+	vf acc[4] = { { 0 }, { 0 }, { 0 }, { 0 } };
+	int k = 0;
+
+	for (; k + 128 <= cols; k += 128, w += 136) {
+		q8_0_block(w, x + k, f16, &acc[0]);
+		q8_0_block(w + 34, x + k + 32, f16, &acc[1]);
+		q8_0_block(w + 68, x + k + 64, f16, &acc[2]);
+		q8_0_block(w + 102, x + k + 96, f16, &acc[3]);
 	}
-	acc0 += acc1;
-	return vsum(acc0);
+	for (; k < cols; k += 32, w += 34)
+		q8_0_block(w, x + k, f16, &acc[0]);
+	return vsum((acc[0] + acc[1]) + (acc[2] + acc[3]));
+}
+
+INLINE void q4_0_block(const unsigned char *w, const float *x, const float *f16, vf *acc)
+{
+	vf q[16 / VL], s = { 0 };
+	const vb16 v = load16(w + 2);
+
+	widen_s8((vb16)((vsb16)(v & 0xf) - 8), q);
+	s = fma16(q, x, s, 1);
+	widen_s8((vb16)((vsb16)(v >> 4) - 8), q);
+	s = fma16(q, x + 16, s, 0);
+	*acc = vfma(vbroadcast(qf16(f16, w)), s, *acc);
+}
+
+static float q4_0_dot(const unsigned char *w, const float *x, const float *f16, int cols)
+{
+	vf acc[4] = { { 0 }, { 0 }, { 0 }, { 0 } };
+	int k = 0;
+
+	for (; k + 128 <= cols; k += 128, w += 72) {
+		q4_0_block(w, x + k, f16, &acc[0]);
+		q4_0_block(w + 18, x + k + 32, f16, &acc[1]);
+		q4_0_block(w + 36, x + k + 64, f16, &acc[2]);
+		q4_0_block(w + 54, x + k + 96, f16, &acc[3]);
+	}
+	for (; k < cols; k += 32, w += 18)
+		q4_0_block(w, x + k, f16, &acc[0]);
+	return vsum((acc[0] + acc[1]) + (acc[2] + acc[3]));
 }
 
 /* Q4_K: sub-block s contributes (d sc_s) sum(q x) - (dmin m_s) sum(x), the
- * sums of x over each 32 columns (xsum) made once per token. */
-static float q4_k_dot(const unsigned char *w, const float *x, const float *xsum, int cols)
+ * sums of x over each 32 columns (xsum) made once per token; a super-block's
+ * eight scales and mins are decoded first, into memory the broadcasts read. */
+static float q4_k_dot(const unsigned char *w, const float *x, const float *xsum, const float *f16, int cols)
 {
-	vf acc0 = { 0 }, acc1 = { 0 };
+	vf acc[4] = { { 0 }, { 0 }, { 0 }, { 0 } };
 	float mins = 0.0f;
 
 	for (int k = 0; k < cols; k += 256, w += 144) {
-		const float d = qf16(w), dmin = qf16(w + 2);
-		const unsigned char *q = w + 16;
-		for (int i = 0; i < 4; i++, q += 32) {
-			int s0, m0, s1, m1;
-			vf a0 = { 0 }, a1 = { 0 };
-			tfm_q4k_scale_min(2 * i, w + 4, &s0, &m0);
-			tfm_q4k_scale_min(2 * i + 1, w + 4, &s1, &m1);
-#pragma GCC unroll 8
-			for (int c = 0; c < 32; c += VL) {
-				const vu8 v = *(const vu8_u *)(q + c);
-				a0 = vfma(u8_to_vf(v & 0xf), vload(x + k + 64 * i + c), a0);
-				a1 = vfma(u8_to_vf(v >> 4), vload(x + k + 64 * i + 32 + c), a1);
-			}
-			acc0 = vfma(vbroadcast(d * (float)s0), a0, acc0);
-			acc1 = vfma(vbroadcast(d * (float)s1), a1, acc1);
-			mins += dmin * (float)m0 * xsum[(k + 64 * i) / 32]
-			      + dmin * (float)m1 * xsum[(k + 64 * i) / 32 + 1];
+		const float d = qf16(f16, w), dmin = qf16(f16, w + 2);
+		float scale[8], low = 0.0f;
+		for (int j = 0; j < 8; j++) {
+			int sc, m;
+			tfm_q4k_scale_min(j, w + 4, &sc, &m);
+			scale[j] = d * (float)sc;
+			low += dmin * (float)m * xsum[k / 32 + j];
+		}
+		mins += low;
+#pragma GCC unroll 4
+		for (int i = 0; i < 4; i++) {
+			vf q[16 / VL], s0 = { 0 }, s1 = { 0 };
+			const float *xk = x + k + 64 * i;
+			const vb16 v0 = load16(w + 16 + 32 * i), v1 = load16(w + 16 + 32 * i + 16);
+			widen_u8(v0 & 0xf, q);
+			s0 = fma16(q, xk, s0, 1);
+			widen_u8(v1 & 0xf, q);
+			s0 = fma16(q, xk + 16, s0, 0);
+			widen_u8(v0 >> 4, q);
+			s1 = fma16(q, xk + 32, s1, 1);
+			widen_u8(v1 >> 4, q);
+			s1 = fma16(q, xk + 48, s1, 0);
+			acc[i] = vfma(vbroadcast(scale[2 * i]), s0, acc[i]);
+			acc[i] = vfma(vbroadcast(scale[2 * i + 1]), s1, acc[i]);
 		}
 	}
-	acc0 += acc1;
-	return vsum(acc0) - mins;
+	return vsum((acc[0] + acc[1]) + (acc[2] + acc[3])) - mins;
 }
 
 /* Q6_K: per half of 128, byte l of ql (64) and qh (32) hold weights l,
  * l + 32, l + 64 and l + 96, each group of 16 with its own scale. */
-static float q6_k_dot(const unsigned char *w, const float *x, int cols)
+static float q6_k_dot(const unsigned char *w, const float *x, const float *f16, int cols)
 {
-	vf acc0 = { 0 }, acc1 = { 0 };
-	const vf off = vbroadcast(32.0f);
+	vf acc[4] = { { 0 }, { 0 }, { 0 }, { 0 } };
 
 	for (int k = 0; k < cols; k += 256, w += 210) {
-		const float d = qf16(w + 208);
+		const float d = qf16(f16, w + 208);
 		const signed char *sc = (const signed char *)(w + 192);
+		float scale[16];
+		for (int g = 0; g < 16; g++)
+			scale[g] = d * (float)sc[g];
+#pragma GCC unroll 2
 		for (int h = 0; h < 2; h++) {
 			const unsigned char *ql = w + 64 * h, *qh = w + 128 + 32 * h;
 			const float *xh = x + k + 128 * h;
-#pragma GCC unroll 8
-			for (int c = 0; c < 32; c += VL) {
-				const vu8 lo = *(const vu8_u *)(ql + c), hi = *(const vu8_u *)(ql + 32 + c);
-				const vu8 top = *(const vu8_u *)(qh + c);
-				const int s = 8 * h + c / 16;
-				const vf q1 = u8_to_vf((lo & 0xf) | (vu8)((top & 3) << 4)) - off;
-				const vf q2 = u8_to_vf((hi & 0xf) | (vu8)(((top >> 2) & 3) << 4)) - off;
-				const vf q3 = u8_to_vf((lo >> 4) | (vu8)(((top >> 4) & 3) << 4)) - off;
-				const vf q4 = u8_to_vf((hi >> 4) | (vu8)(((top >> 6) & 3) << 4)) - off;
-				acc0 = vfma(q1 * vbroadcast(d * (float)sc[s]), vload(xh + c), acc0);
-				acc1 = vfma(q2 * vbroadcast(d * (float)sc[s + 2]), vload(xh + 32 + c), acc1);
-				acc0 = vfma(q3 * vbroadcast(d * (float)sc[s + 4]), vload(xh + 64 + c), acc0);
-				acc1 = vfma(q4 * vbroadcast(d * (float)sc[s + 6]), vload(xh + 96 + c), acc1);
+#pragma GCC unroll 2
+			for (int c = 0; c < 32; c += 16) {
+				const vb16 lo = load16(ql + c), hi = load16(ql + 32 + c), top = load16(qh + c);
+				const int g = 8 * h + c / 16;
+				vf q[16 / VL], s = { 0 };
+				widen_s8((vb16)((vsb16)((lo & 0xf) | ((top & 3) << 4)) - 32), q);
+				s = fma16(q, xh + c, s, 1);
+				acc[0] = vfma(vbroadcast(scale[g]), s, acc[0]);
+				widen_s8((vb16)((vsb16)((hi & 0xf) | (((top >> 2) & 3) << 4)) - 32), q);
+				s = fma16(q, xh + 32 + c, s, 1);
+				acc[1] = vfma(vbroadcast(scale[g + 2]), s, acc[1]);
+				widen_s8((vb16)((vsb16)((lo >> 4) | (((top >> 4) & 3) << 4)) - 32), q);
+				s = fma16(q, xh + 64 + c, s, 1);
+				acc[2] = vfma(vbroadcast(scale[g + 4]), s, acc[2]);
+				widen_s8((vb16)((vsb16)((hi >> 4) | (((top >> 6) & 3) << 4)) - 32), q);
+				s = fma16(q, xh + 96 + c, s, 1);
+				acc[3] = vfma(vbroadcast(scale[g + 6]), s, acc[3]);
 			}
 		}
 	}
-	acc0 += acc1;
-	return vsum(acc0);
+	return vsum((acc[0] + acc[1]) + (acc[2] + acc[3]));
 }
 
 /* One row of a quantized type times x. */
@@ -498,13 +563,13 @@ INLINE float mq_dot(const matmul_job *m, const unsigned char *w)
 {
 	switch (m->dtype) {
 	case TFM_Q8_0:
-		return q8_0_dot(w, m->x, m->cols);
+		return q8_0_dot(w, m->x, m->f16, m->cols);
 	case TFM_Q4_0:
-		return q4_0_dot(w, m->x, m->cols);
+		return q4_0_dot(w, m->x, m->f16, m->cols);
 	case TFM_Q4_K:
-		return q4_k_dot(w, m->x, m->xsum, m->cols);
+		return q4_k_dot(w, m->x, m->xsum, m->f16, m->cols);
 	default:
-		return q6_k_dot(w, m->x, m->cols);
+		return q6_k_dot(w, m->x, m->f16, m->cols);
 	}
 }
 
@@ -595,7 +660,7 @@ static void mm_part(void *ctx, int i, int nt)
 static void mm_run(tfm_pool *pool, float *y, const float *x, const void *w, int bf16,
                    const float *b, int n, int rows, int cols)
 {
-	matmul_job m = { y, x, w, b, n, rows, cols, bf16, bf16 ? TFM_BF16 : TFM_F32, 0, NULL };
+	matmul_job m = { y, x, w, b, n, rows, cols, bf16, bf16 ? TFM_BF16 : TFM_F32, 0, NULL, NULL };
 
 	if (n <= 0 || rows <= 0)
 		return;
@@ -624,7 +689,7 @@ void NAME(matmul_bf16)(tfm_pool *pool, float *y, const float *x, const tfm_bf16 
 void NAME(matmul_q)(tfm_pool *pool, float *y, const float *x, const void *w, int dtype,
                     const float *b, int n, int rows, int cols)
 {
-	matmul_job m = { y, x, w, b, n, rows, cols, 0, dtype, 0, NULL };
+	matmul_job m = { y, x, w, b, n, rows, cols, 0, dtype, 0, NULL, tfm_f16_table() };
 	float *xsum = NULL;
 
 	if (n <= 0 || rows <= 0 || !tfm_dtype_is_quant(dtype))
