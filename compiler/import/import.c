@@ -5,9 +5,10 @@
  * `tokenizer` lines pointing at the source's own files (relative to the
  * spec), and an `allow` line for each rule of thumb the model breaks.
  *
- * Nothing is copied that can be read as stored.  A llama2.c .bin and a
- * Llama, Mistral, Qwen2 or Qwen3 folder are read in place, shards
- * included.  The tensors that must change (Gemma's norms, stored w for
+ * Nothing is copied that can be read as stored.  A llama2.c .bin, a GGUF
+ * file (its quantized blocks too) and a Llama, Mistral, Qwen2 or Qwen3
+ * folder are read in place, shards included; a GGUF file's byte-level BPE
+ * vocabulary becomes a tokenizer folder beside the spec.  The tensors that must change (Gemma's norms, stored w for
  * 1 + w; GPT-2's Conv1D matrices, stored [in, out] with q, k and v fused)
  * go to NAME.converted.safetensors beside the spec, and its `weights` line
  * comes first, so that they override the originals.  The import then reads
@@ -386,25 +387,60 @@ static int write_file(const char *path, const char *text, tfm_error *e)
 
 /* ---- Sources ---------------------------------------------------------------- */
 
-/* A GGUF file is read, so that a malformed one says what is wrong, then
- * refused: importing GGUF is to come (issue 13).  0 for any other file. */
-static int is_gguf(const char *path, tfm_error *e)
+/* 1 when path is a GGUF file. */
+static int is_gguf(const char *path)
 {
 	unsigned char head[4] = { 0 };
 	FILE *fp = fopen(path, "rb");
-	tfm_gguf *g;
 
 	if (fp) {
 		if (fread(head, 1, sizeof head, fp) != sizeof head)
 			memset(head, 0, sizeof head);
 		fclose(fp);
 	}
-	if (!tfm_gguf_probe(head, sizeof head))
-		return 0;
-	if (tfm_gguf_open(&g, path, e) != 0)
+	return tfm_gguf_probe(head, sizeof head);
+}
+
+/* A GGUF file: read in place; its vocabulary, when tfmc reads it, written
+ * as a tokenizer folder beside the spec (tok_dir). */
+static int plan_gguf(Plan *p, const ImportOptions *o, const char *tok_dir, FILE *log, tfm_error *e)
+{
+	char notes[2048], why[256];
+	tfm_gguf *g;
+	int rc;
+
+	if (tfm_gguf_open(&g, o->src, e))
 		return -1;
+	rc = import_gguf_config(g, o->src, o->max_seq, &p->m, notes, sizeof notes, e);
+	for (char *n = notes, *nl; rc == 0 && *n && (nl = strchr(n, '\n')); n = nl + 1)
+		fprintf(log, "tfmc: note: %s: metadata '%.*s' is not one tfmc knows; taken not to change the math\n",
+		        o->src, (int)(nl - n), n);
+	if (rc == 0 && !o->tokenizer) {
+		rc = import_gguf_tokenizer(g, o->src, tok_dir, why, sizeof why, e);
+		if (rc == 0 && absolute(tok_dir, p->tokenizer, sizeof p->tokenizer))
+			rc = tfm_fail(e, "%s: path too long", tok_dir);
+		else if (rc == 1) {
+			fprintf(log, "tfmc: note: %s: no tokenizer recorded: %s; give --tokenizer to record one\n",
+			        o->src, why);
+			rc = 0;
+		}
+	}
+	if (rc == 0) {
+		const char *arch;
+		size_t len;
+		tfm_gguf_string(g, "general.architecture", &arch, &len);
+		snprintf(p->from, sizeof p->from, "A GGUF file (version %u, architecture %.*s), read in place%s",
+		         (unsigned)tfm_gguf_version(g), (int)(len < 40 ? len : 40), arch,
+		         p->tokenizer[0] ? ";\n# its vocabulary written as the tokenizer folder beside the spec" : "");
+	}
 	tfm_gguf_close(g);
-	return tfm_fail(e, "%s: a GGUF file: importing GGUF is not supported yet", path);
+	if (rc)
+		return -1;
+	if (absolute(o->src, p->weights[p->n_weights++], PATH_MAX))
+		return tfm_fail(e, "%s: path too long", o->src);
+	if (o->tokenizer && absolute(o->tokenizer, p->tokenizer, sizeof p->tokenizer))
+		return tfm_fail(e, "%s: path too long", o->tokenizer);
+	return 0;
 }
 
 static int plan_llama2c(Plan *p, const ImportOptions *o, FILE *log, tfm_error *e)
@@ -492,7 +528,7 @@ static int plan_hf(Plan *p, const ImportOptions *o, const char *conv_path, Conve
 /* import_run with a zeroed plan p and no converted tensors in conv. */
 static int import_into(const ImportOptions *o, Plan *p, Converted *conv, FILE *log, tfm_error *e)
 {
-	char out_abs[PATH_MAX], dir[PATH_MAX], conv_path[PATH_MAX + 32], name[64];
+	char out_abs[PATH_MAX], dir[PATH_MAX], conv_path[PATH_MAX + 32], tok_dir[PATH_MAX + 32], name[64];
 	char *text = NULL, *allows = NULL;
 	size_t n = strlen(o->out);
 	int rc = -1;
@@ -514,10 +550,11 @@ static int import_into(const ImportOptions *o, Plan *p, Converted *conv, FILE *l
 	snprintf(conv_path, sizeof conv_path, "%.*s.converted.safetensors", (int)(n - 4), o->out);
 
 	snprintf(p->source, sizeof p->source, "%s", o->src);
-	if (!is_dir(o->src) && is_gguf(o->src, e) != 0)
-		return -1;
+	snprintf(tok_dir, sizeof tok_dir, "%.*s.tokenizer", (int)(n - 4), o->out);
 	if (is_dir(o->src))
 		rc = plan_hf(p, o, conv_path, conv, log, e);
+	else if (is_gguf(o->src))
+		rc = plan_gguf(p, o, tok_dir, log, e);
 	else
 		rc = plan_llama2c(p, o, log, e);
 	if (rc)

@@ -28,8 +28,20 @@ int import_hf_config(const char *text, size_t len, const char *label, long long 
 int import_llama2c_config(const tfm_llama2c_config *c, const char *label, long long max_seq,
                           Model *m, tfm_error *e);
 
+/* The Model a GGUF file's metadata describes (gguf_config.c); its
+ * {arch}. keys tfmc does not know, one per line, in notes[size]. */
+int import_gguf_config(const tfm_gguf *g, const char *label, long long max_seq, Model *m, char *notes,
+                       size_t size, tfm_error *e);
+
+/* Writes g's vocabulary as a tokenizer folder dir (tokenizer.json,
+ * tokenizer_config.json) when it is a byte-level BPE one tfmc reads
+ * (gguf_vocab.c): 0; 1 with why[why_size] saying why it wrote none; -1 on
+ * an error. */
+int import_gguf_tokenizer(const tfm_gguf *g, const char *label, const char *dir, char *why, size_t why_size,
+                          tfm_error *e);
+
 typedef struct ImportOptions {
-	const char *src;	/* a llama2.c .bin or a Hugging Face folder */
+	const char *src;	/* a llama2.c .bin, a GGUF file or a Hugging Face folder */
 	const char *out;	/* NAME.tfm */
 	long long max_seq;	/* 0: the source's */
 	const char *tokenizer;	/* NULL: the one beside the source, if any */

@@ -243,6 +243,8 @@ def write_gguf(path, tensors, meta):
         out += gguf_string(k)
         if isinstance(v, str):
             out += struct.pack("<I", 8) + gguf_string(v)
+        elif isinstance(v, float):
+            out += struct.pack("<If", 6, v)  # float32
         else:
             out += struct.pack("<II", 4, v)  # uint32
     offset = 0
@@ -259,6 +261,22 @@ def write_gguf(path, tensors, meta):
         f.write(out)
 
 # ---------------------------------------------------------------------------
+
+def gguf_meta(cfg):
+    """The metadata llama.cpp reads: a llama model's hyperparameters; the
+    GPT-2-style case is named gpt2, which tfmc does not import."""
+    arch = "llama" if cfg["norm"] == "rmsnorm" else "gpt2"
+    meta = {"general.architecture": arch, "general.name": cfg["name"], "general.alignment": 32}
+    if arch == "llama":
+        meta.update({"llama.context_length": cfg["max_seq"], "llama.embedding_length": cfg["d_model"],
+                     "llama.block_count": cfg["n_layer"], "llama.feed_forward_length": cfg["d_ff"],
+                     "llama.attention.head_count": cfg["n_head"],
+                     "llama.attention.head_count_kv": cfg["n_kv_head"],
+                     "llama.attention.layer_norm_rms_epsilon": float(cfg["norm_eps"]),
+                     "llama.rope.freq_base": float(cfg["rope_theta"]),
+                     "llama.rope.dimension_count": cfg["head_dim"]})
+    return meta
+
 
 def write_case(case, k):
     seed = zlib.crc32(case["name"].encode())
@@ -283,8 +301,7 @@ def write_case(case, k):
             kind, data = "F32", w.astype("<f4").tobytes()
             used[name] = w
         tensors.append((gguf_name(name), kind, list(shape), data))
-    write_gguf(base + ".gguf", tensors, {"general.architecture": "llama", "general.name": case["name"],
-                                         "general.alignment": 32})
+    write_gguf(base + ".gguf", tensors, gguf_meta(cfg))
     tokens = [int(t) for t in rng.integers(0, cfg["vocab"], size=cfg["max_seq"] - 3)]
     with open(base + ".tokens", "w") as f:
         f.write(",".join(map(str, tokens)) + "\n")
