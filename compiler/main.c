@@ -14,6 +14,7 @@
 #include "emit.h"
 #include "jit.h"
 #include "import.h"
+#include "export.h"
 #include "tensors.h"
 #include "tfm.h"
 
@@ -72,8 +73,10 @@ static void usage(FILE *f)
 "                         train a byte-level BPE tokenizer of N ids on the texts;\n"
 "                         --special TOKEN (repeatable; default <|endoftext|>)\n"
 "  import SRC -o NAME.tfm [--max-seq N] [--tokenizer PATH]\n"
-"                         a spec for a llama2.c .bin or a Hugging Face folder,\n"
-"                         its weights read in place where they can be\n"
+"                         a spec for a llama2.c .bin, a GGUF file or a Hugging\n"
+"                         Face folder, its weights read in place where they can be\n"
+"  export FILE [--weights W] [--weight-dtype T] [--tokenizer PATH] -o M.gguf\n"
+"                         the model as a GGUF file llama.cpp runs\n"
 "  train FILE --data DATA -o OUT.safetensors [options]\n"
 "                         train the model (tfmc train FILE --help for the options)\n"
 "  grad FILE --weights W --tokens IDS -o G.safetensors\n"
@@ -156,6 +159,13 @@ static int parse_args(Options *o, int argc, char **argv)
 			o->pass[o->n_pass++] = argv[i];
 			if (take == 2)
 				o->pass[o->n_pass++] = argv[++i];
+		} else if (o->command && strcmp(o->command, "export") == 0 && strcmp(a, "--weights") == 0) {
+			if (i + 1 >= argc)
+				return usage_error("%s needs an argument", a);
+			if (o->n_pass + 2 >= (int)(sizeof o->pass / sizeof o->pass[0]))
+				return usage_error("%s", "too many options");
+			o->pass[o->n_pass++] = argv[i];
+			o->pass[o->n_pass++] = argv[++i];
 		} else if (strcmp(a, "--seed") == 0 && o->command && strcmp(o->command, "init") == 0) {
 			char *end;
 			if (i + 1 >= argc)
@@ -163,7 +173,7 @@ static int parse_args(Options *o, int argc, char **argv)
 			o->seed = strtoll(argv[++i], &end, 10);
 			if (*argv[i] == 0 || *end || o->seed < 0)
 				return usage_error("--seed: expected a non-negative integer, got '%s'", argv[i]);
-		} else if (o->command && strcmp(o->command, "import") == 0
+		} else if (o->command && (strcmp(o->command, "import") == 0 || strcmp(o->command, "export") == 0)
 		           && (strcmp(a, "--max-seq") == 0 || strcmp(a, "--tokenizer") == 0)) {
 			char *end;
 			if (i + 1 >= argc)
@@ -1026,13 +1036,39 @@ static int cmd_tokenize(Options *o)
 }
 
 /* tfmc import SRC -o NAME.tfm [--max-seq N] [--tokenizer PATH] */
+/* tfmc export SPEC [--weights W] [--weight-dtype T] -o model.gguf */
+static int cmd_export(Options *o)
+{
+	Front fe;
+	Program prog;
+	tfm_error e;
+	int rc;
+
+	if (!o->output)
+		return usage_error("%s", "export: no -o model.gguf");
+	if ((rc = load_program(o, &fe, &prog, "export")) != 0) {
+		front_free(&fe);
+		return rc;
+	}
+	const char *opt = weights_option(o);
+	const char *const *paths = opt ? &opt : (const char *const *)prog.weights;
+	if (export_gguf(&prog, paths, opt ? 1 : prog.n_weights, o->tokenizer ? o->tokenizer : prog.tokenizer,
+	                o->output, stderr, &e)) {
+		fprintf(stderr, "tfmc: error: %s\n", e.msg);
+		rc = EXIT_ERRORS;
+	}
+	ir_free(&prog);
+	front_free(&fe);
+	return rc;
+}
+
 static int cmd_import(Options *o)
 {
 	tfm_error e;
 	ImportOptions io = { o->n_files == 1 ? o->files[0] : NULL, o->output, o->max_seq, o->tokenizer };
 
 	if (o->n_files != 1)
-		return usage_error("%s takes one source: a llama2.c .bin or a Hugging Face folder", "import");
+		return usage_error("%s takes one source: a llama2.c .bin, a GGUF file or a Hugging Face folder", "import");
 	if (!o->output)
 		return usage_error("%s", "import: no -o NAME.tfm");
 	if (import_run(&io, stderr, &e)) {
@@ -1123,6 +1159,8 @@ int main(int argc, char **argv)
 		rc = cmd_init(&o);
 	else if (strcmp(o.command, "import") == 0)
 		rc = cmd_import(&o);
+	else if (strcmp(o.command, "export") == 0)
+		rc = cmd_export(&o);
 	else if (strcmp(o.command, "tokenize") == 0)
 		rc = cmd_tokenize(&o);
 	else if (is_train_command(o.command))

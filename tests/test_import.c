@@ -16,6 +16,7 @@
 #include <CUnit/CUnit.h>
 #include <cjson/cJSON.h>
 #include "import.h"
+#include "tfm_internal.h"
 #include "testutil.h"
 
 #define CK "tests/checkpoints"
@@ -544,6 +545,175 @@ static void test_tokenize(void)
 	test_sh("rm -f %s %s/bad.json", ids, dir);
 }
 
+/* ---- GGUF: import, export, and the two together ------------------------------ */
+
+/* A GGUF file at path with the quantized golden's llama metadata, changed by
+ * one pair (key, value: a string, or an integer when it parses as one;
+ * key NULL: none), and its token embedding. */
+static int gguf_variant(const char *path, const char *key, const char *value, int rope_freqs)
+{
+	static float emb[96 * 256], freqs[32];
+	tfm_gguf_out_kv kv[16];
+	tfm_gguf_out_tensor t[2] = { { "token_embd.weight", TFM_F32, 2, { 96, 256 }, emb },
+	                             { "rope_freqs.weight", TFM_F32, 1, { 32, 0 }, freqs } };
+	static const struct { const char *key; long v; } ints[] = {
+		{ "llama.context_length", 16 }, { "llama.embedding_length", 256 }, { "llama.block_count", 2 },
+		{ "llama.feed_forward_length", 512 }, { "llama.attention.head_count", 4 },
+		{ "llama.attention.head_count_kv", 2 },
+	};
+	size_t n = 0;
+	tfm_error e;
+
+	kv[n++] = (tfm_gguf_out_kv){ .key = "general.architecture", .type = TFM_GGUF_STRING, .str = "llama" };
+	for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++)
+		if (!key || strcmp(key, ints[i].key) != 0)
+			kv[n++] = (tfm_gguf_out_kv){ .key = ints[i].key, .type = TFM_GGUF_UINT32, .u = (uint64_t)ints[i].v };
+	if (key && strcmp(key, "general.architecture") == 0)
+		kv[0].str = value;
+	else if (key && value) {
+		char *end;
+		long v = strtol(value, &end, 10);
+		kv[n++] = *end ? (tfm_gguf_out_kv){ .key = key, .type = TFM_GGUF_STRING, .str = value }
+		               : (tfm_gguf_out_kv){ .key = key, .type = TFM_GGUF_UINT32, .u = (uint64_t)v };
+	}
+	return tfm_gguf_write(path, kv, n, t, rope_freqs ? 2 : 1, &e);
+}
+
+static void test_gguf(void)
+{
+	char err[TEST_DIR_MAX + 16], toks[256];	/* err: test_path's buffers rotate */
+
+	snprintf(err, sizeof err, "%s", test_path(dir, "err.txt"));
+	/* The quantized golden: imported, run in place, its logits. */
+	snprintf(toks, sizeof toks, "%s", test_slurp("tests/golden/quant_llama_mixed.tokens"));
+	toks[strcspn(toks, "\n")] = '\0';
+	CU_ASSERT_EQUAL(test_sh("./tfmc import tests/golden/quant_llama_mixed.gguf -o %s 2>%s",
+	                        test_path(dir, "qm.tfm"), err), 0);
+	ASSERT_HAS(test_slurp(err), "no tokenizer recorded");
+	ASSERT_HAS(test_slurp(test_path(dir, "qm.tfm")), "rope_style       = interleaved");
+	ASSERT_HAS(test_slurp(test_path(dir, "qm.tfm")), "n_kv_head        = 2");
+	ASSERT_HAS(test_slurp(test_path(dir, "qm.tfm")), "norm_eps         = 1e-05");
+	CU_ASSERT_EQUAL(test_sh("./tfmc run %s --tokens %s -n 1 --logits %s >/dev/null 2>&1", test_path(dir, "qm.tfm"),
+	                        toks, test_path(dir, "qm.npy")), 0);
+	CU_ASSERT(distance("qm.npy", "tests/golden/quant_llama_mixed.logits.npy", "gguf import") <= 1);
+
+	/* Export, import back: the same model (a half-style one, its q and k
+	 * rows permuted for llama's RoPE on the way), f32 and quantized. */
+	FILE *f = fopen(test_path(dir, "h.tfm"), "w");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	fputs("model h {\n vocab = 64  d_model = 256  n_layer = 2  n_head = 4  n_kv_head = 2  d_ff = 768\n"
+	      " max_seq = 32  rope_style = half  allow vocab-size\n}\n", f);
+	fclose(f);
+	CU_ASSERT_EQUAL(test_sh("./tfmc init %s -o %s 2>/dev/null", test_path(dir, "h.tfm"), test_path(dir, "h.st")), 0);
+	static const char *const types[] = { "f32", "q8_0", "q4_K" };
+	for (int i = 0; i < 3; i++) {
+		char what[32];
+		CU_ASSERT_EQUAL(test_sh("./tfmc export %s --weights %s --weight-dtype %s -o %s 2>%s", test_path(dir, "h.tfm"),
+		                        test_path(dir, "h.st"), types[i], test_path(dir, "h.gguf"), err), 0);
+		ASSERT_HAS(test_slurp(err), "llama architecture");
+		ASSERT_HAS(test_slurp(err), "q and k rows permuted");
+		CU_ASSERT_EQUAL(test_sh("./tfmc import %s -o %s 2>/dev/null", test_path(dir, "h.gguf"),
+		                        test_path(dir, "h2.tfm")), 0);
+		CU_ASSERT_EQUAL(test_sh("./tfmc run %s --weights %s --weight-dtype %s --tokens 1,7,3,60,5 -n 1 --logits %s "
+		                        ">/dev/null 2>&1", test_path(dir, "h.tfm"), test_path(dir, "h.st"), types[i],
+		                        test_path(dir, "h_ref.npy")), 0);
+		CU_ASSERT_EQUAL(test_sh("./tfmc run %s --tokens 1,7,3,60,5 -n 1 --logits %s >/dev/null 2>&1",
+		                        test_path(dir, "h2.tfm"), test_path(dir, "h_gguf.npy")), 0);
+		snprintf(what, sizeof what, "export %s", types[i]);
+		CU_ASSERT(distance("h_gguf.npy", test_path(dir, "h_ref.npy"), what) <= 1);
+	}
+	/* What llama.cpp has no architecture for is refused, naming the key. */
+	f = fopen(test_path(dir, "ln.tfm"), "w");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	fputs("model ln {\n vocab = 64  d_model = 64  n_layer = 1  n_head = 2  max_seq = 16  norm = layernorm\n}\n", f);
+	fclose(f);
+	CU_ASSERT_EQUAL(test_sh("./tfmc init %s -o %s 2>/dev/null && ./tfmc export %s --weights %s -o %s 2>%s",
+	                        test_path(dir, "ln.tfm"), test_path(dir, "ln.st"), test_path(dir, "ln.tfm"),
+	                        test_path(dir, "ln.st"), test_path(dir, "ln.gguf"), err), 1);
+	ASSERT_HAS(test_slurp(err), "no llama.cpp architecture computes norm = layernorm");
+	CU_ASSERT_EQUAL(test_sh("./tfmc export %s -o %s 2>%s", test_path(dir, "ln.tfm"), test_path(dir, "ln.gguf"), err), 1);
+
+	/* Metadata that changes the math, refused by name. */
+	static const struct { const char *key, *value, *want; int freqs; } bad[] = {
+		{ "general.architecture", "mamba", "architecture 'mamba' is not one tfmc imports", 0 },
+		{ "llama.rope.scaling.type", "linear", "'llama.rope.scaling.type' is 'linear'", 0 },
+		{ "llama.expert_count", "8", "a mixture of experts", 0 },
+		{ "llama.embedding_length", NULL, "no metadata 'llama.embedding_length'", 0 },
+		{ "llama.rope.dimension_count", "32", "RoPE on part of each head", 0 },
+		{ "llama.attention.sliding_window", "8", "import with --max-seq 8 or less", 0 },
+		{ NULL, NULL, "tensor 'rope_freqs.weight' rescales RoPE", 1 },
+		{ "llama.vocab_size", "95", "'token_embd.weight' has 96 rows, and the vocabulary 95 ids", 0 },
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		CU_ASSERT_EQUAL_FATAL(gguf_variant(test_path(dir, "bad.gguf"), bad[i].key, bad[i].value, bad[i].freqs), 0);
+		CU_ASSERT_EQUAL(test_sh("./tfmc import %s -o %s 2>%s", test_path(dir, "bad.gguf"), test_path(dir, "bad.tfm"),
+		                        err), 1);
+		ASSERT_HAS(test_slurp(err), bad[i].want);
+	}
+	/* A vocabulary alone, with --max-seq too long */
+	CU_ASSERT_EQUAL_FATAL(gguf_variant(test_path(dir, "bad.gguf"), NULL, NULL, 0), 0);
+	CU_ASSERT_EQUAL(test_sh("./tfmc import %s --max-seq 17 -o %s 2>%s", test_path(dir, "bad.gguf"),
+	                        test_path(dir, "bad.tfm"), err), 1);
+	ASSERT_HAS(test_slurp(err), "--max-seq 17 is longer than the model's context");
+}
+
+/* Llama 3's vocabulary through a GGUF file: exported with the model,
+ * imported back as a tokenizer folder, the same ids for every golden text
+ * (with and without BOS) as the tokenizer.json it came from. */
+static void test_gguf_vocab(void)
+{
+	char tk[TEST_DIR_MAX + 16];
+	FILE *f;
+
+	snprintf(tk, sizeof tk, "%s/l3", dir);
+	CU_ASSERT_EQUAL_FATAL(test_sh("mkdir -p %s && xz -dc tests/tokenizers/llama3/tokenizer.json.xz >%s/tokenizer.json"
+	                              " && cp tests/tokenizers/llama3/tokenizer_config.json %s/", tk, tk, tk), 0);
+	f = fopen(test_path(dir, "v.tfm"), "w");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	fputs("model v {\n vocab = 128256  d_model = 32  n_layer = 1  n_head = 2  d_ff = 64  max_seq = 16\n"
+	      " rope_style = interleaved\n}\n", f);
+	fclose(f);
+	CU_ASSERT_EQUAL(test_sh("./tfmc init %s -o %s 2>/dev/null", test_path(dir, "v.tfm"), test_path(dir, "v.st")), 0);
+	CU_ASSERT_EQUAL(test_sh("./tfmc export %s --weights %s --tokenizer %s --weight-dtype q8_0 -o %s 2>/dev/null",
+	                        test_path(dir, "v.tfm"), test_path(dir, "v.st"), tk, test_path(dir, "v.gguf")), 0);
+	CU_ASSERT_EQUAL(test_sh("./tfmc import %s -o %s 2>/dev/null", test_path(dir, "v.gguf"), test_path(dir, "v2.tfm")), 0);
+	ASSERT_HAS(test_slurp(test_path(dir, "v2.tfm")), "tokenizer \"v2.tokenizer\"");
+
+	tfm_tokenizer *a, *b;
+	tfm_error e;
+	CU_ASSERT_FATAL(tfm_tokenizer_open(&a, tk, &e) == 0);
+	CU_ASSERT_FATAL(tfm_tokenizer_open(&b, test_path(dir, "v2.tokenizer"), &e) == 0);
+	CU_ASSERT_EQUAL(tfm_tokenizer_bos(a), tfm_tokenizer_bos(b));
+	f = fopen("tests/tokenizers/llama3/golden.jsonl", "r");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	char line[65536];
+	int texts = 0, same = 0;
+	while (fgets(line, sizeof line, f)) {
+		cJSON *j = cJSON_Parse(line);
+		const cJSON *t = cJSON_GetObjectItemCaseSensitive(j, "text");
+		if (cJSON_IsString(t))
+			for (int special = 0; special < 2; special++) {
+				int *ia = NULL, *ib = NULL;
+				size_t na = 0, nb = 0;
+				const size_t len = strlen(t->valuestring);
+				if (tfm_tokenizer_encode(a, t->valuestring, len, special, &ia, &na, &e) == 0
+				    && tfm_tokenizer_encode(b, t->valuestring, len, special, &ib, &nb, &e) == 0) {
+					texts++;
+					same += na == nb && memcmp(ia, ib, na * sizeof *ia) == 0;
+				}
+				free(ia);
+				free(ib);
+			}
+		cJSON_Delete(j);
+	}
+	fclose(f);
+	printf("\n    Llama 3's vocabulary through GGUF: %d of %d encodings the same", same, texts);
+	CU_ASSERT(texts > 20);
+	CU_ASSERT_EQUAL(same, texts);
+	tfm_tokenizer_close(a);
+	tfm_tokenizer_close(b);
+}
+
 static int setup(void)
 {
 	return test_dir_open(dir, "import");
@@ -568,7 +738,9 @@ int add_import_suites(void)
 	    !CU_add_test(s, "config.json: every refused field by name", test_config_errors) ||
 	    !CU_add_test(s, "config.json: what the fields map to", test_config_keys) ||
 	    !CU_add_test(s, "broken checkpoints", test_bad_checkpoints) ||
-	    !CU_add_test(s, "tensors that need converting are refused raw", test_refused_raw))
+	    !CU_add_test(s, "tensors that need converting are refused raw", test_refused_raw) ||
+	    !CU_add_test(s, "GGUF: import in place, export and back, refused metadata", test_gguf) ||
+	    !CU_add_test(s, "GGUF: Llama 3's vocabulary exported and imported back", test_gguf_vocab))
 		return -1;
 	/* The tokenizer's command: a suite of its own, in this file for its fixtures. */
 	s = CU_add_suite("compiler/tokenize", setup, teardown);

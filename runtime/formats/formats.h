@@ -174,6 +174,8 @@ int tfm_gguf_map_name(const char *name, char *key, size_t cap);
  * model that does not use them refuses them by name), as a tfm_file that
  * owns the mapping; g is closed, whatever happens. */
 int tfm_gguf_take_weights(tfm_gguf *g, tfm_file **f, tfm_error *e);
+/* The other way: llama.cpp's name of section 3's key; 0, or -1. */
+int tfm_gguf_name_of(const char *key, char *name, size_t cap);
 uint32_t tfm_gguf_version(const tfm_gguf *g);
 /* general.alignment, or the default 32. */
 uint32_t tfm_gguf_alignment(const tfm_gguf *g);
@@ -189,5 +191,31 @@ int tfm_gguf_kv(const tfm_gguf *g, size_t i, const char **key, size_t *key_len,
 int tfm_gguf_uint(const tfm_gguf *g, const char *key, uint64_t *x);
 int tfm_gguf_float(const tfm_gguf *g, const char *key, double *x);
 int tfm_gguf_string(const tfm_gguf *g, const char *key, const char **s, size_t *len);
+
+/* Writing a GGUF file (version 3, aligned to 32): n_kv metadata pairs
+ * and n_t tensors (2-D at most, shape in section 3's order, rows whole
+ * blocks of dtype: F32, F16, BF16 or a quantized type), through a
+ * temporary file renamed into place. */
+typedef struct tfm_gguf_out_kv {
+	const char *key;
+	int type;		/* TFM_GGUF_ */
+	uint64_t u;		/* unsigned integers and BOOL */
+	int64_t i;		/* signed integers */
+	double f;		/* FLOAT32, FLOAT64 */
+	const char *str;	/* STRING (NUL-terminated) */
+	int elem_type;		/* ARRAY: STRING (items: const char *const *), INT32 or FLOAT32 */
+	size_t count;
+	const void *items;
+} tfm_gguf_out_kv;
+
+typedef struct tfm_gguf_out_tensor {
+	const char *name;
+	int dtype, ndim;
+	size_t shape[2];
+	const void *data;
+} tfm_gguf_out_tensor;
+
+int tfm_gguf_write(const char *path, const tfm_gguf_out_kv *kv, size_t n_kv, const tfm_gguf_out_tensor *t,
+                   size_t n_t, tfm_error *e);
 
 #endif

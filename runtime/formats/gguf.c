@@ -31,11 +31,13 @@
  * ggml type is an error at open.  Metadata values point into the map:
  * strings are not copied, arrays are walked with an iterator.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "formats.h"
 
@@ -691,5 +693,172 @@ int tfm_gguf_take_weights(tfm_gguf *g, tfm_file **out, tfm_error *e)
 	g->file = NULL;
 	tfm_gguf_close(g);
 	*out = f;
+	return 0;
+}
+
+int tfm_gguf_name_of(const char *key, char *name, size_t cap)
+{
+	const char *dot;
+	size_t n;
+
+	if (strncmp(key, "layers.", 7) == 0) {
+		char *end;
+		long layer = strtol(key + 7, &end, 10);
+		if (end == key + 7 || *end != '.')
+			return -1;
+		/* the longest section 3 name that starts what follows */
+		const char *rest = end + 1, *suffix = strrchr(rest, '.');
+		n = suffix ? (size_t)(suffix - rest) : strlen(rest);
+		for (size_t i = 0; i < sizeof gg_block_names / sizeof gg_block_names[0]; i++)
+			if (strlen(gg_block_names[i].tfm) == n && strncmp(rest, gg_block_names[i].tfm, n) == 0)
+				return snprintf(name, cap, "blk.%ld.%s%s", layer, gg_block_names[i].gguf,
+				                suffix ? suffix : "") < (int)cap ? 0 : -1;
+		return -1;
+	}
+	dot = strchr(key, '.');
+	n = dot ? (size_t)(dot - key) : strlen(key);
+	for (size_t i = 0; i < sizeof gg_global_names / sizeof gg_global_names[0]; i++)
+		if (strlen(gg_global_names[i].tfm) == n && strncmp(key, gg_global_names[i].tfm, n) == 0)
+			return snprintf(name, cap, "%s%s", gg_global_names[i].gguf, dot ? dot : "") < (int)cap ? 0 : -1;
+	return -1;
+}
+
+/* ---- Writing ------------------------------------------------------------------ */
+
+/* ggml's number of a tfm dtype, or -1. */
+static int gg_ggml_of(int dtype)
+{
+	for (uint32_t i = 0; i < GG_N_GGML; i++)
+		if (gg_ggml_types[i].name && gg_ggml_types[i].dtype == dtype)
+			return (int)i;
+	return -1;
+}
+
+typedef struct gg_out {
+	FILE *f;
+	int bad;
+} gg_out;
+
+static void gg_put(gg_out *o, const void *p, size_t n)
+{
+	if (n && fwrite(p, 1, n, o->f) != n)
+		o->bad = 1;
+}
+
+static void gg_put_le(gg_out *o, uint64_t x, int n)
+{
+	unsigned char b[8];
+	for (int i = 0; i < n; i++)
+		b[i] = (unsigned char)(x >> (8 * i));
+	gg_put(o, b, (size_t)n);
+}
+
+static void gg_put_str(gg_out *o, const char *s, size_t len)
+{
+	gg_put_le(o, len, 8);
+	gg_put(o, s, len);
+}
+
+static void gg_put_scalar(gg_out *o, int type, uint64_t u, int64_t i, double f)
+{
+	switch (type) {
+	case TFM_GGUF_UINT8: case TFM_GGUF_BOOL: gg_put_le(o, u, 1); break;
+	case TFM_GGUF_INT8: gg_put_le(o, (uint64_t)i, 1); break;
+	case TFM_GGUF_UINT16: gg_put_le(o, u, 2); break;
+	case TFM_GGUF_INT16: gg_put_le(o, (uint64_t)i, 2); break;
+	case TFM_GGUF_UINT32: gg_put_le(o, u, 4); break;
+	case TFM_GGUF_INT32: gg_put_le(o, (uint64_t)i, 4); break;
+	case TFM_GGUF_UINT64: gg_put_le(o, u, 8); break;
+	case TFM_GGUF_INT64: gg_put_le(o, (uint64_t)i, 8); break;
+	case TFM_GGUF_FLOAT32: {
+		float x = (float)f;
+		uint32_t b;
+		memcpy(&b, &x, 4);
+		gg_put_le(o, b, 4);
+		break;
+	}
+	case TFM_GGUF_FLOAT64: {
+		uint64_t b;
+		memcpy(&b, &f, 8);
+		gg_put_le(o, b, 8);
+		break;
+	}
+	}
+}
+
+int tfm_gguf_write(const char *path, const tfm_gguf_out_kv *kv, size_t n_kv, const tfm_gguf_out_tensor *t,
+                   size_t n_t, tfm_error *e)
+{
+	char tmp[4096 + 32];
+	gg_out o = { NULL, 0 };
+	uint64_t offset = 0;
+	long pos;
+
+	if (!tfm_host_is_le())
+		return tfm_fail(e, "%s: GGUF is written little-endian, on little-endian hosts only", path);
+	for (size_t i = 0; i < n_t; i++) {
+		size_t block, bytes;
+		if (gg_ggml_of(t[i].dtype) < 0 || tfm_dtype_block(t[i].dtype, &block, &bytes) != 0
+		    || t[i].ndim < 1 || t[i].ndim > 2 || t[i].shape[t[i].ndim - 1] % block != 0)
+			return tfm_fail(e, "%s: tensor '%s' cannot be written as %s", path, t[i].name,
+			                tfm_dtype_name(t[i].dtype));
+	}
+	snprintf(tmp, sizeof tmp, "%s.tmp%d", path, (int)getpid());
+	if (!(o.f = fopen(tmp, "wb")))
+		return tfm_fail(e, "cannot write %s: %s", path, strerror(errno));
+	gg_put(&o, "GGUF", 4);
+	gg_put_le(&o, 3, 4);
+	gg_put_le(&o, n_t, 8);
+	gg_put_le(&o, n_kv, 8);
+	for (size_t i = 0; i < n_kv; i++) {
+		gg_put_str(&o, kv[i].key, strlen(kv[i].key));
+		gg_put_le(&o, (uint64_t)kv[i].type, 4);
+		if (kv[i].type == TFM_GGUF_STRING) {
+			gg_put_str(&o, kv[i].str, strlen(kv[i].str));
+		} else if (kv[i].type == TFM_GGUF_ARRAY) {
+			gg_put_le(&o, (uint64_t)kv[i].elem_type, 4);
+			gg_put_le(&o, kv[i].count, 8);
+			for (size_t j = 0; j < kv[i].count; j++) {
+				if (kv[i].elem_type == TFM_GGUF_STRING) {
+					const char *sj = ((const char *const *)kv[i].items)[j];
+					gg_put_str(&o, sj, strlen(sj));
+				} else if (kv[i].elem_type == TFM_GGUF_FLOAT32) {
+					gg_put_scalar(&o, TFM_GGUF_FLOAT32, 0, 0, ((const float *)kv[i].items)[j]);
+				} else {
+					gg_put_scalar(&o, kv[i].elem_type, (uint64_t)((const int32_t *)kv[i].items)[j],
+					              ((const int32_t *)kv[i].items)[j], 0);
+				}
+			}
+		} else {
+			gg_put_scalar(&o, kv[i].type, kv[i].u, kv[i].i, kv[i].f);
+		}
+	}
+	for (size_t i = 0; i < n_t; i++) {
+		const size_t cols = t[i].shape[t[i].ndim - 1], rows = t[i].ndim == 2 ? t[i].shape[0] : 1;
+		gg_put_str(&o, t[i].name, strlen(t[i].name));
+		gg_put_le(&o, (uint64_t)t[i].ndim, 4);
+		gg_put_le(&o, cols, 8);			/* fastest first */
+		if (t[i].ndim == 2)
+			gg_put_le(&o, rows, 8);
+		gg_put_le(&o, (uint64_t)gg_ggml_of(t[i].dtype), 4);
+		gg_put_le(&o, offset, 8);
+		offset += (tfm_dtype_row_bytes(t[i].dtype, cols) * rows + GG_DEFAULT_ALIGN - 1) / GG_DEFAULT_ALIGN
+		          * GG_DEFAULT_ALIGN;
+	}
+	static const unsigned char zeros[GG_DEFAULT_ALIGN];
+	pos = ftell(o.f);
+	gg_put(&o, zeros, (size_t)((GG_DEFAULT_ALIGN - pos % GG_DEFAULT_ALIGN) % GG_DEFAULT_ALIGN));
+	for (size_t i = 0; i < n_t; i++) {
+		const size_t cols = t[i].shape[t[i].ndim - 1], rows = t[i].ndim == 2 ? t[i].shape[0] : 1;
+		const size_t bytes = tfm_dtype_row_bytes(t[i].dtype, cols) * rows;
+		gg_put(&o, t[i].data, bytes);
+		gg_put(&o, zeros, (GG_DEFAULT_ALIGN - bytes % GG_DEFAULT_ALIGN) % GG_DEFAULT_ALIGN);
+	}
+	o.bad |= fflush(o.f) != 0 || fsync(fileno(o.f)) != 0;
+	o.bad |= fclose(o.f) != 0;
+	if (o.bad || rename(tmp, path) != 0) {
+		remove(tmp);
+		return tfm_fail(e, "cannot write %s: %s", path, strerror(errno));
+	}
 	return 0;
 }
