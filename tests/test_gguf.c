@@ -331,7 +331,7 @@ static void test_tensors(void)
 }
 
 /* Q8_0, Q4_0, Q4_K, Q6_K: names, block sizes and byte sizes; not read as
- * floats; refused by binding, F32 beside them bound. */
+ * floats by tfm_file_read_f32; bound in place, or converted. */
 static void test_quantized(void)
 {
 	static const struct { int ggml, dtype; const char *name; uint64_t d0, d1; size_t nbytes; } q[] = {
@@ -384,11 +384,21 @@ static void test_quantized(void)
 	CU_ASSERT(tfm_dtype_block(99, &block, &bytes) == -1);
 
 	{
-		tfm_tensor_decl d[2] = { { "norm", 1, { 4 }, TFM_F32 }, { "q2", 2, { 3, 256 }, TFM_F32 } };
-		/* The F32 vector binds; a model asking for the Q4_K tensor is told. */
-		CU_ASSERT(tfm_file_bind(f, d, 1, NULL, &e) == -1);	/* the others are unused */
-		CU_ASSERT(tfm_file_bind(f, d, 2, NULL, &e) == -1);
-		ASSERT_MSG(e.msg, "t.gguf: tensor 'q2': dtype Q4_K is not supported yet (only F32, F16 and BF16 bind)");
+		/* Every tensor binds as stored, in place (the matrices); a vector
+		 * of blocks binds as floats, dequantized; asked for alone, the F32
+		 * one is told of the others. */
+		tfm_tensor_decl d[5] = { { "q0", 2, { 2, 64 }, TFM_Q8_0 }, { "q1", 1, { 32 }, TFM_F32 },
+		                         { "q2", 2, { 3, 256 }, TFM_Q4_K }, { "q3", 1, { 512 }, TFM_F32 },
+		                         { "norm", 1, { 4 }, TFM_F32 } };
+		void *out[5];
+		CU_ASSERT(tfm_file_bind(f, d + 4, 1, NULL, &e) == -1);
+		ASSERT_HAS(e.msg, "unexpected tensor");
+		CU_ASSERT(tfm_file_bind(f, d, 5, out, &e) == 0);
+		CU_ASSERT(tfm_file_holds(f, out[0]) && tfm_file_holds(f, out[2]) && !tfm_file_holds(f, out[1]));
+		d[2].dtype = TFM_Q6_K;	/* Q4_K requantized as Q6_K (from its floats) */
+		CU_ASSERT(tfm_file_bind(f, d, 5, out, &e) == 0);
+		d[0].shape[1] = 48;	/* not whole blocks */
+		CU_ASSERT(tfm_file_bind(f, d, 5, out, &e) == -1);
 	}
 	tfm_gguf_close(g);
 
@@ -600,8 +610,8 @@ static void test_bad_tensors(void)
 	BAD(w, "t.gguf: tensor 'w' appears more than once in the header");
 }
 
-/* Until GGUF is imported and bound: tfmc import and --weights read the
- * file (a malformed one says what is wrong) and say it is not supported. */
+/* tfmc import and --weights on a GGUF file: a malformed one says what is
+ * wrong; one without metadata binds, and is not a model to import. */
 static void test_not_yet(void)
 {
 	char good_[TEST_DIR_MAX + 16], bad_[TEST_DIR_MAX + 16], out[TEST_DIR_MAX + 16], err[TEST_DIR_MAX + 16];
@@ -626,13 +636,16 @@ static void test_not_yet(void)
 	fp = fopen(bad, "wb");
 	CU_ASSERT_FATAL(fp != NULL && fwrite(w.b, 1, w.n - 1, fp) == w.n - 1 && fclose(fp) == 0);
 
-	CU_ASSERT(tfm_weights_open(&wt, &good, 1, &d, 1, &e) == -1);
-	ASSERT_HAS(e.msg, "ok.gguf: a GGUF file: GGUF weights are not supported yet");
+	/* Bound under section 3's name, in place. */
+	CU_ASSERT(tfm_weights_open(&wt, &good, 1, &d, 1, &e) == 0);
+	CU_ASSERT(wt.bytes_in_place == 16 && wt.bytes_converted == 0);
+	CU_ASSERT(wt.data && ((const float *)wt.data[0])[3] == 1.0f);
+	tfm_weights_free(&wt);
 	CU_ASSERT(tfm_weights_open(&wt, &bad, 1, &d, 1, &e) == -1);
 	ASSERT_HAS(e.msg, "bad.gguf: tensor 'output_norm.weight': 16 bytes at offset 0 run past the end of the data section (15 bytes): truncated file?");
 
 	CU_ASSERT_EQUAL(test_sh("./tfmc import %s -o %s 2>%s", good, out, err), 1);
-	ASSERT_HAS(test_slurp(err), "ok.gguf: a GGUF file: importing GGUF is not supported yet\n");
+	ASSERT_HAS(test_slurp(err), "ok.gguf: no string 'general.architecture': not a model GGUF file");
 	CU_ASSERT_EQUAL(test_sh("./tfmc import %s -o %s 2>%s", bad, out, err), 1);
 	ASSERT_HAS(test_slurp(err), "bad.gguf: tensor 'output_norm.weight': 16 bytes at offset 0 run past the end");
 }
@@ -644,11 +657,11 @@ int add_gguf_suites(void)
 	if (!s ||
 	    !CU_add_test(s, "metadata of every type, arrays of strings and of arrays", test_metadata) ||
 	    !CU_add_test(s, "F32, F16, BF16 tensors read back, shapes reversed", test_tensors) ||
-	    !CU_add_test(s, "Q8_0, Q4_0, Q4_K, Q6_K listed, refused by binding", test_quantized) ||
+	    !CU_add_test(s, "Q8_0, Q4_0, Q4_K, Q6_K listed, bound in place or converted", test_quantized) ||
 	    !CU_add_test(s, "malformed headers", test_bad_header) ||
 	    !CU_add_test(s, "malformed metadata", test_bad_metadata) ||
 	    !CU_add_test(s, "malformed tensor infos", test_bad_tensors) ||
-	    !CU_add_test(s, "tfmc import and --weights: read, not yet supported", test_not_yet))
+	    !CU_add_test(s, "tfmc import and --weights on a file of no model", test_not_yet))
 		return -1;
 	return 0;
 }
