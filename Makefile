@@ -8,6 +8,8 @@
 #   make bench       the speed of the generated code against the machine, of
 #                    training beside PyTorch, of the tokenizers and of the
 #                    training kernels (bench/)
+#   make bench-peers tfmc beside llama.cpp on the same GGUF files (fetches
+#                    llama.cpp's CPU build from npm once)
 #   make regen       regenerate golden files (needs Debian's python3-numpy)
 #   make study       the design rules measured by tfmc compare (hours; see below)
 #   make clean
@@ -193,6 +195,21 @@ $(B)/tfmc-bench-kernels: $(B)/bench/bench_kernels.o $(B)/bench/machine.o \
 	@echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# make bench-peers: tfmc and llama.cpp side by side on the same GGUF files
+# (bench/peers.c).  llama.cpp is node-llama-cpp's CPU build from the npm
+# registry, fetched once into PEERS_CACHE (tools/llama_cpp.sh, which also
+# builds bench/peer_llama.c against it); not part of make test.
+# PEERS_ARGS passes options (--runs N, --threads 1,2, --formats q8_0,q4_K,
+# SPEC...).
+PEERS_CACHE ?= $(HOME)/.cache/tfmc/llama.cpp
+$(B)/tfmc-bench-peers: $(B)/bench/peers.o $(B)/bench/machine.o $(BENCH_ISAS:%=$(B)/bench/machine_%.o)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lpthread -lm
+
+bench-peers: tfmc $(B)/tfmc-bench-peers
+	$(Q)sh tools/llama_cpp.sh $(PEERS_CACHE)
+	$(Q)$(B)/tfmc-bench-peers --peer $(PEERS_CACHE) $(PEERS_ARGS)
+
 bench: tfmc $(B)/tfmc-bench $(B)/tfmc-bench-tokenizer $(B)/tfmc-bench-kernels
 	$(Q)$(B)/tfmc-bench $(BENCH_ARGS)
 	$(if $(findstring --json,$(BENCH_ARGS)),,$(Q)$(B)/tfmc-bench-tokenizer)
@@ -207,7 +224,7 @@ bench-tokenizer: $(B)/tfmc-bench-tokenizer
 bench-train: tfmc $(B)/tfmc-bench
 	$(Q)$(B)/tfmc-bench --train-only $(BENCH_ARGS)
 
-.PHONY: bench bench-tokenizer bench-train bench-kernels
+.PHONY: bench bench-tokenizer bench-train bench-kernels bench-peers
 
 # make study: the design rules measured (README, Studies).  Each group is a
 # file of specs/ablations/ trained by tfmc compare on Debian's fortunes

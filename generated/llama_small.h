@@ -67,7 +67,7 @@ typedef struct llama_small llama_small;
 
 /* Creates an instance from its weights: a safetensors file, a Hugging Face
  * checkpoint folder or a llama2.c .bin (mapped; tensors stored as the model
- * holds them (f32) used in place, others converted), checked
+ * holds them (all f32) used in place, others converted), checked
  * against the tensor list, with a pool of n_threads threads.  0, or -1
  * with a message in err.
  * weights_path NULL: the files the spec names (`weights`; none for this model). */

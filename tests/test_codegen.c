@@ -466,7 +466,7 @@ static void test_weight_dtype(void)
 
 	/* Bad values are usage errors. */
 	CU_ASSERT_EQUAL(test_sh("./tfmc build specs/llama_small.tfm -o %s/x --weight-dtype f16 2>%s/err.txt", dir, dir), 2);
-	CU_ASSERT_PTR_NOT_NULL(strstr(test_slurp(path), "--weight-dtype: expected f32 or bf16, got 'f16'"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(test_slurp(path), "--weight-dtype: expected f32, bf16, q8_0, q4_0, q4_K or q6_K, got 'f16'"));
 	CU_ASSERT_EQUAL(test_sh("./tfmc build specs/llama_small.tfm -o %s/x --weight-dtype 2>%s/err.txt", dir, dir), 2);
 }
 

@@ -420,7 +420,7 @@ static void test_random_errors(void)
 	CU_ASSERT_EQUAL(tfm_weights_random(&w, negative, 1, 1, &e), -1);
 	ASSERT_MSG(e.msg, "random weights: tensor 'w' has a negative dimension (-1)");
 	CU_ASSERT_EQUAL(tfm_weights_random(&w, bad_ndim, 1, 1, &e), -1);
-	ASSERT_MSG(e.msg, "random weights: declaration 0 is malformed (name, ndim 0..2, F32 or BF16)");
+	ASSERT_MSG(e.msg, "random weights: declaration 0 is malformed (name, ndim 0..2, F32, BF16, or a quantized matrix of whole blocks)");
 	tfm_weights_free(&w);
 
 	/* No tensors at all is fine. */

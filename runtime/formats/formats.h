@@ -152,8 +152,7 @@ int tfm_gguf_iter_next(tfm_gguf_iter *it, tfm_gguf_value *v);
 /* A GGUF file (versions 2 and 3): its metadata and its tensors, as a
  * tfm_file under their GGUF names, shapes in section 3's order (GGUF's
  * dims reversed: dims {in, out} is [out, in]).  F32, F16, BF16 tensors
- * read as tfm's dtypes; Q8_0, Q4_0, Q4_K, Q6_K are listed (TFM_Q8_0 ...)
- * and refused by binding. */
+ * read as tfm's dtypes; Q8_0, Q4_0, Q4_K, Q6_K as TFM_Q8_0 ... */
 typedef struct tfm_gguf tfm_gguf;
 
 /* 1 when data starts with "GGUF". */

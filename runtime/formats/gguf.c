@@ -24,12 +24,14 @@
  * quantized type's blocks run along dims[0], which must be a multiple of
  * the block.
  *
- * The tensors keep their GGUF names as stored names and keys (binding
- * them under section 3's names is the importer's business).  F32, F16 and
- * BF16 tensors are tfm's dtypes; Q8_0, Q4_0, Q4_K and Q6_K are listed with
- * their block sizes and refused when a model would bind them; any other
- * ggml type is an error at open.  Metadata values point into the map:
- * strings are not copied, arrays are walked with an iterator.
+ * The tensors keep their GGUF names as stored names and keys;
+ * tfm_gguf_take_weights keys them by section 3's names (section 6's table,
+ * here, both ways) for binding.  F32, F16 and BF16 tensors are tfm's
+ * dtypes, Q8_0, Q4_0, Q4_K and Q6_K its quantized ones (bound in place);
+ * any other ggml type is an error at open.  Metadata values point into the
+ * map: strings are not copied, arrays are walked with an iterator.
+ *
+ * Writing (tfm_gguf_write, for tfmc export) is version 3 aligned to 32.
  */
 #include <errno.h>
 #include <inttypes.h>

@@ -678,7 +678,7 @@ int tfm_files_bind(tfm_file *const *files, int nf, const tfm_tensor_decl *decl, 
 			goto done;
 		}
 		if (t->dtype >= TFM_FOREIGN && t->dtype < TFM_QUANT) {
-			tfm_fail(e, "%s: tensor '%.200s' has dtype %s: only F32, F16, BF16 and GGML's Q8_0, Q4_0, Q4_K and Q6_K are supported",
+			tfm_fail(e, "%s: tensor '%.200s' has dtype %s: only F32, F16 and BF16 are supported",
 			         from[i]->label, t->name, tfm_dtypes[t->dtype].name);
 			goto done;
 		}
