@@ -13,7 +13,9 @@
  *     whose values are exactly its levels comes back exactly;
  *   - matmul_q on every set this CPU runs, decode and prefill, 0-3 threads:
  *     within 1e-5 * max(1, max |ref|) of a double-precision product of the
- *     dequantized weights, the same bits at every thread count.
+ *     dequantized weights, the same bits at every thread count, and a
+ *     batch the bits of matmul on tfm_dequantize's floats (its panels are
+ *     dequantized by the kernels' own vector code).
  *
  * The model-level check (logits of a quantized GGUF model against the NumPy
  * reference, which dequantizes on its own) is test_codegen.c's.
@@ -348,6 +350,15 @@ static void qt_matmul_case(int ti, int n, int rows, int cols, int bias)
 					printf("\n    matmul_q %s %s n %d rows %d cols %d %s pool %d: %.2e", qt_isas[i],
 					       tfm_dtype_name(type), n, rows, cols, one ? "decode" : "batch", p, d);
 				CU_ASSERT(d <= 1e-5);
+				/* A batch multiplies a dequantized panel with the float tiles:
+				 * the bits of matmul on tfm_dequantize's weights. */
+				if (!one && n > 1) {
+					float *yf = malloc(sizeof(float) * (size_t)n * rows);
+					CU_ASSERT_FATAL(yf != NULL);
+					k->matmul(qt_pool[p], yf, x, wf, bias ? b : NULL, n, rows, cols);
+					CU_ASSERT(memcmp(yf, y, sizeof(float) * (size_t)n * rows) == 0);
+					free(yf);
+				}
 				if (p == 0 && one == (n == 1))
 					memcpy(y0, y, sizeof(float) * (size_t)n * rows);
 				else if (one == (n == 1))

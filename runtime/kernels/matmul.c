@@ -558,6 +558,74 @@ static float q6_k_dot(const unsigned char *w, const float *x, const float *f16, 
 	return vsum((acc[0] + acc[1]) + (acc[2] + acc[3]));
 }
 
+/* A row of cols quantized weights as floats, GGML's values to the bit:
+ * formats/quant.c's products and differences, lane by lane (no fused
+ * multiply-add: the kernels are built without contraction). */
+static void mq_dequant_row(int dtype, const unsigned char *w, float *y, int cols, const float *f16)
+{
+	vf q[16 / VL];
+
+	switch (dtype) {
+	case TFM_Q8_0:
+		for (int k = 0; k < cols; k += 32, w += 34) {
+			const vf d = vbroadcast(qf16(f16, w));
+			for (int h = 0; h < 2; h++) {
+				widen_s8(load16(w + 2 + 16 * h), q);
+				for (int j = 0; j < 16 / VL; j++)
+					vstore(y + k + 16 * h + VL * j, q[j] * d);
+			}
+		}
+		break;
+	case TFM_Q4_0:
+		for (int k = 0; k < cols; k += 32, w += 18) {
+			const vf d = vbroadcast(qf16(f16, w));
+			const vb16 v = load16(w + 2);
+			widen_s8((vb16)((vsb16)(v & 0xf) - 8), q);
+			for (int j = 0; j < 16 / VL; j++)
+				vstore(y + k + VL * j, q[j] * d);
+			widen_s8((vb16)((vsb16)(v >> 4) - 8), q);
+			for (int j = 0; j < 16 / VL; j++)
+				vstore(y + k + 16 + VL * j, q[j] * d);
+		}
+		break;
+	case TFM_Q4_K:
+		for (int k = 0; k < cols; k += 256, w += 144) {
+			const float d = qf16(f16, w), dmin = qf16(f16, w + 2);
+			for (int i = 0; i < 4; i++)
+				for (int half = 0; half < 2; half++) {
+					int sc, m;
+					tfm_q4k_scale_min(2 * i + half, w + 4, &sc, &m);
+					const vf step = vbroadcast(d * (float)sc), low = vbroadcast(dmin * (float)m);
+					for (int c = 0; c < 32; c += 16) {
+						const vb16 v = load16(w + 16 + 32 * i + c);
+						widen_u8(half ? v >> 4 : v & 0xf, q);
+						for (int j = 0; j < 16 / VL; j++)
+							vstore(y + k + 64 * i + 32 * half + c + VL * j, q[j] * step - low);
+					}
+				}
+		}
+		break;
+	default:	/* TFM_Q6_K */
+		for (int k = 0; k < cols; k += 256, w += 210) {
+			const float d = qf16(f16, w + 208);
+			const signed char *sc = (const signed char *)(w + 192);
+			for (int h = 0; h < 2; h++)
+				for (int c = 0; c < 32; c += 16) {
+					const vb16 lo = load16(w + 64 * h + c), hi = load16(w + 64 * h + 32 + c);
+					const vb16 top = load16(w + 128 + 32 * h + c);
+					const vb16 g[4] = { (lo & 0xf) | ((top & 3) << 4), (hi & 0xf) | (((top >> 2) & 3) << 4),
+					                    (lo >> 4) | (((top >> 4) & 3) << 4), (hi >> 4) | (((top >> 6) & 3) << 4) };
+					for (int n = 0; n < 4; n++) {
+						const vf s = vbroadcast(d * (float)sc[8 * h + c / 16 + 2 * n]);
+						widen_s8((vb16)((vsb16)g[n] - 32), q);
+						for (int j = 0; j < 16 / VL; j++)
+							vstore(y + k + 128 * h + 32 * n + c + VL * j, s * q[j]);
+					}
+				}
+		}
+	}
+}
+
 /* One row of a quantized type times x. */
 INLINE float mq_dot(const matmul_job *m, const unsigned char *w)
 {
@@ -626,8 +694,8 @@ static void mq_rows(const matmul_job *m, int r0, int r1)
 		const int pl = r1 - p < P ? r1 - p : P;
 		matmul_job panel = *m;
 		for (int i = 0; i < pl; i++)
-			tfm_dequantize(m->dtype, (const unsigned char *)m->w + (size_t)(p + i) * row_bytes,
-			               buf + (size_t)i * cols, (size_t)cols);
+			mq_dequant_row(m->dtype, (const unsigned char *)m->w + (size_t)(p + i) * row_bytes,
+			               buf + (size_t)i * cols, cols, m->f16);
 		panel.w = buf;
 		panel.wrow0 = p;
 		panel.bf16 = 0;
