@@ -1,14 +1,24 @@
-/* gguf_vocab.c: a GGUF file's byte-level BPE vocabulary as a tokenizer
- * folder tfm_tokenizer_open reads (tokenizer.json and tokenizer_config.json).
+/* gguf_vocab.c: a GGUF file's vocabulary as a tokenizer folder
+ * tfm_tokenizer_open reads (tokenizer.json and tokenizer_config.json).
  *
- * tokenizer.ggml.model "gpt2" is the vocabulary of GPT-2, Llama 3, Qwen2 and
- * Qwen3: tokens in their byte-level spelling, merges as "a b", token types
- * (3: control, 4: user-defined, both matched in the text as llama.cpp's
- * tokenizer does with parse_special), BOS and EOS ids, add_bos_token.
+ * tokenizer.ggml.model "gpt2" is the byte-level BPE of GPT-2, Llama 3,
+ * Qwen2 and Qwen3: tokens in their byte-level spelling, merges as "a b".
  * tokenizer.ggml.pre names llama.cpp's pre-tokenizer; each one read here is
  * its regex (llama.cpp's llama-vocab.cpp), with no normalizer, as llama.cpp
- * applies none.  Another pre-tokenizer, or a SentencePiece vocabulary
- * ("llama"), is refused by name: the import then goes on without one.
+ * applies none.
+ *
+ * tokenizer.ggml.model "llama" is SentencePiece's BPE (Llama 2, Mistral,
+ * Gemma): pieces with scores.  llama.cpp merges, again and again, the
+ * adjacent pair whose concatenation is the piece of highest score, and
+ * spells a character no piece holds as its bytes (<0xXX>).  That is
+ * Hugging Face's BPE with byte fallback over merges made from the pieces:
+ * every split of a piece into two pieces, ordered by the piece's score
+ * (transformers' SentencePieceExtractor does the same), after " " is
+ * escaped as U+2581 and one is put before the text (add_space_prefix).
+ *
+ * Both: token types (3: control, 4: user-defined; added tokens found in the
+ * text), BOS and EOS ids, add_bos_token.  Another pre-tokenizer or model
+ * is refused by name: the import then goes on without a tokenizer.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -70,6 +80,114 @@ static long gg_id(const tfm_gguf *g, const char *key)
 	return tfm_gguf_uint(g, key, &v) == 0 && v < (1u << 24) ? (long)v : -1;
 }
 
+/* ---- SentencePiece's pieces as merges ---------------------------------------- */
+
+typedef struct GgPiece {
+	const char *s;
+	size_t len;
+	float score;
+} GgPiece;
+
+typedef struct GgMerge {
+	float score;
+	int piece, left, right;
+} GgMerge;
+
+static uint64_t gg_hash(const char *s, size_t n)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)s[i]) * 0x100000001b3ull;
+	return h;
+}
+
+/* The id of s[n] in the table (open addressing, size a power of two), or -1. */
+static int gg_lookup(const int *table, size_t mask, const GgPiece *p, const char *s, size_t n)
+{
+	for (size_t h = gg_hash(s, n) & mask;; h = (h + 1) & mask) {
+		if (table[h] < 0)
+			return -1;
+		if (p[table[h]].len == n && memcmp(p[table[h]].s, s, n) == 0)
+			return table[h];
+	}
+}
+
+static int gg_merge_cmp(const void *x, const void *y)
+{
+	const GgMerge *a = x, *b = y;
+	if (a->score != b->score)
+		return a->score > b->score ? -1 : 1;
+	if (a->piece != b->piece)
+		return a->piece < b->piece ? -1 : 1;
+	if (a->left != b->left)
+		return a->left < b->left ? -1 : 1;
+	return (a->right > b->right) - (a->right < b->right);
+}
+
+/* Every split of a piece into two pieces, at a character boundary, as a
+ * merge ([left, right]); the highest-scoring piece's first, then by id. */
+static int gg_spm_merges(const tfm_gguf_value *toks, const tfm_gguf_value *scores, cJSON *out, const char *label,
+                         tfm_error *e)
+{
+	const size_t n = (size_t)toks->count;
+	size_t size = 1, n_merges = 0, cap = 0;
+	GgPiece *p = calloc(n ? n : 1, sizeof *p);
+	GgMerge *mg = NULL;
+	int *table = NULL, rc = -1;
+	tfm_gguf_iter it, sit;
+	tfm_gguf_value v, sv;
+
+	while (size < 2 * n + 2)
+		size *= 2;
+	if (!p || !(table = malloc(size * sizeof *table)))
+		goto done;
+	memset(table, 0xff, size * sizeof *table);
+	tfm_gguf_iter_init(&it, toks);
+	tfm_gguf_iter_init(&sit, scores);
+	for (size_t i = 0; i < n && tfm_gguf_iter_next(&it, &v) == 1 && tfm_gguf_iter_next(&sit, &sv) == 1; i++) {
+		p[i] = (GgPiece){ v.str, v.len, (float)sv.f };
+		if (gg_lookup(table, size - 1, p, v.str, v.len) >= 0)
+			continue;	/* a repeat: the first id */
+		size_t h = gg_hash(v.str, v.len) & (size - 1);
+		while (table[h] >= 0)
+			h = (h + 1) & (size - 1);
+		table[h] = (int)i;
+	}
+	for (size_t i = 0; i < n; i++)
+		for (size_t k = 1; k < p[i].len; k++) {
+			if (((unsigned char)p[i].s[k] & 0xc0) == 0x80)
+				continue;	/* inside a character */
+			int l = gg_lookup(table, size - 1, p, p[i].s, k);
+			int r = l < 0 ? -1 : gg_lookup(table, size - 1, p, p[i].s + k, p[i].len - k);
+			if (r < 0)
+				continue;
+			if (n_merges == cap) {
+				GgMerge *m2 = realloc(mg, (cap = cap ? 2 * cap : 65536) * sizeof *mg);
+				if (!m2)
+					goto done;
+				mg = m2;
+			}
+			mg[n_merges++] = (GgMerge){ p[i].score, (int)i, l, r };
+		}
+	qsort(mg, n_merges, sizeof *mg, gg_merge_cmp);
+	for (size_t i = 0; i < n_merges; i++) {
+		cJSON *pair = cJSON_CreateArray();
+		if (!pair)
+			goto done;
+		cJSON_AddItemToArray(pair, gg_str(p[mg[i].left].s, p[mg[i].left].len));
+		cJSON_AddItemToArray(pair, gg_str(p[mg[i].right].s, p[mg[i].right].len));
+		cJSON_AddItemToArray(out, pair);
+	}
+	rc = 0;
+done:
+	if (rc)
+		tfm_fail(e, "%s: out of memory making the vocabulary's merges", label);
+	free(p);
+	free(mg);
+	free(table);
+	return rc;
+}
+
 int import_gguf_tokenizer(const tfm_gguf *g, const char *label, const char *dir, char *why, size_t why_size,
                           tfm_error *e)
 {
@@ -86,16 +204,19 @@ int import_gguf_tokenizer(const tfm_gguf *g, const char *label, const char *dir,
 		snprintf(why, why_size, "no tokenizer.ggml.model in it");
 		return 1;
 	}
-	if (!(mlen == 4 && memcmp(model, "gpt2", 4) == 0)) {
-		snprintf(why, why_size, "its vocabulary is tokenizer.ggml.model '%.*s'; tfmc reads GGUF's byte-level BPE "
-		         "('gpt2') so far", (int)(mlen < 40 ? mlen : 40), model);
+	const int spm = mlen == 5 && memcmp(model, "llama", 5) == 0;
+	if (!spm && !(mlen == 4 && memcmp(model, "gpt2", 4) == 0)) {
+		snprintf(why, why_size, "its vocabulary is tokenizer.ggml.model '%.*s'; tfmc reads 'gpt2' (byte-level "
+		         "BPE) and 'llama' (SentencePiece)", (int)(mlen < 40 ? mlen : 40), model);
 		return 1;
 	}
 	tfm_gguf_string(g, "tokenizer.ggml.pre", &pre, &plen);
 	for (k = 0; k < sizeof gg_pre / sizeof gg_pre[0]; k++)
 		if (strlen(gg_pre[k].name) == plen && memcmp(gg_pre[k].name, pre, plen) == 0)
 			break;
-	if (k == sizeof gg_pre / sizeof gg_pre[0]) {
+	if (spm)
+		k = 0;	/* no pre-tokenizer: the normalizer below */
+	else if (k == sizeof gg_pre / sizeof gg_pre[0]) {
 		snprintf(why, why_size, "its pre-tokenizer tokenizer.ggml.pre '%.*s' is not one tfmc has (default, gpt-2, "
 		         "llama-bpe, qwen2)", (int)(plen < 40 ? plen : 40), pre);
 		return 1;
@@ -103,8 +224,12 @@ int import_gguf_tokenizer(const tfm_gguf *g, const char *label, const char *dir,
 	if (tfm_gguf_find(g, "tokenizer.ggml.tokens", &toks) != 0 || toks.type != TFM_GGUF_ARRAY
 	    || toks.elem_type != TFM_GGUF_STRING)
 		return tfm_fail(e, "%s: tokenizer.ggml.tokens must be an array of strings", label);
-	if (tfm_gguf_find(g, "tokenizer.ggml.merges", &merges) != 0 || merges.type != TFM_GGUF_ARRAY
-	    || merges.elem_type != TFM_GGUF_STRING)
+	tfm_gguf_value scores;
+	if (spm && (tfm_gguf_find(g, "tokenizer.ggml.scores", &scores) != 0 || scores.type != TFM_GGUF_ARRAY
+	            || scores.elem_type != TFM_GGUF_FLOAT32 || scores.count != toks.count))
+		return tfm_fail(e, "%s: a llama vocabulary needs tokenizer.ggml.scores, a float32 per token", label);
+	if (!spm && (tfm_gguf_find(g, "tokenizer.ggml.merges", &merges) != 0 || merges.type != TFM_GGUF_ARRAY
+	             || merges.elem_type != TFM_GGUF_STRING))
 		return tfm_fail(e, "%s: a gpt2 vocabulary needs tokenizer.ggml.merges, an array of strings", label);
 	int have_types = tfm_gguf_find(g, "tokenizer.ggml.token_type", &types) == 0 && types.type == TFM_GGUF_ARRAY
 	                 && types.count == toks.count
@@ -118,8 +243,31 @@ int import_gguf_tokenizer(const tfm_gguf *g, const char *label, const char *dir,
 		goto done;
 	}
 	cJSON_AddItemToObject(root, "added_tokens", added);
-	cJSON_AddNullToObject(root, "normalizer");
-	if (gg_pre[k].regex) {
+	if (spm) {
+		tfm_gguf_value asp;
+		const int prefix = !(tfm_gguf_find(g, "tokenizer.ggml.add_space_prefix", &asp) == 0 && asp.type == TFM_GGUF_BOOL
+		                     && !asp.u);
+		cJSON *norm = cJSON_AddObjectToObject(root, "normalizer"), *list, *n;
+		cJSON_AddStringToObject(norm, "type", "Sequence");
+		list = cJSON_AddArrayToObject(norm, "normalizers");
+		if (prefix) {
+			n = cJSON_CreateObject();
+			cJSON_AddStringToObject(n, "type", "Prepend");
+			cJSON_AddStringToObject(n, "prepend", "\xe2\x96\x81");
+			cJSON_AddItemToArray(list, n);
+		}
+		n = cJSON_CreateObject();
+		cJSON_AddStringToObject(n, "type", "Replace");
+		cJSON_AddStringToObject(cJSON_AddObjectToObject(n, "pattern"), "String", " ");
+		cJSON_AddStringToObject(n, "content", "\xe2\x96\x81");
+		cJSON_AddItemToArray(list, n);
+		cJSON_AddNullToObject(root, "pre_tokenizer");
+	} else {
+		cJSON_AddNullToObject(root, "normalizer");
+	}
+	if (spm) {
+		/* nothing: SentencePiece has no pre-tokenizer */
+	} else if (gg_pre[k].regex) {
 		cJSON *seq = cJSON_AddObjectToObject(root, "pre_tokenizer"), *list, *split, *pat, *bl;
 		cJSON_AddStringToObject(seq, "type", "Sequence");
 		list = cJSON_AddArrayToObject(seq, "pretokenizers");
@@ -144,10 +292,45 @@ int import_gguf_tokenizer(const tfm_gguf *g, const char *label, const char *dir,
 		cJSON_AddTrueToObject(bl, "use_regex");
 	}
 	cJSON *dec = cJSON_AddObjectToObject(root, "decoder");
-	cJSON_AddStringToObject(dec, "type", "ByteLevel");
+	if (spm) {	/* U+2581 back to " ", bytes fused, the prefix space off */
+		cJSON *list = cJSON_AddArrayToObject(dec, "decoders"), *d;
+		cJSON_AddStringToObject(dec, "type", "Sequence");
+		d = cJSON_CreateObject();
+		cJSON_AddStringToObject(d, "type", "Replace");
+		cJSON_AddStringToObject(cJSON_AddObjectToObject(d, "pattern"), "String", "\xe2\x96\x81");
+		cJSON_AddStringToObject(d, "content", " ");
+		cJSON_AddItemToArray(list, d);
+		d = cJSON_CreateObject();
+		cJSON_AddStringToObject(d, "type", "ByteFallback");
+		cJSON_AddItemToArray(list, d);
+		d = cJSON_CreateObject();
+		cJSON_AddStringToObject(d, "type", "Fuse");
+		cJSON_AddItemToArray(list, d);
+		d = cJSON_CreateObject();
+		cJSON_AddStringToObject(d, "type", "Strip");
+		cJSON_AddStringToObject(d, "content", " ");
+		cJSON_AddNumberToObject(d, "start", 1);
+		cJSON_AddNumberToObject(d, "stop", 0);
+		cJSON_AddItemToArray(list, d);
+	} else {
+		cJSON_AddStringToObject(dec, "type", "ByteLevel");
+	}
 	cJSON_AddItemToObject(root, "model", m);
 	cJSON_AddStringToObject(m, "type", "BPE");
 	cJSON_AddBoolToObject(m, "ignore_merges", gg_pre[k].ignore_merges);
+	if (spm) {
+		long unk = gg_id(g, "tokenizer.ggml.unknown_token_id");
+		cJSON_AddBoolToObject(m, "byte_fallback", 1);
+		cJSON_AddBoolToObject(m, "fuse_unk", 1);
+		if (unk >= 0 && (uint64_t)unk < toks.count) {
+			tfm_gguf_iter_init(&it, &toks);
+			for (long i = 0; tfm_gguf_iter_next(&it, &v) == 1; i++)
+				if (i == unk) {
+					cJSON_AddItemToObject(m, "unk_token", gg_str(v.str, v.len));
+					break;
+				}
+		}
+	}
 	cJSON_AddItemToObject(m, "vocab", vocab);
 	cJSON_AddItemToObject(m, "merges", mlist);
 
@@ -183,14 +366,19 @@ int import_gguf_tokenizer(const tfm_gguf *g, const char *label, const char *dir,
 		}
 		cJSON_Delete(s);
 	}
-	tfm_gguf_iter_init(&it, &merges);
-	while (tfm_gguf_iter_next(&it, &v) == 1) {
-		cJSON *s = gg_str(v.str, v.len);
-		if (!s) {
-			tfm_fail(e, "out of memory");
+	if (spm) {
+		if (gg_spm_merges(&toks, &scores, mlist, label, e))
 			goto done;
+	} else {
+		tfm_gguf_iter_init(&it, &merges);
+		while (tfm_gguf_iter_next(&it, &v) == 1) {
+			cJSON *s = gg_str(v.str, v.len);
+			if (!s) {
+				tfm_fail(e, "out of memory");
+				goto done;
+			}
+			cJSON_AddItemToArray(mlist, s);
 		}
-		cJSON_AddItemToArray(mlist, s);
 	}
 
 	/* BOS and EOS, and whether a sequence starts with BOS. */
