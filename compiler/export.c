@@ -238,8 +238,36 @@ static void *permute_heads(const void *w, size_t rows, size_t row_bytes, size_t 
 	return out;
 }
 
+/* export_gguf over weights already bound (w NULL: open weights[n_weights]). */
+static int export_with(const Program *p, tfm_weights *given, const char *const *weights, int n_weights,
+                       const char *tokenizer, const char *out, FILE *log, tfm_error *e);
+
 int export_gguf(const Program *p, const char *const *weights, int n_weights, const char *tokenizer, const char *out,
                 FILE *log, tfm_error *e)
+{
+	return export_with(p, NULL, weights, n_weights, tokenizer, out, log, e);
+}
+
+int export_gguf_random(const Program *p, uint64_t seed, const char *out, FILE *log, tfm_error *e)
+{
+	tfm_tensor_decl *decl = build_decls(p);
+	tfm_weights w;
+	int rc;
+
+	if (!decl)
+		return tfm_fail(e, "out of memory");
+	if (tfm_weights_random(&w, decl, p->n_tensors, seed, e)) {
+		free(decl);
+		return -1;
+	}
+	rc = export_with(p, &w, NULL, 0, NULL, out, log, e);
+	tfm_weights_free(&w);
+	free(decl);
+	return rc;
+}
+
+static int export_with(const Program *p, tfm_weights *given, const char *const *weights, int n_weights,
+                       const char *tokenizer, const char *out, FILE *log, tfm_error *e)
 {
 	const Model *m = &p->m;
 	char why[256];
@@ -259,7 +287,7 @@ int export_gguf(const Program *p, const char *const *weights, int n_weights, con
 		free(kv);
 		return tfm_fail(e, "%s: %s", m->name, why);
 	}
-	if (n_weights == 0) {
+	if (n_weights == 0 && !given) {
 		free(kv);
 		return tfm_fail(e, "%s: export needs weights: --weights W, or the spec's weights", m->name);
 	}
@@ -269,7 +297,9 @@ int export_gguf(const Program *p, const char *const *weights, int n_weights, con
 		tfm_fail(e, "out of memory");
 		goto done;
 	}
-	if (tfm_weights_open(&w, weights, n_weights, decl, p->n_tensors, e))
+	if (given)
+		w = *given;
+	else if (tfm_weights_open(&w, weights, n_weights, decl, p->n_tensors, e))
 		goto done;
 	const int permute = strcmp(arch, "llama") == 0 && m->rope_style == ROPE_HALF;
 	for (int i = 0; i < p->n_tensors; i++) {
@@ -358,7 +388,8 @@ done:
 	free(names);
 	free(ts);
 	free(decl);
-	tfm_weights_free(&w);
+	if (!given)
+		tfm_weights_free(&w);
 	vocab_free(&voc);
 	free(kv);
 	return rc;

@@ -61,7 +61,7 @@ static void usage(FILE *f)
 "  run FILE [options]     run the model at once: compiled in process (libtcc)\n"
 "                         --watch: again whenever FILE changes\n"
 "                         --timings: where the time to the first token went\n"
-"  init FILE -o W.safetensors [--seed S]\n"
+"  init FILE -o W.safetensors|W.gguf [--seed S]\n"
 "                         random weights with exactly the model's tensors\n"
 "  tokenize TOKENIZER [TEXT_FILE] [--add-special]\n"
 "                         the ids of a UTF-8 text (or standard input), comma-\n"
@@ -801,10 +801,20 @@ static int cmd_init(Options *o)
 		front_free(&fe);
 		return rc;
 	}
+	const size_t olen = strlen(o->output);
+	if (olen > 5 && strcmp(o->output + olen - 5, ".gguf") == 0) {	/* a GGUF file, any type */
+		if (export_gguf_random(&prog, (uint64_t)o->seed, o->output, stderr, &e)) {
+			fprintf(stderr, "tfmc: error: %s\n", e.msg);
+			rc = EXIT_ERRORS;
+		}
+		ir_free(&prog);
+		front_free(&fe);
+		return rc;
+	}
 	if (dtype_is_quant(prog.weight_dtype)) {
-		fprintf(stderr, "tfmc: error: init writes safetensors files, which hold f32 and bf16; "
-		        "quantized weights are made from them at load (--weight-dtype %s on emit, build or run)\n",
-		        dtype_info(prog.weight_dtype)->name);
+		fprintf(stderr, "tfmc: error: init writes safetensors files, which hold f32 and bf16; for %s "
+		        "blocks write a GGUF file (-o FILE.gguf), or quantize at load (--weight-dtype %s on emit, build "
+		        "or run)\n", dtype_info(prog.weight_dtype)->name, dtype_info(prog.weight_dtype)->name);
 		ir_free(&prog);
 		front_free(&fe);
 		return EXIT_ERRORS;

@@ -474,6 +474,15 @@ static void test_quantize_at_load(void)
 	CU_ASSERT(test_sh("./tfmc run %s --weight-dtype q4_K --tokens 1,2 -n 2 >/dev/null 2>&1", test_path(dir, "m.tfm")) == 0);
 	CU_ASSERT(test_sh("./tfmc init %s --weight-dtype q8_0 -o %s 2>/dev/null", test_path(dir, "m.tfm"),
 	                  test_path(dir, "x.safetensors")) != 0);
+	/* init writes blocks into a GGUF file, used in place once imported */
+	{
+		char gguf[TEST_DIR_MAX + 16], spec[TEST_DIR_MAX + 16];	/* test_path's buffers rotate */
+		snprintf(gguf, sizeof gguf, "%s", test_path(dir, "r.gguf"));
+		snprintf(spec, sizeof spec, "%s", test_path(dir, "r.tfm"));
+		CU_ASSERT(test_sh("./tfmc init %s --weight-dtype q4_0 -o %s 2>/dev/null && ./tfmc import %s -o %s 2>/dev/null && "
+		                  "./tfmc run %s --tokens 1,2 -n 2 --timings 2>&1 | grep -q ', 0 converted'",
+		                  test_path(dir, "m.tfm"), gguf, gguf, spec, spec) == 0);
+	}
 	/* rows that are not whole blocks: an error naming the tensor */
 	f = fopen(test_path(dir, "odd.tfm"), "w");
 	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
