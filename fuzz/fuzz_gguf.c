@@ -6,8 +6,10 @@
  * parses, every metadata value is looked up by its key and every array is
  * walked (nested ones too), every F32/F16/BF16 tensor is read in full and
  * every quantized one's bytes are summed, so that anything reaching past
- * the input shows; then the tensors are bound against a one-tensor model
- * (binding's messages, the quantized refusal).
+ * the input shows.  Then what tfmc import reads of it: the model of its
+ * metadata (gguf_config.c) and its vocabulary written as a tokenizer
+ * folder (gguf_vocab.c), which must open and encode; last, the tensors
+ * keyed by section 3's names and bound against a one-tensor model.
  *
  *     make fuzz
  *     build-fuzz/fuzz-gguf -max_len=4096 -max_total_time=620 fuzz/corpus-gguf fuzz/seeds-gguf
@@ -16,7 +18,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <stdio.h>
+#include <unistd.h>
+
 #include "formats.h"
+#include "import.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -76,7 +82,31 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			free(x);
 		}
 	}
-	tfm_file_bind(f, &decl, 1, &out, &e);
-	tfm_gguf_close(g);
+	{
+		static char dir[64];
+		char notes[1024], why[256], tok[96];
+		Model m;
+		tfm_tokenizer *t;
+		if (!dir[0]) {
+			snprintf(dir, sizeof dir, "/tmp/fuzz-gguf-XXXXXX");
+			if (!mkdtemp(dir))
+				abort();
+		}
+		import_gguf_config(g, "fuzz.gguf", 0, &m, notes, sizeof notes, &e);
+		snprintf(tok, sizeof tok, "%s/tok", dir);
+		if (import_gguf_tokenizer(g, "fuzz.gguf", tok, why, sizeof why, &e) == 0
+		    && tfm_tokenizer_open(&t, tok, &e) == 0) {
+			int *ids = NULL;
+			size_t n = 0;
+			if (tfm_tokenizer_encode(t, "Hello, world! 12 \xe2\x96\x81x", 19, 1, &ids, &n, &e) == 0)
+				fz_sink += (double)n;
+			free(ids);
+			tfm_tokenizer_close(t);
+		}
+	}
+	if (tfm_gguf_take_weights(g, &f, &e) == 0) {
+		tfm_file_bind(f, &decl, 1, &out, &e);
+		tfm_file_close(f);
+	}
 	return 0;
 }
