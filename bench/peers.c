@@ -14,7 +14,9 @@
  * It prints medians of tokens/s, tfmc / llama.cpp, decode as a share of the
  * roofline (weight bytes per token x tokens/s / the probe's best read
  * bandwidth at that thread count), and how many of the 255 greedy tokens
- * the engines agree on before they first differ.  DIR is where
+ * the engines agree on before they first differ.  --activations int8
+ * builds tfmc's int8 mode (decode with 8-bit activations, as llama.cpp
+ * multiplies).  DIR is where
  * tools/llama_cpp.sh put llama.cpp (its bins/ and peer_llama).
  */
 #include <stdio.h>
@@ -31,6 +33,7 @@ typedef struct opts {
 	int runs, threads[4], n_threads;
 	const char *formats[8];
 	int n_formats;
+	int int8;		/* --activations int8: tfmc's int8 mode */
 	const char *specs[8];
 	int n_specs;
 } opts;
@@ -158,7 +161,7 @@ int main(int argc, char **argv)
 			o.specs[o.n_specs++] = argv[i];
 		else {
 			fprintf(stderr, "usage: tfmc-bench-peers --peer DIR [--runs N] [--threads 1,2] "
-			        "[--formats f32,bf16,q8_0,q4_0,q4_K,q6_K] [SPEC...]\n");
+			        "[--formats f32,bf16,q8_0,q4_0,q4_K,q6_K] [--activations int8] [SPEC...]\n");
 			return 2;
 		}
 	}
@@ -209,8 +212,9 @@ int main(int argc, char **argv)
 			snprintf(imp, sizeof imp, "%s/%s_%s.tfm", o.work, name, fmt);
 			snprintf(bin, sizeof bin, "%s/%s_%s", o.work, name, fmt);
 			snprintf(cmd, sizeof cmd, "%s export %s --weights %s --weight-dtype %s -o %s >/dev/null 2>&1 && "
-			         "%s import %s -o %s >/dev/null 2>&1 && %s build %s -o %s >/dev/null 2>&1",
-			         o.tfmc, spec, weights, fmt, gguf, o.tfmc, gguf, imp, o.tfmc, imp, bin);
+			         "%s import %s -o %s >/dev/null 2>&1 && %s build %s -o %s%s >/dev/null 2>&1",
+			         o.tfmc, spec, weights, fmt, gguf, o.tfmc, gguf, imp, o.tfmc, imp, bin,
+			         o.int8 ? " --activations int8" : "");
 			if (sh(cmd) != 0) {
 				printf("| %s | %s | | export, import or build failed | | | | | | | | |\n", name, fmt);
 				continue;
@@ -254,8 +258,8 @@ int main(int argc, char **argv)
 				}
 				const double mtd = median(td, o.runs), mld = median(ld, o.runs);
 				const double mtp = median(tp, o.runs), mlp = median(lp, o.runs);
-				printf("| %s | %s | %d | %.1f | %.1f | %.2f | %.0f%% | %.0f%% | %.0f | %.0f | %.2f | %d of 255 |\n",
-				       name, fmt, th, mtd, mld, mtd / mld, 100 * bytes * mtd / bw, 100 * bytes * mld / bw, mtp,
+				printf("| %s | %s%s | %d | %.1f | %.1f | %.2f | %.0f%% | %.0f%% | %.0f | %.0f | %.2f | %d of 255 |\n",
+				       name, fmt, o.int8 ? " int8" : "", th, mtd, mld, mtd / mld, 100 * bytes * mtd / bw, 100 * bytes * mld / bw, mtp,
 				       mlp, mtp / mlp, agreeing);
 				fflush(stdout);
 			}

@@ -44,6 +44,7 @@ typedef struct Options {
 	int watch;		/* run --watch */
 	int timings;		/* run --timings */
 	int weight_dtype;	/* --weight-dtype: DTYPE_, or -1 when not given */
+	int int8_act;		/* --activations int8 */
 	Diags diags;
 } Options;
 
@@ -97,6 +98,9 @@ static void usage(FILE *f)
 "                         build, run, init): GGML's blocks for the q types, made\n"
 "                         at load from f32 or bf16 weights; run keeps bf16 and\n"
 "                         quantized matrices as --weights stores them\n"
+"  --activations f32|int8 int8: decode rounds the token to 8-bit blocks for q8_0,\n"
+"                         q4_0 and q4_K matrices and multiplies integers, as\n"
+"                         llama.cpp does (faster; not the f32 model's logits)\n"
 "  -Wall                  also the style warnings (post-norm, layernorm, ...)\n"
 "  -WNAME, -Wno-NAME      turn one warning on or off\n"
 "  -Werror                make warnings errors\n"
@@ -211,6 +215,13 @@ static int parse_args(Options *o, int argc, char **argv)
 		} else if (o->command && strcmp(o->command, "tokenize") == 0
 		           && (strcmp(a, "--add-special") == 0 || strcmp(a, "--skip-special") == 0)) {
 			o->special = 1;
+		} else if (strncmp(a, "--activations", 13) == 0 && (a[13] == 0 || a[13] == '=')) {
+			const char *v = a[13] ? a + 14 : i + 1 < argc ? argv[++i] : NULL;
+			if (!v)
+				return usage_error("%s needs an argument", a);
+			if (strcmp(v, "f32") != 0 && strcmp(v, "int8") != 0)
+				return usage_error("--activations: expected f32 or int8, got '%s'", v);
+			o->int8_act = v[0] == 'i';
 		} else if (strncmp(a, "--weight-dtype", 14) == 0 && (a[14] == 0 || a[14] == '=')) {
 			const char *v = a[14] ? a + 15 : i + 1 < argc ? argv[++i] : NULL;
 			if (!v)
@@ -513,6 +524,7 @@ static int load_program(Options *o, Front *fe, Program *p, const char *what)
 		fprintf(stderr, "tfmc: error: out of memory\n");
 		return EXIT_ERRORS;
 	}
+	p->int8_act = o->int8_act;
 	const Tensor *misfit = o->weight_dtype >= 0 ? ir_dtype_misfit(p, o->weight_dtype) : NULL;
 	if (misfit) {
 		const Dtype *dt = dtype_info(o->weight_dtype);

@@ -600,12 +600,13 @@ static void emit_matmul_q(Emitter *e, const Op *op)
 	const char *o = op->out >= 0 ? buffer_name[op->out] : "";
 	const char *a = op->a >= 0 ? buffer_name[op->a] : "";
 	const char *dt = dtype_info(e->p->tensors[op->w].dtype)->c_name;
+	const char *k = e->p->int8_act ? "matmul_qi8" : "matmul_q";
 
 	if (op->head_only)
-		emit_out(e, "\tm->kern->matmul_q(m->pool, logits, m->%s + (size_t)h0 * %lld, %s, %s, NULL, n - h0, %lld, %lld);\n",
-		    a, op->cols, tensor_ref(e, op->w), dt, op->rows, op->cols);
+		emit_out(e, "\tm->kern->%s(m->pool, logits, m->%s + (size_t)h0 * %lld, %s, %s, NULL, n - h0, %lld, %lld);\n",
+		    k, a, op->cols, tensor_ref(e, op->w), dt, op->rows, op->cols);
 	else
-		emit_out(e, "\tm->kern->matmul_q(m->pool, m->%s, m->%s, %s, %s, %s, n, %lld, %lld);\n", o, a,
+		emit_out(e, "\tm->kern->%s(m->pool, m->%s, m->%s, %s, %s, %s, n, %lld, %lld);\n", k, o, a,
 		    tensor_ref(e, op->w), dt, op->bias >= 0 ? tensor_ref(e, op->bias) : "NULL", op->rows, op->cols);
 }
 

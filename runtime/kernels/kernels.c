@@ -280,6 +280,7 @@ const tfm_kernels NAME(tfm_kernels) = {
 	.matmul = NAME(matmul),
 	.matmul_bf16 = NAME(matmul_bf16),
 	.matmul_q = NAME(matmul_q),
+	.matmul_qi8 = NAME(matmul_qi8),
 	.norm = NAME(norm),
 	.attention = NAME(attention),
 	.glu = NAME(glu),

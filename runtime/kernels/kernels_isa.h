@@ -340,6 +340,8 @@ void NAME(matmul_bf16)(tfm_pool *pool, float *y, const float *x, const tfm_bf16 
                        const float *b, int n, int rows, int cols);
 void NAME(matmul_q)(tfm_pool *pool, float *y, const float *x, const void *w, int dtype,
                     const float *b, int n, int rows, int cols);
+void NAME(matmul_qi8)(tfm_pool *pool, float *y, const float *x, const void *w, int dtype,
+                      const float *b, int n, int rows, int cols);
 
 void NAME(gemm)(tfm_pool *pool, int ta, int tb, int m, int n, int k, const float *a, int lda,
                 const float *b, int ldb, float *c, int ldc, int accumulate);

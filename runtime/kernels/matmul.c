@@ -754,6 +754,231 @@ void NAME(matmul_bf16)(tfm_pool *pool, float *y, const float *x, const tfm_bf16 
 }
 
 
+/* ---- 8-bit activations: the int8 mode's decode -------------------------------------
+ *
+ * What llama.cpp computes: the token's x rounded to blocks of 32 as Q8_0
+ * rounds a row (d_x = amax / 127, q_x = round(x / d_x), d_x kept as a float),
+ * then each block of weights times its block of x as integer products
+ * summed exactly in int32 (AVX-512 VNNI's vpdpbusd, or AVX2's
+ * vpmaddubsw + vpmaddwd), scaled by d_w d_x.  Q8_0 multiplies |w| by x with
+ * w's sign; Q4_0 and Q4_K multiply the unsigned nibbles and take 8 (or the
+ * min) times the block's sum of q_x off after.  The logits are then those of
+ * the dequantized model on rounded activations: a separate, documented mode
+ * (README, Quantized weights), not the golden one.  Q6_K keeps f32
+ * activations.  Prefill (n > 1) is the f32 panel path in both modes. */
+
+typedef struct q8_act {
+	signed char *q;		/* [cols] */
+	float *d;		/* [cols / 32] */
+	int *sum;		/* [cols / 32] sum of each block's q */
+} q8_act;
+
+static void q8_act_make(const float *x, int cols, q8_act *a)
+{
+	for (int b = 0; b < cols / 32; b++) {
+		float amax = 0.0f;
+		int sum = 0;
+		for (int j = 0; j < 32; j++)
+			amax = fmaxf(amax, fabsf(x[32 * b + j]));
+		const float d = amax / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+		for (int j = 0; j < 32; j++) {
+			const int q = (int)roundf(x[32 * b + j] * id);
+			a->q[32 * b + j] = (signed char)q;
+			sum += q;
+		}
+		a->d[b] = d;
+		a->sum[b] = sum;
+	}
+}
+
+#if ISA == ISA_avx512 || ISA == ISA_avx2
+INLINE __m256i i8_load(const void *p)
+{
+	return _mm256_loadu_si256((const __m256i *)p);
+}
+
+/* 16 bytes of nibbles as 32 unsigned bytes: the low nibbles, then the high. */
+INLINE __m256i i8_nibbles(const unsigned char *p)
+{
+	const __m128i v = _mm_loadu_si128((const __m128i *)p), m4 = _mm_set1_epi8(0xf);
+	return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(v, 4), m4), _mm_and_si128(v, m4));
+}
+
+INLINE float i8_hsum(__m256 v)
+{
+	__m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+	s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+	s = _mm_add_ss(s, _mm_movehdup_ps(s));
+	return _mm_cvtss_f32(s);
+}
+
+/* Sums of 4 products of unsigned u and signed s bytes, in 8 int32 lanes:
+ * AVX2's pair products (no overflow: 2 x 255 x 127 < 2^15 for nibbles, and
+ * 2 x 127 x 127 for |w|) widened, or one VNNI instruction. */
+#define I8_DOT_AVX2(u, s) _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1))
+#define I8_DOT_VNNI(u, s) _mm256_dpbusd_epi32(_mm256_setzero_si256(), u, s)
+
+/* w . x over a row, integer products per block of 32 (I8_DOT), scaled. */
+#define QI8_DOT_BODY(I8_DOT)                                                                                  \
+	__m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();                                        \
+	float off = 0.0f;                                                                                     \
+	switch (dtype) {                                                                                      \
+	case TFM_Q8_0:                                                                                        \
+		for (int b = 0; b < cols / 32; b++, w += 34) {                                                \
+			const __m256i qw = i8_load(w + 2), qx = i8_load(a->q + 32 * b);                       \
+			const __m256i p = I8_DOT(_mm256_sign_epi8(qw, qw), _mm256_sign_epi8(qx, qw));         \
+			const __m256 dd = _mm256_set1_ps(f16[w[0] | w[1] << 8] * a->d[b]);                    \
+			if (b & 1)                                                                            \
+				acc1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), dd, acc1);                      \
+			else                                                                                  \
+				acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), dd, acc0);                      \
+		}                                                                                             \
+		break;                                                                                        \
+	case TFM_Q4_0:                                                                                        \
+		for (int b = 0; b < cols / 32; b++, w += 18) {                                                \
+			const float dd = f16[w[0] | w[1] << 8] * a->d[b];                                     \
+			const __m256i p = I8_DOT(i8_nibbles(w + 2), i8_load(a->q + 32 * b));                  \
+			if (b & 1)                                                                            \
+				acc1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(dd), acc1);      \
+			else                                                                                  \
+				acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(dd), acc0);      \
+			off += dd * (float)(8 * a->sum[b]);                                                   \
+		}                                                                                             \
+		break;                                                                                        \
+	default: /* TFM_Q4_K: sub-block j of 32, (d sc_j) q - (dmin m_j) */                                  \
+		for (int k = 0; k < cols; k += 256, w += 144) {                                               \
+			const float d = f16[w[0] | w[1] << 8], dmin = f16[w[2] | w[3] << 8];                  \
+			for (int i = 0; i < 4; i++) {                                                         \
+				const int b = k / 32 + 2 * i;                                                 \
+				int s0, m0, s1, m1;                                                           \
+				tfm_q4k_scale_min(2 * i, w + 4, &s0, &m0);                                    \
+				tfm_q4k_scale_min(2 * i + 1, w + 4, &s1, &m1);                                \
+				const __m256i q = i8_load(w + 16 + 32 * i), m4 = _mm256_set1_epi8(0xf);        \
+				const __m256i p0 = I8_DOT(_mm256_and_si256(q, m4), i8_load(a->q + 32 * b));   \
+				const __m256i p1 = I8_DOT(_mm256_and_si256(_mm256_srli_epi16(q, 4), m4),      \
+				                          i8_load(a->q + 32 * b + 32));                       \
+				acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p0),                                \
+				                       _mm256_set1_ps(d * (float)s0 * a->d[b]), acc0);        \
+				acc1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p1),                                \
+				                       _mm256_set1_ps(d * (float)s1 * a->d[b + 1]), acc1);    \
+				off += dmin * (float)m0 * a->d[b] * (float)a->sum[b]                          \
+				     + dmin * (float)m1 * a->d[b + 1] * (float)a->sum[b + 1];                 \
+			}                                                                                     \
+		}                                                                                             \
+	}                                                                                                     \
+	return i8_hsum(_mm256_add_ps(acc0, acc1)) - off;
+
+static float qi8_dot_avx2(int dtype, const unsigned char *w, const q8_act *a, const float *f16, int cols)
+{
+	QI8_DOT_BODY(I8_DOT_AVX2)
+}
+
+#if ISA == ISA_avx512
+__attribute__((target("avx512vnni,avx512vl")))
+static float qi8_dot_vnni(int dtype, const unsigned char *w, const q8_act *a, const float *f16, int cols)
+{
+	QI8_DOT_BODY(I8_DOT_VNNI)
+}
+#endif
+
+/* VNNI where the CPU has it (the avx512 set runs on AVX-512 CPUs without it). */
+static float qi8_dot(int dtype, const unsigned char *w, const q8_act *a, const float *f16, int cols)
+{
+#if ISA == ISA_avx512
+	static int vnni = -1;
+	if (vnni < 0)
+		vnni = __builtin_cpu_supports("avx512vnni") != 0;
+	if (vnni)
+		return qi8_dot_vnni(dtype, w, a, f16, cols);
+#endif
+	return qi8_dot_avx2(dtype, w, a, f16, cols);
+}
+#else
+/* The baseline: the same integers, a byte at a time. */
+static float qi8_dot(int dtype, const unsigned char *w, const q8_act *a, const float *f16, int cols)
+{
+	float acc = 0.0f;
+
+	for (int k = 0; k < cols; k += 256) {
+		const int n_blocks = cols - k < 256 ? (cols - k) / 32 : 8;
+		for (int j = 0; j < n_blocks; j++) {
+			const int b = k / 32 + j;
+			int isum = 0;
+			float dd, low = 0.0f;
+			if (dtype == TFM_Q8_0) {
+				const unsigned char *blk = w + (size_t)b * 34;
+				for (int i = 0; i < 32; i++)
+					isum += (signed char)blk[2 + i] * a->q[32 * b + i];
+				dd = f16[blk[0] | blk[1] << 8] * a->d[b];
+			} else if (dtype == TFM_Q4_0) {
+				const unsigned char *blk = w + (size_t)b * 18;
+				for (int i = 0; i < 16; i++)
+					isum += (blk[2 + i] & 0xf) * a->q[32 * b + i] + (blk[2 + i] >> 4) * a->q[32 * b + 16 + i];
+				dd = f16[blk[0] | blk[1] << 8] * a->d[b];
+				low = dd * (float)(8 * a->sum[b]);
+			} else {
+				const unsigned char *sb = w + (size_t)(k / 256) * 144;
+				int sc, m;
+				tfm_q4k_scale_min(j, sb + 4, &sc, &m);
+				for (int i = 0; i < 32; i++) {
+					const unsigned char byte = sb[16 + 32 * (j / 2) + i];
+					isum += (j & 1 ? byte >> 4 : byte & 0xf) * a->q[32 * b + i];
+				}
+				dd = f16[sb[0] | sb[1] << 8] * (float)sc * a->d[b];
+				low = f16[sb[2] | sb[3] << 8] * (float)m * a->d[b] * (float)a->sum[b];
+			}
+			acc += dd * (float)isum - low;
+		}
+	}
+	return acc;
+}
+#endif
+
+typedef struct qi8_job {
+	const matmul_job *m;
+	const q8_act *a;
+} qi8_job;
+
+static void qi8_part(void *ctx, int i, int nt)
+{
+	const qi8_job *j = ctx;
+	const matmul_job *m = j->m;
+	const int blocks = (m->rows + SPLIT - 1) / SPLIT;
+	const int r0 = (int)((long)blocks * i / nt) * SPLIT;
+	int r1 = (int)((long)blocks * (i + 1) / nt) * SPLIT;
+	const size_t rb = tfm_dtype_row_bytes(m->dtype, (size_t)m->cols);
+
+	if (r1 > m->rows)
+		r1 = m->rows;
+	for (int r = r0; r < r1; r++)
+		m->y[r] = (m->b ? m->b[r] : 0.0f)
+		          + qi8_dot(m->dtype, (const unsigned char *)m->w + (size_t)r * rb, j->a, m->f16, m->cols);
+}
+
+void NAME(matmul_qi8)(tfm_pool *pool, float *y, const float *x, const void *w, int dtype,
+                      const float *b, int n, int rows, int cols)
+{
+	matmul_job m = { y, x, w, b, n, rows, cols, 0, dtype, 0, NULL, tfm_f16_table() };
+	q8_act a;
+
+	if (n != 1 || (dtype != TFM_Q8_0 && dtype != TFM_Q4_0 && dtype != TFM_Q4_K) || rows <= 0) {
+		NAME(matmul_q)(pool, y, x, w, dtype, b, n, rows, cols);
+		return;
+	}
+	void *buf = tfm_alloc((size_t)cols + 8 * (size_t)(cols / 32) + 64);
+	if (!buf) {
+		NAME(matmul_q)(pool, y, x, w, dtype, b, n, rows, cols);
+		return;
+	}
+	a.d = buf;
+	a.sum = (int *)(a.d + cols / 32);
+	a.q = (signed char *)(a.sum + cols / 32);
+	q8_act_make(x, cols, &a);
+	qi8_job j = { &m, &a };
+	tfm_pool_run(pool, qi8_part, &j);
+	tfm_free(buf);
+}
+
 void NAME(matmul_q)(tfm_pool *pool, float *y, const float *x, const void *w, int dtype,
                     const float *b, int n, int rows, int cols)
 {
