@@ -139,7 +139,7 @@ static void split(const char *arg, const char **out, int *n, int max)
 
 int main(int argc, char **argv)
 {
-	opts o = { NULL, "./tfmc", "build/peers", 3, { 1, 2 }, 2, { 0 }, 0, { 0 }, 0 };
+	opts o = { .tfmc = "./tfmc", .work = "build/peers", .runs = 3, .threads = { 1, 2 }, .n_threads = 2 };
 	machine_cpu cpu;
 	char cmd[16384], peer_bins[1024];
 
