@@ -155,7 +155,9 @@ int main(int argc, char **argv)
 			o.n_threads = n;
 			for (int k = 0; k < n; k++)
 				o.threads[k] = atoi(t[k]);
-		} else if (strcmp(argv[i], "--formats") == 0 && i + 1 < argc)
+		} else if (strcmp(argv[i], "--activations") == 0 && i + 1 < argc)
+			o.int8 = strcmp(argv[++i], "int8") == 0;
+		else if (strcmp(argv[i], "--formats") == 0 && i + 1 < argc)
 			split(argv[++i], o.formats, &o.n_formats, 8);
 		else if (argv[i][0] != '-' && o.n_specs < 8)
 			o.specs[o.n_specs++] = argv[i];
