@@ -169,7 +169,8 @@ static int gg_spm_merges(const tfm_gguf_value *toks, const tfm_gguf_value *score
 			}
 			mg[n_merges++] = (GgMerge){ p[i].score, (int)i, l, r };
 		}
-	qsort(mg, n_merges, sizeof *mg, gg_merge_cmp);
+	if (n_merges)	/* qsort(NULL, 0) is undefined */
+		qsort(mg, n_merges, sizeof *mg, gg_merge_cmp);
 	for (size_t i = 0; i < n_merges; i++) {
 		cJSON *pair = cJSON_CreateArray();
 		if (!pair)
