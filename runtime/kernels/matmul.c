@@ -356,6 +356,10 @@ INLINE void mm_rows(const int BF, const matmul_job *m, int r0, int r1)
  * runs the float tiles over it, so the widening is paid once for every
  * token of the batch. */
 
+/* Decode prefetches quantized weights this many bytes ahead (as bf16's
+ * PF_BF16): without it, a row's first load of each line waits on memory. */
+#define PF_Q 4096
+
 typedef unsigned char vb16 __attribute__((vector_size(16)));
 typedef signed char vsb16 __attribute__((vector_size(16)));
 typedef unsigned char vb16_u __attribute__((vector_size(16), aligned(1), may_alias));
@@ -443,6 +447,9 @@ static float q8_0_dot(const unsigned char *w, const float *x, const float *f16, 
 	int k = 0;
 
 	for (; k + 128 <= cols; k += 128, w += 136) {
+		__builtin_prefetch(w + PF_Q, 0, 3);
+		__builtin_prefetch(w + PF_Q + 64, 0, 3);
+		__builtin_prefetch(w + PF_Q + 128, 0, 3);
 		q8_0_block(w, x + k, f16, &acc[0]);
 		q8_0_block(w + 34, x + k + 32, f16, &acc[1]);
 		q8_0_block(w + 68, x + k + 64, f16, &acc[2]);
@@ -471,6 +478,8 @@ static float q4_0_dot(const unsigned char *w, const float *x, const float *f16, 
 	int k = 0;
 
 	for (; k + 128 <= cols; k += 128, w += 72) {
+		__builtin_prefetch(w + PF_Q, 0, 3);
+		__builtin_prefetch(w + PF_Q + 64, 0, 3);
 		q4_0_block(w, x + k, f16, &acc[0]);
 		q4_0_block(w + 18, x + k + 32, f16, &acc[1]);
 		q4_0_block(w + 36, x + k + 64, f16, &acc[2]);
@@ -492,6 +501,9 @@ static float q4_k_dot(const unsigned char *w, const float *x, const float *xsum,
 	for (int k = 0; k < cols; k += 256, w += 144) {
 		const float d = qf16(f16, w), dmin = qf16(f16, w + 2);
 		float scale[8], low = 0.0f;
+		__builtin_prefetch(w + PF_Q, 0, 3);
+		__builtin_prefetch(w + PF_Q + 64, 0, 3);
+		__builtin_prefetch(w + PF_Q + 128, 0, 3);
 		for (int j = 0; j < 8; j++) {
 			int sc, m;
 			tfm_q4k_scale_min(j, w + 4, &sc, &m);
@@ -529,6 +541,8 @@ static float q6_k_dot(const unsigned char *w, const float *x, const float *f16, 
 		const float d = qf16(f16, w + 208);
 		const signed char *sc = (const signed char *)(w + 192);
 		float scale[16];
+		for (int l = 0; l < 256; l += 64)
+			__builtin_prefetch(w + PF_Q + l, 0, 3);
 		for (int g = 0; g < 16; g++)
 			scale[g] = d * (float)sc[g];
 #pragma GCC unroll 2
@@ -825,6 +839,7 @@ INLINE float i8_hsum(__m256 v)
 	switch (dtype) {                                                                                      \
 	case TFM_Q8_0:                                                                                        \
 		for (int b = 0; b < cols / 32; b++, w += 34) {                                                \
+			__builtin_prefetch(w + PF_Q, 0, 3);                                                   \
 			const __m256i qw = i8_load(w + 2), qx = i8_load(a->q + 32 * b);                       \
 			const __m256i p = I8_DOT(_mm256_sign_epi8(qw, qw), _mm256_sign_epi8(qx, qw));         \
 			const __m256 dd = _mm256_set1_ps(f16[w[0] | w[1] << 8] * a->d[b]);                    \
@@ -836,6 +851,7 @@ INLINE float i8_hsum(__m256 v)
 		break;                                                                                        \
 	case TFM_Q4_0:                                                                                        \
 		for (int b = 0; b < cols / 32; b++, w += 18) {                                                \
+			__builtin_prefetch(w + PF_Q, 0, 3);                                                   \
 			const float dd = f16[w[0] | w[1] << 8] * a->d[b];                                     \
 			const __m256i p = I8_DOT(i8_nibbles(w + 2), i8_load(a->q + 32 * b));                  \
 			if (b & 1)                                                                            \
@@ -848,6 +864,9 @@ INLINE float i8_hsum(__m256 v)
 	default: /* TFM_Q4_K: sub-block j of 32, (d sc_j) q - (dmin m_j) */                                  \
 		for (int k = 0; k < cols; k += 256, w += 144) {                                               \
 			const float d = f16[w[0] | w[1] << 8], dmin = f16[w[2] | w[3] << 8];                  \
+			__builtin_prefetch(w + PF_Q, 0, 3);                                                   \
+			__builtin_prefetch(w + PF_Q + 64, 0, 3);                                              \
+			__builtin_prefetch(w + PF_Q + 128, 0, 3);                                             \
 			for (int i = 0; i < 4; i++) {                                                         \
 				const int b = k / 32 + 2 * i;                                                 \
 				int s0, m0, s1, m1;                                                           \
