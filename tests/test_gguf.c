@@ -610,6 +610,33 @@ static void test_bad_tensors(void)
 	BAD(w, "t.gguf: tensor 'w' appears more than once in the header");
 }
 
+/* llama.cpp's names and section 3's, both ways (section 6's table). */
+static void test_names(void)
+{
+	static const char *const pairs[][2] = {
+		{ "blk.3.attn_q.weight", "layers.3.attention.wq.weight" },
+		{ "blk.0.attn_q.bias", "layers.0.attention.wq.bias" },
+		{ "blk.11.post_ffw_norm.weight", "layers.11.ffn_post_norm.weight" },
+		{ "blk.2.attn_k_norm.weight", "layers.2.attention.k_norm.weight" },
+		{ "output_norm.bias", "norm.bias" }, { "token_embd.weight", "tok_embeddings.weight" },
+		{ "position_embd.weight", "pos_embeddings.weight" }, { "output.weight", "output.weight" },
+	};
+	static const char *const bad[] = { "blk.x.attn_q.weight", "blk.3.weight", "blk.3.attn_z.weight",
+	                                   "rope_freqs.weight", "token_embd", "blk.-1.attn_q.weight", "" };
+	char out[128];
+
+	for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
+		CU_ASSERT(tfm_gguf_map_name(pairs[i][0], out, sizeof out) == 0);
+		CU_ASSERT_STRING_EQUAL(out, pairs[i][1]);
+		CU_ASSERT(tfm_gguf_name_of(pairs[i][1], out, sizeof out) == 0);
+		CU_ASSERT_STRING_EQUAL(out, pairs[i][0]);
+	}
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		CU_ASSERT(tfm_gguf_map_name(bad[i], out, sizeof out) == -1);
+	CU_ASSERT(tfm_gguf_name_of("layers.3.attention.wq", out, sizeof out) == -1);	/* no suffix */
+	CU_ASSERT(tfm_gguf_map_name("blk.3.attn_q.weight", out, 8) == -1);	/* too long for out */
+}
+
 /* tfmc import and --weights on a GGUF file: a malformed one says what is
  * wrong; one without metadata binds, and is not a model to import. */
 static void test_not_yet(void)
@@ -661,7 +688,8 @@ int add_gguf_suites(void)
 	    !CU_add_test(s, "malformed headers", test_bad_header) ||
 	    !CU_add_test(s, "malformed metadata", test_bad_metadata) ||
 	    !CU_add_test(s, "malformed tensor infos", test_bad_tensors) ||
-	    !CU_add_test(s, "tfmc import and --weights on a file of no model", test_not_yet))
+	    !CU_add_test(s, "tfmc import and --weights on a file of no model", test_not_yet) ||
+	    !CU_add_test(s, "tensor names, llama.cpp's and section 3's", test_names))
 		return -1;
 	return 0;
 }

@@ -636,13 +636,13 @@ int tfm_gguf_open(tfm_gguf **g, const char *path, tfm_error *e)
 /* ---- Binding: GGUF's names as section 3's ------------------------------------ */
 
 /* llama.cpp's tensor names (its gguf-py/gguf/constants.py), global then
- * per block, and MODEL_REFERENCE.md section 3's.  The suffix (".weight",
- * ".bias") carries over. */
-static const struct { const char *gguf, *tfm; } gg_global_names[] = {
+ * per block, beside MODEL_REFERENCE.md section 3's: [0] GGUF's, [1] ours.
+ * The suffix (".weight", ".bias") carries over. */
+static const char *const gg_global_names[][2] = {
 	{ "token_embd", "tok_embeddings" }, { "position_embd", "pos_embeddings" },
 	{ "output_norm", "norm" }, { "output", "output" },
 };
-static const struct { const char *gguf, *tfm; } gg_block_names[] = {
+static const char *const gg_block_names[][2] = {
 	{ "attn_norm", "attention_norm" }, { "attn_q", "attention.wq" }, { "attn_k", "attention.wk" },
 	{ "attn_v", "attention.wv" }, { "attn_output", "attention.wo" },
 	{ "attn_q_norm", "attention.q_norm" }, { "attn_k_norm", "attention.k_norm" },
@@ -651,30 +651,46 @@ static const struct { const char *gguf, *tfm; } gg_block_names[] = {
 	{ "ffn_down", "feed_forward.w_down" }, { "post_ffw_norm", "ffn_post_norm" },
 };
 
+/* name in one naming (from: 0 GGUF's, 1 section 3's) as the other's: a
+ * block's tensors are "blk.N." or "layers.N." then the stem, every name
+ * ends in its suffix.  0, or -1 for a name that is not in the tables. */
+static int gg_rename(const char *name, int from, char *out, size_t cap)
+{
+	static const char *const prefix[2] = { "blk.", "layers." };
+	const size_t pl = strlen(prefix[from]);
+	const char *suffix = strrchr(name, '.'), *stem = name;
+	long layer = -1;
+
+	if (strncmp(name, prefix[from], pl) == 0) {
+		char *end;
+		layer = strtol(name + pl, &end, 10);
+		if (end == name + pl || *end != '.' || layer < 0 || layer > 1000000)
+			return -1;
+		stem = end + 1;
+	}
+	if (!suffix || suffix < stem)
+		return -1;
+	const size_t n = (size_t)(suffix - stem);
+	const char *const(*table)[2] = layer >= 0 ? gg_block_names : gg_global_names;
+	const size_t count = layer >= 0 ? sizeof gg_block_names / sizeof gg_block_names[0]
+	                                : sizeof gg_global_names / sizeof gg_global_names[0];
+	for (size_t i = 0; i < count; i++)
+		if (strlen(table[i][from]) == n && strncmp(stem, table[i][from], n) == 0) {
+			int k = layer >= 0 ? snprintf(out, cap, "%s%ld.%s%s", prefix[!from], layer, table[i][!from], suffix)
+			                   : snprintf(out, cap, "%s%s", table[i][!from], suffix);
+			return k >= 0 && (size_t)k < cap ? 0 : -1;
+		}
+	return -1;
+}
+
 int tfm_gguf_map_name(const char *name, char *key, size_t cap)
 {
-	const char *dot;
-	size_t n;
+	return gg_rename(name, 0, key, cap);
+}
 
-	if (strncmp(name, "blk.", 4) == 0) {
-		char *end;
-		long layer = strtol(name + 4, &end, 10);
-		if (end == name + 4 || *end != '.' || layer < 0 || layer > 1000000)
-			return -1;
-		dot = strchr(end + 1, '.');
-		n = dot ? (size_t)(dot - end - 1) : strlen(end + 1);
-		for (size_t i = 0; i < sizeof gg_block_names / sizeof gg_block_names[0]; i++)
-			if (strlen(gg_block_names[i].gguf) == n && strncmp(end + 1, gg_block_names[i].gguf, n) == 0)
-				return snprintf(key, cap, "layers.%ld.%s%s", layer, gg_block_names[i].tfm,
-				                dot ? dot : "") < (int)cap ? 0 : -1;
-		return -1;
-	}
-	dot = strchr(name, '.');
-	n = dot ? (size_t)(dot - name) : strlen(name);
-	for (size_t i = 0; i < sizeof gg_global_names / sizeof gg_global_names[0]; i++)
-		if (strlen(gg_global_names[i].gguf) == n && strncmp(name, gg_global_names[i].gguf, n) == 0)
-			return snprintf(key, cap, "%s%s", gg_global_names[i].tfm, dot ? dot : "") < (int)cap ? 0 : -1;
-	return -1;
+int tfm_gguf_name_of(const char *key, char *name, size_t cap)
+{
+	return gg_rename(key, 1, name, cap);
 }
 
 int tfm_gguf_take_weights(tfm_gguf *g, tfm_file **out, tfm_error *e)
@@ -696,33 +712,6 @@ int tfm_gguf_take_weights(tfm_gguf *g, tfm_file **out, tfm_error *e)
 	tfm_gguf_close(g);
 	*out = f;
 	return 0;
-}
-
-int tfm_gguf_name_of(const char *key, char *name, size_t cap)
-{
-	const char *dot;
-	size_t n;
-
-	if (strncmp(key, "layers.", 7) == 0) {
-		char *end;
-		long layer = strtol(key + 7, &end, 10);
-		if (end == key + 7 || *end != '.')
-			return -1;
-		/* the longest section 3 name that starts what follows */
-		const char *rest = end + 1, *suffix = strrchr(rest, '.');
-		n = suffix ? (size_t)(suffix - rest) : strlen(rest);
-		for (size_t i = 0; i < sizeof gg_block_names / sizeof gg_block_names[0]; i++)
-			if (strlen(gg_block_names[i].tfm) == n && strncmp(rest, gg_block_names[i].tfm, n) == 0)
-				return snprintf(name, cap, "blk.%ld.%s%s", layer, gg_block_names[i].gguf,
-				                suffix ? suffix : "") < (int)cap ? 0 : -1;
-		return -1;
-	}
-	dot = strchr(key, '.');
-	n = dot ? (size_t)(dot - key) : strlen(key);
-	for (size_t i = 0; i < sizeof gg_global_names / sizeof gg_global_names[0]; i++)
-		if (strlen(gg_global_names[i].tfm) == n && strncmp(key, gg_global_names[i].tfm, n) == 0)
-			return snprintf(name, cap, "%s%s", gg_global_names[i].gguf, dot ? dot : "") < (int)cap ? 0 : -1;
-	return -1;
 }
 
 /* ---- Writing ------------------------------------------------------------------ */
