@@ -8,9 +8,11 @@
  *   - dequantizing: blocks written here by hand, from their definition in
  *     ggml-common.h (not through the reader), decode to the weights the
  *     definition gives, to the bit;
- *   - quantizing (GGML's reference rounding): it decodes back within each
- *     format's step, it is deterministic, zeros stay zeros, and a block
- *     whose values are exactly its levels comes back exactly;
+ *   - quantizing (GGML's reference rounding): GGML's own bytes for fixed rows
+ *     (written by llama.cpp's libggml, tests/reference/ggml_quant_golden.c);
+ *     it decodes back within each format's step, it is deterministic, zeros
+ *     stay zeros, and a block whose values are exactly its levels comes back
+ *     exactly;
  *   - matmul_q on every set this CPU runs, decode and prefill, 0-3 threads:
  *     within 1e-5 * max(1, max |ref|) of a double-precision product of the
  *     dequantized weights, the same bits at every thread count, and a
@@ -291,6 +293,41 @@ static void test_quantize(void)
 	tfm_dequantize(TFM_Q8_0, q[0], y, 32);
 	CU_ASSERT(memcmp(x, y, 32 * sizeof(float)) == 0);
 	CU_ASSERT(tfm_quantize(TFM_Q4_K, x, q[0], 32) == -1);
+	printf("\n");
+}
+
+/* GGML's own quantization of fixed rows (tests/golden/ggml_quant.bin, written by
+ * tests/reference/ggml_quant_golden.c against llama.cpp's libggml): tfmc's
+ * blocks are its bytes, and dequantize to the floats its blocks mean. */
+static void test_ggml_bytes(void)
+{
+	static const struct { int32_t ggml; int dtype; } map[] = {
+		{ 8, TFM_Q8_0 }, { 2, TFM_Q4_0 }, { 12, TFM_Q4_K }, { 14, TFM_Q6_K },
+	};
+	FILE *f = fopen("tests/golden/ggml_quant.bin", "rb");
+	int32_t type, n, bytes;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	for (int t = 0; t < 4; t++) {
+		CU_ASSERT_FATAL(fread(&type, 4, 1, f) == 1 && fread(&n, 4, 1, f) == 1 && n > 0 && n <= 1 << 16);
+		float *x = malloc(sizeof(float) * (size_t)n);
+		CU_ASSERT_FATAL(x && fread(x, sizeof(float), (size_t)n, f) == (size_t)n);
+		CU_ASSERT_FATAL(fread(&bytes, 4, 1, f) == 1 && bytes > 0 && bytes <= 4 * n);
+		unsigned char *want = malloc((size_t)bytes), *got = malloc((size_t)bytes);
+		CU_ASSERT_FATAL(want && got && fread(want, 1, (size_t)bytes, f) == (size_t)bytes);
+		CU_ASSERT_EQUAL(type, map[t].ggml);
+		CU_ASSERT_EQUAL((size_t)bytes, tfm_dtype_row_bytes(map[t].dtype, (size_t)n));
+		CU_ASSERT(tfm_quantize(map[t].dtype, x, got, (size_t)n) == 0);
+		int differ = 0;
+		for (int i = 0; i < bytes; i++)
+			differ += got[i] != want[i];
+		printf("\n    %-5s %d of %d bytes differ from GGML's", tfm_dtype_name(map[t].dtype), differ, bytes);
+		CU_ASSERT_EQUAL(differ, 0);
+		free(x);
+		free(want);
+		free(got);
+	}
+	fclose(f);
 	printf("\n");
 }
 
@@ -599,6 +636,7 @@ int add_quant_suites(void)
 	if (!s || !CU_add_test(s, "half precision: exact, nearest even", test_f16)
 	    || !CU_add_test(s, "dequantize: blocks built by hand", test_dequantize)
 	    || !CU_add_test(s, "quantize: GGML's reference rounding", test_quantize)
+	    || !CU_add_test(s, "quantize: GGML's own bytes", test_ggml_bytes)
 	    || !CU_add_test(s, "matmul_q: every type and set, 0-3 threads", test_matmul_q)
 	    || !CU_add_test(s, "matmul_qi8: the int8 mode's decode", test_matmul_qi8)
 	    || !CU_add_test(s, "--weight-dtype: quantized at load, the same model", test_quantize_at_load))
