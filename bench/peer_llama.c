@@ -1,10 +1,11 @@
 /* peer_llama.c: llama.cpp's side of `make bench-peers`, against its own
  * libllama (node-llama-cpp's CPU build; tools/bench_peers.sh fetches it).
  *
- *   peer_llama MODEL.gguf decode|prefill THREADS [BACKEND_DIR]
+ *   peer_llama MODEL.gguf decode|prefill THREADS [BACKEND_DIR [PROMPT_IDS]]
  *
- * decode:  token 1, then 255 greedy tokens, one llama_decode each; prints
- *          the tokens/s of those 255 and the ids (for the greedy check);
+ * decode:  token 1 (or the comma-separated PROMPT_IDS, in one batch), then
+ *          255 greedy tokens, one llama_decode each; prints the tokens/s of
+ *          those 255 and the ids (for the greedy check);
  * prefill: one batch of 128 ids (7 i mod vocab), one llama_decode; prints
  *          its tokens/s.
  * n_ctx 1024, flash attention off, the given threads for both phases:
@@ -76,9 +77,11 @@ int main(int argc, char **argv)
 	}
 	const int vocab = llama_vocab_n_tokens(llama_model_get_vocab(model));
 	if (decode) {
-		llama_token tok = 1;
-		int ids[256];
-		struct llama_batch b = llama_batch_get_one(&tok, 1);
+		llama_token tok = 1, prompt[512];
+		int ids[256], n_prompt = 0;
+		for (const char *p = argc > 5 ? argv[5] : "1"; *p && n_prompt < 512; p += *p == ',')
+			prompt[n_prompt++] = (llama_token)strtol(p, (char **)&p, 10);
+		struct llama_batch b = llama_batch_get_one(prompt, n_prompt);
 		if (llama_decode(ctx, b) != 0)
 			return 1;
 		double t0 = now();
