@@ -785,6 +785,7 @@ typedef struct q8_act {
 	signed char *q;		/* [cols] */
 	float *d;		/* [cols / 32] */
 	int *sum;		/* [cols / 32] sum of each block's q */
+	float *sdx;		/* [cols / 32] 8 d sum: what nibbles stored as q + 8 add */
 } q8_act;
 
 static void q8_act_make(const float *x, int cols, q8_act *a)
@@ -802,6 +803,7 @@ static void q8_act_make(const float *x, int cols, q8_act *a)
 		}
 		a->d[b] = d;
 		a->sum[b] = sum;
+		a->sdx[b] = 8.0f * d * (float)sum;
 	}
 }
 
@@ -837,30 +839,40 @@ INLINE float i8_hsum(__m256 v)
 	__m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();                                        \
 	float off = 0.0f;                                                                                     \
 	switch (dtype) {                                                                                      \
-	case TFM_Q8_0:                                                                                        \
-		for (int b = 0; b < cols / 32; b++, w += 34) {                                                \
+	case TFM_Q8_0: /* two blocks a step, one accumulator each */                                       \
+	case TFM_Q4_0: {                                                                                      \
+		const int q8 = dtype == TFM_Q8_0, bs = q8 ? 34 : 18, nb = cols / 32;                          \
+		int b = 0;                                                                                    \
+		for (; b + 2 <= nb; b += 2, w += 2 * bs) {                                                    \
 			__builtin_prefetch(w + PF_Q, 0, 3);                                                   \
-			const __m256i qw = i8_load(w + 2), qx = i8_load(a->q + 32 * b);                       \
-			const __m256i p = I8_DOT(_mm256_sign_epi8(qw, qw), _mm256_sign_epi8(qx, qw));         \
-			const __m256 dd = _mm256_set1_ps(f16[w[0] | w[1] << 8] * a->d[b]);                    \
-			if (b & 1)                                                                            \
-				acc1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), dd, acc1);                      \
-			else                                                                                  \
-				acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), dd, acc0);                      \
+			const __m256i x0 = i8_load(a->q + 32 * b), x1 = i8_load(a->q + 32 * b + 32);          \
+			__m256i p0, p1;                                                                       \
+			if (q8) {                                                                             \
+				const __m256i w0 = i8_load(w + 2), w1 = i8_load(w + 36);                      \
+				p0 = I8_DOT(_mm256_sign_epi8(w0, w0), _mm256_sign_epi8(x0, w0));              \
+				p1 = I8_DOT(_mm256_sign_epi8(w1, w1), _mm256_sign_epi8(x1, w1));              \
+			} else {                                                                              \
+				p0 = I8_DOT(i8_nibbles(w + 2), x0);                                           \
+				p1 = I8_DOT(i8_nibbles(w + 20), x1);                                          \
+			}                                                                                     \
+			const float d0 = f16[w[0] | w[1] << 8], d1 = f16[w[bs] | w[bs + 1] << 8];             \
+			acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p0), _mm256_set1_ps(d0 * a->d[b]), acc0);   \
+			acc1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p1), _mm256_set1_ps(d1 * a->d[b + 1]), acc1); \
+			if (!q8) /* 8 sum(q_x) d_x off each: the nibbles are q + 8 */                          \
+				off += d0 * a->sdx[b] + d1 * a->sdx[b + 1];                                   \
+		}                                                                                             \
+		for (; b < nb; b++, w += bs) {                                                                \
+			const __m256i x0 = i8_load(a->q + 32 * b);                                            \
+			const __m256i w0 = q8 ? i8_load(w + 2) : i8_nibbles(w + 2);                           \
+			const __m256i p0 = q8 ? I8_DOT(_mm256_sign_epi8(w0, w0), _mm256_sign_epi8(x0, w0))    \
+			                      : I8_DOT(w0, x0);                                               \
+			const float d0 = f16[w[0] | w[1] << 8];                                               \
+			acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p0), _mm256_set1_ps(d0 * a->d[b]), acc0);   \
+			if (!q8)                                                                              \
+				off += d0 * a->sdx[b];                                                        \
 		}                                                                                             \
 		break;                                                                                        \
-	case TFM_Q4_0:                                                                                        \
-		for (int b = 0; b < cols / 32; b++, w += 18) {                                                \
-			__builtin_prefetch(w + PF_Q, 0, 3);                                                   \
-			const float dd = f16[w[0] | w[1] << 8] * a->d[b];                                     \
-			const __m256i p = I8_DOT(i8_nibbles(w + 2), i8_load(a->q + 32 * b));                  \
-			if (b & 1)                                                                            \
-				acc1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(dd), acc1);      \
-			else                                                                                  \
-				acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(dd), acc0);      \
-			off += dd * (float)(8 * a->sum[b]);                                                   \
-		}                                                                                             \
-		break;                                                                                        \
+	}                                                                                                     \
 	default: /* TFM_Q4_K: sub-block j of 32, (d sc_j) q - (dmin m_j) */                                  \
 		for (int k = 0; k < cols; k += 256, w += 144) {                                               \
 			const float d = f16[w[0] | w[1] << 8], dmin = f16[w[2] | w[3] << 8];                  \
@@ -880,8 +892,7 @@ INLINE float i8_hsum(__m256 v)
 				                       _mm256_set1_ps(d * (float)s0 * a->d[b]), acc0);        \
 				acc1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p1),                                \
 				                       _mm256_set1_ps(d * (float)s1 * a->d[b + 1]), acc1);    \
-				off += dmin * (float)m0 * a->d[b] * (float)a->sum[b]                          \
-				     + dmin * (float)m1 * a->d[b + 1] * (float)a->sum[b + 1];                 \
+				off += dmin * ((float)m0 * a->sdx[b] + (float)m1 * a->sdx[b + 1]) / 8.0f;     \
 			}                                                                                     \
 		}                                                                                             \
 	}                                                                                                     \
@@ -984,13 +995,14 @@ void NAME(matmul_qi8)(tfm_pool *pool, float *y, const float *x, const void *w, i
 		NAME(matmul_q)(pool, y, x, w, dtype, b, n, rows, cols);
 		return;
 	}
-	void *buf = tfm_alloc((size_t)cols + 8 * (size_t)(cols / 32) + 64);
+	void *buf = tfm_alloc((size_t)cols + 12 * (size_t)(cols / 32) + 64);
 	if (!buf) {
 		NAME(matmul_q)(pool, y, x, w, dtype, b, n, rows, cols);
 		return;
 	}
 	a.d = buf;
-	a.sum = (int *)(a.d + cols / 32);
+	a.sdx = a.d + cols / 32;
+	a.sum = (int *)(a.sdx + cols / 32);
 	a.q = (signed char *)(a.sum + cols / 32);
 	q8_act_make(x, cols, &a);
 	qi8_job j = { &m, &a };
