@@ -360,6 +360,10 @@ INLINE void mm_rows(const int BF, const matmul_job *m, int r0, int r1)
  * PF_BF16): without it, a row's first load of each line waits on memory. */
 #define PF_Q 4096
 
+/* Rows up to this many columns keep a token's sums and 8-bit blocks on
+ * the caller's stack (about 23 KB). */
+#define MQ_STACK_COLS 16384
+
 typedef unsigned char vb16 __attribute__((vector_size(16)));
 typedef signed char vsb16 __attribute__((vector_size(16)));
 typedef unsigned char vb16_u __attribute__((vector_size(16), aligned(1), may_alias));
@@ -430,63 +434,36 @@ INLINE vf fma16(const vf *q, const float *x, vf acc, int first)
  * sub-block's) q . x is summed lane-wise in one register, then scaled into
  * one of four accumulators (two blocks at a time), so that consecutive
  * blocks do not wait on each other; the scales come from f16. */
-INLINE void q8_0_block(const unsigned char *w, const float *x, const float *f16, vf *acc)
-{
-	vf q[16 / VL], s = { 0 };
-
-	widen_s8(load16(w + 2), q);
-	s = fma16(q, x, s, 1);
-	widen_s8(load16(w + 18), q);
-	s = fma16(q, x + 16, s, 0);
-	*acc = vfma(vbroadcast(qf16(f16, w)), s, *acc);
-}
-
-static float q8_0_dot(const unsigned char *w, const float *x, const float *f16, int cols)
-{
-	vf acc[4] = { { 0 }, { 0 }, { 0 }, { 0 } };
-	int k = 0;
-
-	for (; k + 128 <= cols; k += 128, w += 136) {
-		__builtin_prefetch(w + PF_Q, 0, 3);
-		__builtin_prefetch(w + PF_Q + 64, 0, 3);
-		__builtin_prefetch(w + PF_Q + 128, 0, 3);
-		q8_0_block(w, x + k, f16, &acc[0]);
-		q8_0_block(w + 34, x + k + 32, f16, &acc[1]);
-		q8_0_block(w + 68, x + k + 64, f16, &acc[2]);
-		q8_0_block(w + 102, x + k + 96, f16, &acc[3]);
-	}
-	for (; k < cols; k += 32, w += 34)
-		q8_0_block(w, x + k, f16, &acc[0]);
-	return vsum((acc[0] + acc[1]) + (acc[2] + acc[3]));
-}
-
-INLINE void q4_0_block(const unsigned char *w, const float *x, const float *f16, vf *acc)
+/* One block of 32 of Q8_0 (Q8 set: int8 q) or Q4_0 (nibbles, q - 8). */
+INLINE void q32_block(const int Q8, const unsigned char *w, const float *x, const float *f16, vf *acc)
 {
 	vf q[16 / VL], s = { 0 };
 	const vb16 v = load16(w + 2);
 
-	widen_s8((vb16)((vsb16)(v & 0xf) - 8), q);
+	widen_s8(Q8 ? v : (vb16)((vsb16)(v & 0xf) - 8), q);
 	s = fma16(q, x, s, 1);
-	widen_s8((vb16)((vsb16)(v >> 4) - 8), q);
+	widen_s8(Q8 ? load16(w + 18) : (vb16)((vsb16)(v >> 4) - 8), q);
 	s = fma16(q, x + 16, s, 0);
 	*acc = vfma(vbroadcast(qf16(f16, w)), s, *acc);
 }
 
-static float q4_0_dot(const unsigned char *w, const float *x, const float *f16, int cols)
+/* Q8_0 and Q4_0, blocks of 32 of bs bytes, four at a time. */
+INLINE float q32_dot(const int Q8, const unsigned char *w, const float *x, const float *f16, int cols)
 {
+	const int bs = Q8 ? 34 : 18;
 	vf acc[4] = { { 0 }, { 0 }, { 0 }, { 0 } };
 	int k = 0;
 
-	for (; k + 128 <= cols; k += 128, w += 72) {
-		__builtin_prefetch(w + PF_Q, 0, 3);
-		__builtin_prefetch(w + PF_Q + 64, 0, 3);
-		q4_0_block(w, x + k, f16, &acc[0]);
-		q4_0_block(w + 18, x + k + 32, f16, &acc[1]);
-		q4_0_block(w + 36, x + k + 64, f16, &acc[2]);
-		q4_0_block(w + 54, x + k + 96, f16, &acc[3]);
+	for (; k + 128 <= cols; k += 128, w += 4 * bs) {
+#pragma GCC unroll 4
+		for (int l = 0; l < 4 * bs; l += 64)
+			__builtin_prefetch(w + PF_Q + l, 0, 3);
+#pragma GCC unroll 4
+		for (int i = 0; i < 4; i++)
+			q32_block(Q8, w + i * bs, x + k + 32 * i, f16, &acc[i]);
 	}
-	for (; k < cols; k += 32, w += 18)
-		q4_0_block(w, x + k, f16, &acc[0]);
+	for (; k < cols; k += 32, w += bs)
+		q32_block(Q8, w, x + k, f16, &acc[0]);
 	return vsum((acc[0] + acc[1]) + (acc[2] + acc[3]));
 }
 
@@ -645,9 +622,9 @@ INLINE float mq_dot(const matmul_job *m, const unsigned char *w)
 {
 	switch (m->dtype) {
 	case TFM_Q8_0:
-		return q8_0_dot(w, m->x, m->f16, m->cols);
+		return q32_dot(1, w, m->x, m->f16, m->cols);
 	case TFM_Q4_0:
-		return q4_0_dot(w, m->x, m->f16, m->cols);
+		return q32_dot(0, w, m->x, m->f16, m->cols);
 	case TFM_Q4_K:
 		return q4_k_dot(w, m->x, m->xsum, m->f16, m->cols);
 	default:
@@ -995,7 +972,11 @@ void NAME(matmul_qi8)(tfm_pool *pool, float *y, const float *x, const void *w, i
 		NAME(matmul_q)(pool, y, x, w, dtype, b, n, rows, cols);
 		return;
 	}
-	void *buf = tfm_alloc((size_t)cols + 12 * (size_t)(cols / 32) + 64);
+	/* x's blocks: on the stack for the usual widths, so that a token's
+	 * products do not each call the allocator */
+	unsigned char small[MQ_STACK_COLS + 12 * (MQ_STACK_COLS / 32)] __attribute__((aligned(64)));
+	const size_t need = (size_t)cols + 12 * (size_t)(cols / 32);
+	void *buf = need <= sizeof small ? small : tfm_alloc(need + 64);
 	if (!buf) {
 		NAME(matmul_q)(pool, y, x, w, dtype, b, n, rows, cols);
 		return;
@@ -1007,19 +988,20 @@ void NAME(matmul_qi8)(tfm_pool *pool, float *y, const float *x, const void *w, i
 	q8_act_make(x, cols, &a);
 	qi8_job j = { &m, &a };
 	tfm_pool_run(pool, qi8_part, &j);
-	tfm_free(buf);
+	if (buf != small)
+		tfm_free(buf);
 }
 
 void NAME(matmul_q)(tfm_pool *pool, float *y, const float *x, const void *w, int dtype,
                     const float *b, int n, int rows, int cols)
 {
 	matmul_job m = { y, x, w, b, n, rows, cols, 0, dtype, 0, NULL, tfm_f16_table() };
-	float *xsum = NULL;
+	float small[MQ_STACK_COLS / 32], *xsum = NULL;
 
 	if (n <= 0 || rows <= 0 || !tfm_dtype_is_quant(dtype))
 		return;
 	if (n == 1 && dtype == TFM_Q4_K) {
-		xsum = tfm_alloc(sizeof(float) * (size_t)(cols / 32 + 1));
+		xsum = cols <= MQ_STACK_COLS ? small : tfm_alloc(sizeof(float) * (size_t)(cols / 32 + 1));
 		if (!xsum) {	/* no room for the sums: a block at a time */
 			const size_t row_bytes = tfm_dtype_row_bytes(dtype, (size_t)cols);
 			for (int r = 0; r < rows; r++)
@@ -1036,5 +1018,6 @@ void NAME(matmul_q)(tfm_pool *pool, float *y, const float *x, const void *w, int
 		m.xsum = xsum;
 	}
 	tfm_pool_run(pool, mm_part, &m);
-	tfm_free(xsum);
+	if (xsum != small)
+		tfm_free(xsum);
 }
