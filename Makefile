@@ -55,7 +55,7 @@ COMPILER_SRC = $(wildcard compiler/*.c compiler/*/*.c)
 # The kernels (kernels.c, matmul.c, and the training's gemm.c and train.c) are built
 # once per instruction set, with its own -m flags; the rest of the tree is
 # built for the baseline x86-64, so it runs anywhere.
-KERNEL_SRC   = $(addprefix runtime/kernels/,kernels.c matmul.c gemm.c train.c)
+KERNEL_SRC   = $(addprefix runtime/kernels/,kernels.c matmul.c matmul_i8.c gemm.c train.c)
 RUNTIME_SRC  = $(filter-out $(KERNEL_SRC),$(wildcard runtime/*.c runtime/*/*.c))
 KERNEL_ISAS  = scalar avx2 avx512
 KERNEL_FLAGS_scalar =

@@ -248,10 +248,11 @@ typedef struct tfm_kernels {
 	 * weights up to the order of the additions. */
 	void (*matmul_q)(tfm_pool *pool, float *y, const float *x, const void *w, int dtype,
 	                 const float *b, int n, int rows, int cols);
-	/* The int8 mode's: the same, but a single token (n = 1) of Q8_0, Q4_0 or
-	 * Q4_K weights is first rounded to 8-bit blocks of 32 (as Q8_0 rounds,
-	 * the scale kept as a float) and multiplied in integers, as llama.cpp
-	 * does; anything else is matmul_q. */
+	/* The int8 mode's: the same, but a single token (n = 1) is first
+	 * rounded to 8 bits as llama.cpp rounds it for the weights' type (Q8_0
+	 * blocks of 32 for Q8_0 and Q4_0, Q8_K blocks of 256 for Q4_K and Q6_K)
+	 * and multiplied in integers, as llama.cpp does (matmul_i8.c); anything
+	 * else is matmul_q. */
 	void (*matmul_qi8)(tfm_pool *pool, float *y, const float *x, const void *w, int dtype,
 	                   const float *b, int n, int rows, int cols);
 	/* out[r] = rmsnorm(in[r]) * w, or layernorm(in[r]) * w + b when b is not

@@ -1,11 +1,13 @@
 /* test_main.c: the CUnit runner.  Each tests/test_*.c registers its suites
- * through an add_*_suites function; this runs them all and prints CUnit's
- * summary.  Run from the top of the tree (make test does). */
+ * through an add_*_suites function; this runs them all, or those whose
+ * names contain one of the arguments (tfmc-test quant gguf), and prints
+ * CUnit's summary.  Run from the top of the tree (make test does). */
 #include <stdio.h>
+#include <string.h>
 #include <CUnit/Basic.h>
 #include "testutil.h"
 
-int main(void)
+int main(int argc, char **argv)
 {
 	if (CU_initialize_registry() != CUE_SUCCESS)
 		return 2;
@@ -18,6 +20,13 @@ int main(void)
 		CU_cleanup_registry();
 		return 2;
 	}
+	if (argc > 1)
+		for (CU_pSuite s = CU_get_registry()->pSuite; s; s = s->pNext) {
+			int wanted = 0;
+			for (int i = 1; i < argc; i++)
+				wanted |= strstr(s->pName, argv[i]) != NULL;
+			CU_set_suite_active(s, wanted ? CU_TRUE : CU_FALSE);
+		}
 	CU_basic_set_mode(CU_BRM_NORMAL);
 	CU_basic_run_tests();
 	unsigned failed = CU_get_number_of_failures();
