@@ -59,8 +59,8 @@ KERNEL_SRC   = $(addprefix runtime/kernels/,kernels.c matmul.c matmul_i8.c gemm.
 RUNTIME_SRC  = $(filter-out $(KERNEL_SRC),$(wildcard runtime/*.c runtime/*/*.c))
 KERNEL_ISAS  = scalar avx2 avx512
 KERNEL_FLAGS_scalar =
-KERNEL_FLAGS_avx2   = -mavx2 -mfma
-KERNEL_FLAGS_avx512 = -mavx512f -mavx512bw -mavx512vl -mfma
+KERNEL_FLAGS_avx2   = -mavx2 -mfma -mf16c
+KERNEL_FLAGS_avx512 = -mavx512f -mavx512bw -mavx512vl -mfma -mf16c
 TEST_SRC     = $(wildcard tests/*.c)
 GEN_SRC      = $(B)/lex.c $(B)/parse.c
 

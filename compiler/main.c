@@ -45,6 +45,7 @@ typedef struct Options {
 	int timings;		/* run --timings */
 	int weight_dtype;	/* --weight-dtype: DTYPE_, or -1 when not given */
 	int int8_act;		/* --activations int8 */
+	int kv_f16;		/* --kv-dtype f16 */
 	Diags diags;
 } Options;
 
@@ -101,6 +102,9 @@ static void usage(FILE *f)
 "  --activations f32|int8 int8: decode rounds the token to 8 bits for quantized\n"
 "                         matrices and multiplies integers, as llama.cpp does\n"
 "                         (faster; not the f32 model's logits)\n"
+"  --kv-dtype f32|f16     how the KV cache holds keys and values (emit, build,\n"
+"                         run): f16 halves its bytes, rounding them (not the f32\n"
+"                         model's logits)\n"
 "  -Wall                  also the style warnings (post-norm, layernorm, ...)\n"
 "  -WNAME, -Wno-NAME      turn one warning on or off\n"
 "  -Werror                make warnings errors\n"
@@ -138,10 +142,24 @@ static int is_train_command(const char *c)
 	return c && (strcmp(c, "train") == 0 || strcmp(c, "grad") == 0 || strcmp(c, "eval") == 0);
 }
 
+/* The value of option name when a is it: "--name=V", or "--name" and the
+ * next argument (*i moves on to it), "" when there is none; NULL when a is
+ * another option. */
+static const char *opt_value(const char *a, const char *name, int argc, char **argv, int *i)
+{
+	const size_t n = strlen(name);
+
+	if (strncmp(a, name, n) != 0 || (a[n] != '\0' && a[n] != '='))
+		return NULL;
+	if (a[n] == '=')
+		return a + n + 1;
+	return *i + 1 < argc ? argv[++*i] : "";
+}
+
 static int parse_args(Options *o, int argc, char **argv)
 {
 	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
+		const char *a = argv[i], *v;
 		if (is_train_command(o->command) && o->n_files == 1 && strcmp(a, "--model") != 0
 		    && strcmp(a, "--target") != 0 && strncmp(a, "-W", 2) != 0
 		    && strncmp(a, "--diagnostics-format=", 21) != 0) {
@@ -215,17 +233,15 @@ static int parse_args(Options *o, int argc, char **argv)
 		} else if (o->command && strcmp(o->command, "tokenize") == 0
 		           && (strcmp(a, "--add-special") == 0 || strcmp(a, "--skip-special") == 0)) {
 			o->special = 1;
-		} else if (strncmp(a, "--activations", 13) == 0 && (a[13] == 0 || a[13] == '=')) {
-			const char *v = a[13] ? a + 14 : i + 1 < argc ? argv[++i] : NULL;
-			if (!v)
-				return usage_error("%s needs an argument", a);
+		} else if ((v = opt_value(a, "--activations", argc, argv, &i)) != NULL) {
 			if (strcmp(v, "f32") != 0 && strcmp(v, "int8") != 0)
 				return usage_error("--activations: expected f32 or int8, got '%s'", v);
 			o->int8_act = v[0] == 'i';
-		} else if (strncmp(a, "--weight-dtype", 14) == 0 && (a[14] == 0 || a[14] == '=')) {
-			const char *v = a[14] ? a + 15 : i + 1 < argc ? argv[++i] : NULL;
-			if (!v)
-				return usage_error("%s needs an argument", a);
+		} else if ((v = opt_value(a, "--kv-dtype", argc, argv, &i)) != NULL) {
+			if (strcmp(v, "f32") != 0 && strcmp(v, "f16") != 0)
+				return usage_error("--kv-dtype: expected f32 or f16, got '%s'", v);
+			o->kv_f16 = v[1] == '1';
+		} else if ((v = opt_value(a, "--weight-dtype", argc, argv, &i)) != NULL) {
 			if ((o->weight_dtype = dtype_by_name(v)) < 0)
 				return usage_error("--weight-dtype: expected f32, bf16, q8_0, q4_0, q4_K or q6_K, got '%s'", v);
 		} else if (strcmp(a, "--model") == 0 || strcmp(a, "-o") == 0 || strcmp(a, "--target") == 0) {
@@ -525,6 +541,7 @@ static int load_program(Options *o, Front *fe, Program *p, const char *what)
 		return EXIT_ERRORS;
 	}
 	p->int8_act = o->int8_act;
+	p->kv_dtype = o->kv_f16 ? DTYPE_F16 : DTYPE_F32;
 	const Tensor *misfit = o->weight_dtype >= 0 ? ir_dtype_misfit(p, o->weight_dtype) : NULL;
 	if (misfit) {
 		const Dtype *dt = dtype_info(o->weight_dtype);

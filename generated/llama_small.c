@@ -35,7 +35,7 @@
  *   }
  *
  * Cost: 15191712 parameters (9216000 embedding); 30375936 FLOPs per token plus 6912 per
- * cached position; KV cache 13824 bytes per position.
+ * cached position; KV cache 13824 bytes per position (f32).
  * Weights: 60766848 bytes, all f32.
  *
  * Build: cc -std=c11 -O2 -mavx2 -mfma -c llama_small.c -I<tfmc>/runtime
@@ -60,6 +60,9 @@
 #define MAX_SEQ 256
 #define Q_DIM (N_HEAD * HEAD_DIM)
 #define KV_DIM (N_KV_HEAD * HEAD_DIM)
+#define KV_DTYPE TFM_F32	/* the KV cache's elements, of KV_BYTES */
+#define KV_BYTES 4
+#define KV_LAYER(c, l) ((char *)(c) + (size_t)(l) * MAX_SEQ * KV_DIM * KV_BYTES)
 #define BATCH 128	/* tokens per chunk of a long prompt */
 #define N_TENSORS 56
 
@@ -149,7 +152,7 @@ struct llama_small {
 	float *fo;	/* [BATCH, 288] */
 	float *hg;	/* [BATCH, 768] */
 	float *hu;	/* [BATCH, 768] */
-	float *k_cache, *v_cache;	/* [N_LAYER, MAX_SEQ, KV_DIM] */
+	void *k_cache, *v_cache;	/* [N_LAYER, N_KV_HEAD, MAX_SEQ, HEAD_DIM] of KV_DTYPE */
 	float *scores;	/* [n_threads, MAX_SEQ] attention weights */
 	float *rope_cos, *rope_sin;	/* [MAX_SEQ, HEAD_DIM / 2] */
 	float *logits;	/* [logits_rows, VOCAB] */
@@ -734,13 +737,14 @@ static void forward_chunk(struct llama_small *m, const int *tok, int n, int pos,
 	/* rotate the key heads (RoPE) */
 	rope(m, m->k, n, pos, 6, 288);
 	/* append k and v to the cache */
-	memcpy(m->k_cache + ((size_t)0 * MAX_SEQ + pos) * KV_DIM, m->k, (size_t)n * KV_DIM * sizeof(float));
-	memcpy(m->v_cache + ((size_t)0 * MAX_SEQ + pos) * KV_DIM, m->v, (size_t)n * KV_DIM * sizeof(float));
+	m->kern->kv_store(KV_LAYER(m->k_cache, 0), KV_LAYER(m->v_cache, 0), m->k, m->v, n, pos,
+		N_KV_HEAD, HEAD_DIM, MAX_SEQ, KV_DTYPE);
 	/* att = softmax(q k / sqrt(head_dim)) v, causal */
 	{
-		tfm_attention a = { m->q, m->k_cache + (size_t)0 * MAX_SEQ * KV_DIM,
-			m->v_cache + (size_t)0 * MAX_SEQ * KV_DIM, m->att, m->scores, n, pos,
-			N_HEAD, N_KV_HEAD, HEAD_DIM, MAX_SEQ, 0.14433757f, 0.0f, 0.0f, 0 };
+		tfm_attention a = { .q = m->q, .k_cache = KV_LAYER(m->k_cache, 0),
+			.v_cache = KV_LAYER(m->v_cache, 0), .out = m->att, .scores = m->scores, .n = n, .pos = pos,
+			.n_head = N_HEAD, .n_kv_head = N_KV_HEAD, .head_dim = HEAD_DIM, .max_seq = MAX_SEQ,
+			.scale = 0.14433757f, .softcap = 0.0f, .kv_dtype = KV_DTYPE };
 		m->kern->attention(m->pool, &a);
 	}
 	/* attention output: Wo att (+bo) */
@@ -775,13 +779,14 @@ static void forward_chunk(struct llama_small *m, const int *tok, int n, int pos,
 	/* rotate the key heads (RoPE) */
 	rope(m, m->k, n, pos, 6, 288);
 	/* append k and v to the cache */
-	memcpy(m->k_cache + ((size_t)1 * MAX_SEQ + pos) * KV_DIM, m->k, (size_t)n * KV_DIM * sizeof(float));
-	memcpy(m->v_cache + ((size_t)1 * MAX_SEQ + pos) * KV_DIM, m->v, (size_t)n * KV_DIM * sizeof(float));
+	m->kern->kv_store(KV_LAYER(m->k_cache, 1), KV_LAYER(m->v_cache, 1), m->k, m->v, n, pos,
+		N_KV_HEAD, HEAD_DIM, MAX_SEQ, KV_DTYPE);
 	/* att = softmax(q k / sqrt(head_dim)) v, causal */
 	{
-		tfm_attention a = { m->q, m->k_cache + (size_t)1 * MAX_SEQ * KV_DIM,
-			m->v_cache + (size_t)1 * MAX_SEQ * KV_DIM, m->att, m->scores, n, pos,
-			N_HEAD, N_KV_HEAD, HEAD_DIM, MAX_SEQ, 0.14433757f, 0.0f, 0.0f, 0 };
+		tfm_attention a = { .q = m->q, .k_cache = KV_LAYER(m->k_cache, 1),
+			.v_cache = KV_LAYER(m->v_cache, 1), .out = m->att, .scores = m->scores, .n = n, .pos = pos,
+			.n_head = N_HEAD, .n_kv_head = N_KV_HEAD, .head_dim = HEAD_DIM, .max_seq = MAX_SEQ,
+			.scale = 0.14433757f, .softcap = 0.0f, .kv_dtype = KV_DTYPE };
 		m->kern->attention(m->pool, &a);
 	}
 	/* attention output: Wo att (+bo) */
@@ -816,13 +821,14 @@ static void forward_chunk(struct llama_small *m, const int *tok, int n, int pos,
 	/* rotate the key heads (RoPE) */
 	rope(m, m->k, n, pos, 6, 288);
 	/* append k and v to the cache */
-	memcpy(m->k_cache + ((size_t)2 * MAX_SEQ + pos) * KV_DIM, m->k, (size_t)n * KV_DIM * sizeof(float));
-	memcpy(m->v_cache + ((size_t)2 * MAX_SEQ + pos) * KV_DIM, m->v, (size_t)n * KV_DIM * sizeof(float));
+	m->kern->kv_store(KV_LAYER(m->k_cache, 2), KV_LAYER(m->v_cache, 2), m->k, m->v, n, pos,
+		N_KV_HEAD, HEAD_DIM, MAX_SEQ, KV_DTYPE);
 	/* att = softmax(q k / sqrt(head_dim)) v, causal */
 	{
-		tfm_attention a = { m->q, m->k_cache + (size_t)2 * MAX_SEQ * KV_DIM,
-			m->v_cache + (size_t)2 * MAX_SEQ * KV_DIM, m->att, m->scores, n, pos,
-			N_HEAD, N_KV_HEAD, HEAD_DIM, MAX_SEQ, 0.14433757f, 0.0f, 0.0f, 0 };
+		tfm_attention a = { .q = m->q, .k_cache = KV_LAYER(m->k_cache, 2),
+			.v_cache = KV_LAYER(m->v_cache, 2), .out = m->att, .scores = m->scores, .n = n, .pos = pos,
+			.n_head = N_HEAD, .n_kv_head = N_KV_HEAD, .head_dim = HEAD_DIM, .max_seq = MAX_SEQ,
+			.scale = 0.14433757f, .softcap = 0.0f, .kv_dtype = KV_DTYPE };
 		m->kern->attention(m->pool, &a);
 	}
 	/* attention output: Wo att (+bo) */
@@ -857,13 +863,14 @@ static void forward_chunk(struct llama_small *m, const int *tok, int n, int pos,
 	/* rotate the key heads (RoPE) */
 	rope(m, m->k, n, pos, 6, 288);
 	/* append k and v to the cache */
-	memcpy(m->k_cache + ((size_t)3 * MAX_SEQ + pos) * KV_DIM, m->k, (size_t)n * KV_DIM * sizeof(float));
-	memcpy(m->v_cache + ((size_t)3 * MAX_SEQ + pos) * KV_DIM, m->v, (size_t)n * KV_DIM * sizeof(float));
+	m->kern->kv_store(KV_LAYER(m->k_cache, 3), KV_LAYER(m->v_cache, 3), m->k, m->v, n, pos,
+		N_KV_HEAD, HEAD_DIM, MAX_SEQ, KV_DTYPE);
 	/* att = softmax(q k / sqrt(head_dim)) v, causal */
 	{
-		tfm_attention a = { m->q, m->k_cache + (size_t)3 * MAX_SEQ * KV_DIM,
-			m->v_cache + (size_t)3 * MAX_SEQ * KV_DIM, m->att, m->scores, n, pos,
-			N_HEAD, N_KV_HEAD, HEAD_DIM, MAX_SEQ, 0.14433757f, 0.0f, 0.0f, 0 };
+		tfm_attention a = { .q = m->q, .k_cache = KV_LAYER(m->k_cache, 3),
+			.v_cache = KV_LAYER(m->v_cache, 3), .out = m->att, .scores = m->scores, .n = n, .pos = pos,
+			.n_head = N_HEAD, .n_kv_head = N_KV_HEAD, .head_dim = HEAD_DIM, .max_seq = MAX_SEQ,
+			.scale = 0.14433757f, .softcap = 0.0f, .kv_dtype = KV_DTYPE };
 		m->kern->attention(m->pool, &a);
 	}
 	/* attention output: Wo att (+bo) */
@@ -898,13 +905,14 @@ static void forward_chunk(struct llama_small *m, const int *tok, int n, int pos,
 	/* rotate the key heads (RoPE) */
 	rope(m, m->k, n, pos, 6, 288);
 	/* append k and v to the cache */
-	memcpy(m->k_cache + ((size_t)4 * MAX_SEQ + pos) * KV_DIM, m->k, (size_t)n * KV_DIM * sizeof(float));
-	memcpy(m->v_cache + ((size_t)4 * MAX_SEQ + pos) * KV_DIM, m->v, (size_t)n * KV_DIM * sizeof(float));
+	m->kern->kv_store(KV_LAYER(m->k_cache, 4), KV_LAYER(m->v_cache, 4), m->k, m->v, n, pos,
+		N_KV_HEAD, HEAD_DIM, MAX_SEQ, KV_DTYPE);
 	/* att = softmax(q k / sqrt(head_dim)) v, causal */
 	{
-		tfm_attention a = { m->q, m->k_cache + (size_t)4 * MAX_SEQ * KV_DIM,
-			m->v_cache + (size_t)4 * MAX_SEQ * KV_DIM, m->att, m->scores, n, pos,
-			N_HEAD, N_KV_HEAD, HEAD_DIM, MAX_SEQ, 0.14433757f, 0.0f, 0.0f, 0 };
+		tfm_attention a = { .q = m->q, .k_cache = KV_LAYER(m->k_cache, 4),
+			.v_cache = KV_LAYER(m->v_cache, 4), .out = m->att, .scores = m->scores, .n = n, .pos = pos,
+			.n_head = N_HEAD, .n_kv_head = N_KV_HEAD, .head_dim = HEAD_DIM, .max_seq = MAX_SEQ,
+			.scale = 0.14433757f, .softcap = 0.0f, .kv_dtype = KV_DTYPE };
 		m->kern->attention(m->pool, &a);
 	}
 	/* attention output: Wo att (+bo) */
@@ -939,13 +947,14 @@ static void forward_chunk(struct llama_small *m, const int *tok, int n, int pos,
 	/* rotate the key heads (RoPE) */
 	rope(m, m->k, n, pos, 6, 288);
 	/* append k and v to the cache */
-	memcpy(m->k_cache + ((size_t)5 * MAX_SEQ + pos) * KV_DIM, m->k, (size_t)n * KV_DIM * sizeof(float));
-	memcpy(m->v_cache + ((size_t)5 * MAX_SEQ + pos) * KV_DIM, m->v, (size_t)n * KV_DIM * sizeof(float));
+	m->kern->kv_store(KV_LAYER(m->k_cache, 5), KV_LAYER(m->v_cache, 5), m->k, m->v, n, pos,
+		N_KV_HEAD, HEAD_DIM, MAX_SEQ, KV_DTYPE);
 	/* att = softmax(q k / sqrt(head_dim)) v, causal */
 	{
-		tfm_attention a = { m->q, m->k_cache + (size_t)5 * MAX_SEQ * KV_DIM,
-			m->v_cache + (size_t)5 * MAX_SEQ * KV_DIM, m->att, m->scores, n, pos,
-			N_HEAD, N_KV_HEAD, HEAD_DIM, MAX_SEQ, 0.14433757f, 0.0f, 0.0f, 0 };
+		tfm_attention a = { .q = m->q, .k_cache = KV_LAYER(m->k_cache, 5),
+			.v_cache = KV_LAYER(m->v_cache, 5), .out = m->att, .scores = m->scores, .n = n, .pos = pos,
+			.n_head = N_HEAD, .n_kv_head = N_KV_HEAD, .head_dim = HEAD_DIM, .max_seq = MAX_SEQ,
+			.scale = 0.14433757f, .softcap = 0.0f, .kv_dtype = KV_DTYPE };
 		m->kern->attention(m->pool, &a);
 	}
 	/* attention output: Wo att (+bo) */
@@ -1055,8 +1064,8 @@ int llama_small_open_tensors(struct llama_small **out, void *const *w, int n_thr
 	m->fo = tfm_alloc(sizeof(float) * BATCH * 288);
 	m->hg = tfm_alloc(sizeof(float) * BATCH * 768);
 	m->hu = tfm_alloc(sizeof(float) * BATCH * 768);
-	m->k_cache = tfm_alloc(sizeof(float) * N_LAYER * MAX_SEQ * KV_DIM);
-	m->v_cache = tfm_alloc(sizeof(float) * N_LAYER * MAX_SEQ * KV_DIM);
+	m->k_cache = tfm_alloc((size_t)KV_BYTES * N_LAYER * MAX_SEQ * KV_DIM);
+	m->v_cache = tfm_alloc((size_t)KV_BYTES * N_LAYER * MAX_SEQ * KV_DIM);
 	m->scores = tfm_alloc(sizeof(float) * MAX_SEQ * (size_t)n_threads);
 	m->logits = tfm_alloc(sizeof(float) * VOCAB);
 	m->logits_rows = 1;
@@ -1468,9 +1477,11 @@ static int train_step(void *inst, const int *tokens, int grads, int dropout, uin
 		s->kern->rope(V(864) + (size_t)b * T * 288, T, 288, 6, HEAD_DIM, s->rope_cos, s->rope_sin, 0, 0);
 	/* att = softmax(q k / sqrt(head_dim)) v, causal */
 	for (int b = 0; b < s->batch; b++) {
-		tfm_attention a = { V(576) + (size_t)b * T * Q_DIM, V(864) + (size_t)b * T * KV_DIM,
-			V(1152) + (size_t)b * T * KV_DIM, V(1440) + (size_t)b * T * Q_DIM, s->scratch, T, 0,
-			N_HEAD, N_KV_HEAD, HEAD_DIM, T, 0.14433757f, 0.0f, p, tfm_mix64(seed ^ 8ull) + (uint64_t)b };
+		tfm_attention a = { .q = V(576) + (size_t)b * T * Q_DIM, .k_cache = V(864) + (size_t)b * T * KV_DIM,
+			.v_cache = V(1152) + (size_t)b * T * KV_DIM, .out = V(1440) + (size_t)b * T * Q_DIM,
+			.scores = s->scratch, .n = T, .pos = 0, .n_head = N_HEAD, .n_kv_head = N_KV_HEAD,
+			.head_dim = HEAD_DIM, .max_seq = T, .scale = 0.14433757f, .softcap = 0.0f, .dropout = p,
+			.seed = tfm_mix64(seed ^ 8ull) + (uint64_t)b };
 		s->kern->attention_window(s->pool, &a);
 	}
 	/* attention output: Wo att (+bo) */
@@ -1508,9 +1519,11 @@ static int train_step(void *inst, const int *tokens, int grads, int dropout, uin
 		s->kern->rope(V(5472) + (size_t)b * T * 288, T, 288, 6, HEAD_DIM, s->rope_cos, s->rope_sin, 0, 0);
 	/* att = softmax(q k / sqrt(head_dim)) v, causal */
 	for (int b = 0; b < s->batch; b++) {
-		tfm_attention a = { V(5184) + (size_t)b * T * Q_DIM, V(5472) + (size_t)b * T * KV_DIM,
-			V(5760) + (size_t)b * T * KV_DIM, V(6048) + (size_t)b * T * Q_DIM, s->scratch, T, 0,
-			N_HEAD, N_KV_HEAD, HEAD_DIM, T, 0.14433757f, 0.0f, p, tfm_mix64(seed ^ 23ull) + (uint64_t)b };
+		tfm_attention a = { .q = V(5184) + (size_t)b * T * Q_DIM, .k_cache = V(5472) + (size_t)b * T * KV_DIM,
+			.v_cache = V(5760) + (size_t)b * T * KV_DIM, .out = V(6048) + (size_t)b * T * Q_DIM,
+			.scores = s->scratch, .n = T, .pos = 0, .n_head = N_HEAD, .n_kv_head = N_KV_HEAD,
+			.head_dim = HEAD_DIM, .max_seq = T, .scale = 0.14433757f, .softcap = 0.0f, .dropout = p,
+			.seed = tfm_mix64(seed ^ 23ull) + (uint64_t)b };
 		s->kern->attention_window(s->pool, &a);
 	}
 	/* attention output: Wo att (+bo) */
@@ -1548,9 +1561,11 @@ static int train_step(void *inst, const int *tokens, int grads, int dropout, uin
 		s->kern->rope(V(10080) + (size_t)b * T * 288, T, 288, 6, HEAD_DIM, s->rope_cos, s->rope_sin, 0, 0);
 	/* att = softmax(q k / sqrt(head_dim)) v, causal */
 	for (int b = 0; b < s->batch; b++) {
-		tfm_attention a = { V(9792) + (size_t)b * T * Q_DIM, V(10080) + (size_t)b * T * KV_DIM,
-			V(10368) + (size_t)b * T * KV_DIM, V(10656) + (size_t)b * T * Q_DIM, s->scratch, T, 0,
-			N_HEAD, N_KV_HEAD, HEAD_DIM, T, 0.14433757f, 0.0f, p, tfm_mix64(seed ^ 38ull) + (uint64_t)b };
+		tfm_attention a = { .q = V(9792) + (size_t)b * T * Q_DIM, .k_cache = V(10080) + (size_t)b * T * KV_DIM,
+			.v_cache = V(10368) + (size_t)b * T * KV_DIM, .out = V(10656) + (size_t)b * T * Q_DIM,
+			.scores = s->scratch, .n = T, .pos = 0, .n_head = N_HEAD, .n_kv_head = N_KV_HEAD,
+			.head_dim = HEAD_DIM, .max_seq = T, .scale = 0.14433757f, .softcap = 0.0f, .dropout = p,
+			.seed = tfm_mix64(seed ^ 38ull) + (uint64_t)b };
 		s->kern->attention_window(s->pool, &a);
 	}
 	/* attention output: Wo att (+bo) */
@@ -1588,9 +1603,11 @@ static int train_step(void *inst, const int *tokens, int grads, int dropout, uin
 		s->kern->rope(V(14688) + (size_t)b * T * 288, T, 288, 6, HEAD_DIM, s->rope_cos, s->rope_sin, 0, 0);
 	/* att = softmax(q k / sqrt(head_dim)) v, causal */
 	for (int b = 0; b < s->batch; b++) {
-		tfm_attention a = { V(14400) + (size_t)b * T * Q_DIM, V(14688) + (size_t)b * T * KV_DIM,
-			V(14976) + (size_t)b * T * KV_DIM, V(15264) + (size_t)b * T * Q_DIM, s->scratch, T, 0,
-			N_HEAD, N_KV_HEAD, HEAD_DIM, T, 0.14433757f, 0.0f, p, tfm_mix64(seed ^ 53ull) + (uint64_t)b };
+		tfm_attention a = { .q = V(14400) + (size_t)b * T * Q_DIM, .k_cache = V(14688) + (size_t)b * T * KV_DIM,
+			.v_cache = V(14976) + (size_t)b * T * KV_DIM, .out = V(15264) + (size_t)b * T * Q_DIM,
+			.scores = s->scratch, .n = T, .pos = 0, .n_head = N_HEAD, .n_kv_head = N_KV_HEAD,
+			.head_dim = HEAD_DIM, .max_seq = T, .scale = 0.14433757f, .softcap = 0.0f, .dropout = p,
+			.seed = tfm_mix64(seed ^ 53ull) + (uint64_t)b };
 		s->kern->attention_window(s->pool, &a);
 	}
 	/* attention output: Wo att (+bo) */
@@ -1628,9 +1645,11 @@ static int train_step(void *inst, const int *tokens, int grads, int dropout, uin
 		s->kern->rope(V(19296) + (size_t)b * T * 288, T, 288, 6, HEAD_DIM, s->rope_cos, s->rope_sin, 0, 0);
 	/* att = softmax(q k / sqrt(head_dim)) v, causal */
 	for (int b = 0; b < s->batch; b++) {
-		tfm_attention a = { V(19008) + (size_t)b * T * Q_DIM, V(19296) + (size_t)b * T * KV_DIM,
-			V(19584) + (size_t)b * T * KV_DIM, V(19872) + (size_t)b * T * Q_DIM, s->scratch, T, 0,
-			N_HEAD, N_KV_HEAD, HEAD_DIM, T, 0.14433757f, 0.0f, p, tfm_mix64(seed ^ 68ull) + (uint64_t)b };
+		tfm_attention a = { .q = V(19008) + (size_t)b * T * Q_DIM, .k_cache = V(19296) + (size_t)b * T * KV_DIM,
+			.v_cache = V(19584) + (size_t)b * T * KV_DIM, .out = V(19872) + (size_t)b * T * Q_DIM,
+			.scores = s->scratch, .n = T, .pos = 0, .n_head = N_HEAD, .n_kv_head = N_KV_HEAD,
+			.head_dim = HEAD_DIM, .max_seq = T, .scale = 0.14433757f, .softcap = 0.0f, .dropout = p,
+			.seed = tfm_mix64(seed ^ 68ull) + (uint64_t)b };
 		s->kern->attention_window(s->pool, &a);
 	}
 	/* attention output: Wo att (+bo) */
@@ -1668,9 +1687,11 @@ static int train_step(void *inst, const int *tokens, int grads, int dropout, uin
 		s->kern->rope(V(23904) + (size_t)b * T * 288, T, 288, 6, HEAD_DIM, s->rope_cos, s->rope_sin, 0, 0);
 	/* att = softmax(q k / sqrt(head_dim)) v, causal */
 	for (int b = 0; b < s->batch; b++) {
-		tfm_attention a = { V(23616) + (size_t)b * T * Q_DIM, V(23904) + (size_t)b * T * KV_DIM,
-			V(24192) + (size_t)b * T * KV_DIM, V(24480) + (size_t)b * T * Q_DIM, s->scratch, T, 0,
-			N_HEAD, N_KV_HEAD, HEAD_DIM, T, 0.14433757f, 0.0f, p, tfm_mix64(seed ^ 83ull) + (uint64_t)b };
+		tfm_attention a = { .q = V(23616) + (size_t)b * T * Q_DIM, .k_cache = V(23904) + (size_t)b * T * KV_DIM,
+			.v_cache = V(24192) + (size_t)b * T * KV_DIM, .out = V(24480) + (size_t)b * T * Q_DIM,
+			.scores = s->scratch, .n = T, .pos = 0, .n_head = N_HEAD, .n_kv_head = N_KV_HEAD,
+			.head_dim = HEAD_DIM, .max_seq = T, .scale = 0.14433757f, .softcap = 0.0f, .dropout = p,
+			.seed = tfm_mix64(seed ^ 83ull) + (uint64_t)b };
 		s->kern->attention_window(s->pool, &a);
 	}
 	/* attention output: Wo att (+bo) */

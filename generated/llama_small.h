@@ -35,7 +35,7 @@
  *   }
  *
  * Cost: 15191712 parameters (9216000 embedding); 30375936 FLOPs per token plus 6912 per
- * cached position; KV cache 13824 bytes per position.
+ * cached position; KV cache 13824 bytes per position (f32).
  * Weights: 60766848 bytes, all f32.
  *
  * Use (compile llama_small.c with -I<tfmc>/runtime and link <tfmc>/build/libtfmrt.a

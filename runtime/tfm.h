@@ -175,8 +175,12 @@ enum { TFM_ACT_RELU, TFM_ACT_SILU, TFM_ACT_GELU_TANH, TFM_ACT_GELU_ERF };
 /* What attention reads and writes, for one layer and one chunk of tokens. */
 typedef struct tfm_attention {
 	const float *q;		/* [n, n_head * head_dim] */
-	const float *k_cache;	/* [max_seq, n_kv_head * head_dim], this layer's */
-	const float *v_cache;	/* the same shape */
+	const void *k_cache;	/* attention: this layer's cache, [n_kv_head, max_seq,
+				 * head_dim] of kv_dtype (a head's positions one after
+				 * another, so that its queries stream them);
+				 * attention_window: the window's keys, [n, n_kv_head *
+				 * head_dim] floats */
+	const void *v_cache;	/* the values, the same way */
 	float *out;		/* [n, n_head * head_dim] */
 	float *scores;		/* [n_threads, max_seq] working space */
 	int n, pos;		/* tokens pos..pos+n-1; token t sees cache rows 0..pos+t */
@@ -186,6 +190,7 @@ typedef struct tfm_attention {
 	float dropout;		/* training: the probabilities' dropout p (< 1); 0 off */
 	uint64_t seed;		/* its masks' seed (tfm_dropout_keep; the element index
 				 * is the attention kernel's comment's) */
+	int kv_dtype;		/* attention: the cache's TFM_F32 or TFM_F16 */
 } tfm_attention;
 
 /* What the backward of attention reads and writes, for one layer and one
@@ -267,6 +272,11 @@ typedef struct tfm_kernels {
 	 * (h * L + pos + t) * L + s, L = pos + n, of tfm_dropout_keep's masks of
 	 * seed.  The bits with p = 0 are those of a kernel without dropout. */
 	void (*attention)(tfm_pool *pool, const tfm_attention *a);
+	/* Writes the keys and values of tokens pos..pos+n-1 (k, v: [n, n_kv_head
+	 * * head_dim]) into a layer's caches as attention reads them, as dtype
+	 * (TFM_F32, or TFM_F16 rounded to nearest even). */
+	void (*kv_store)(void *k_cache, void *v_cache, const float *k, const float *v, int n, int pos,
+	                 int n_kv_head, int head_dim, int max_seq, int dtype);
 	/* h[i] = act(gate[i]) * h[i] (TFM_ACT_SILU, _GELU_TANH, _GELU_ERF). */
 	void (*glu)(float *h, const float *gate, long n, int act);
 	/* h[i] = act(h[i]) (TFM_ACT_RELU, _GELU_TANH, _GELU_ERF). */

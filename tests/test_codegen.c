@@ -68,6 +68,7 @@ typedef struct Golden {
 	int tok[64], n;
 	float *logits;		/* from the weights as stored */
 	float *logits_bf16;	/* from them with the 2-D tensors rounded to bf16 */
+	float *logits_kvf16;	/* from them with a KV cache of halves */
 	long rows, cols;
 } Golden;
 
@@ -85,6 +86,12 @@ static int golden_load(Golden *g, const char *name)
 	g->logits_bf16 = test_npy_read(path, &rows, &cols);
 	if (!g->logits_bf16)	/* the quantized goldens have none */
 		rows = g->rows, cols = g->cols;
+	if (g->rows != rows || g->cols != cols)
+		return -1;
+	snprintf(path, sizeof path, GOLDEN "/%s.logits_kvf16.npy", name);
+	g->logits_kvf16 = test_npy_read(path, &rows, &cols);
+	if (!g->logits_kvf16)
+		rows = g->rows, cols = g->cols;
 	return g->logits && g->n == g->rows && rows == g->rows && cols == g->cols ? 0 : -1;
 }
 
@@ -92,6 +99,7 @@ static void golden_free(Golden *g)
 {
 	free(g->logits);
 	free(g->logits_bf16);
+	free(g->logits_kvf16);
 }
 
 /* Checks one built model on the weights at path against the logits want
@@ -199,6 +207,32 @@ static void test_goldens(void)
 	printf("\n");
 }
 
+/* A golden spec's program, as the JIT tests compile it: its front end, and
+ * its operations with f32 weights. */
+typedef struct GoldenProgram {
+	Diags d;
+	Front fe;
+	Program p;
+} GoldenProgram;
+
+static void golden_program(GoldenProgram *gp, const char *spec)
+{
+	Resolved r;
+
+	diag_init(&gp->d);
+	front_init(&gp->fe, &gp->d);
+	CU_ASSERT_EQUAL_FATAL(front_load(&gp->fe, spec, (Loc){ 0 }), 0);
+	CU_ASSERT_EQUAL_FATAL(check_select(&gp->fe, spec, NULL, &r), 0);
+	CU_ASSERT_EQUAL_FATAL(ir_build(&r.m, DTYPE_F32, &gp->p), 0);
+}
+
+static void golden_program_free(GoldenProgram *gp)
+{
+	ir_free(&gp->p);
+	front_free(&gp->fe);
+	diag_free(&gp->d);
+}
+
 /* The JIT: the same goldens through libtcc and the runtime's kernels, for
  * every kernel set this CPU runs. */
 static void test_jit_goldens(void)
@@ -213,19 +247,13 @@ static void test_jit_goldens(void)
 	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
 	while (fscanf(f, "%127s", name) == 1) {
 		Golden g;
+		GoldenProgram gp;
+		Program *p = &gp.p;
 		char spec[256];
-		Diags d;
-		Front fe;
-		Resolved r;
-		Program p;
 
 		CU_ASSERT_EQUAL_FATAL(golden_load(&g, name), 0);
 		snprintf(spec, sizeof spec, GOLDEN "/%s.tfm", name);
-		diag_init(&d);
-		front_init(&fe, &d);
-		CU_ASSERT_EQUAL_FATAL(front_load(&fe, spec, (Loc){ 0 }), 0);
-		CU_ASSERT_EQUAL_FATAL(check_select(&fe, spec, NULL, &r), 0);
-		CU_ASSERT_EQUAL_FATAL(ir_build(&r.m, DTYPE_F32, &p), 0);
+		golden_program(&gp, spec);
 		for (int i = 0; i < 2 * n_targets; i++) {
 			const Target *t = &targets[i / 2];
 			Jit j;
@@ -233,8 +261,8 @@ static void test_jit_goldens(void)
 			char label[32];
 			if (!tfm_kernels_for(t->name))
 				continue;
-			ir_set_weight_dtype(&p, i % 2 ? DTYPE_BF16 : DTYPE_F32);
-			CU_ASSERT_EQUAL(jit_compile(&p, spec, t->name, &j, &e), 0);
+			ir_set_weight_dtype(p, i % 2 ? DTYPE_BF16 : DTYPE_F32);
+			CU_ASSERT_EQUAL(jit_compile(p, spec, t->name, &j, &e), 0);
 			if (!j.api) {
 				printf("\n    %s: %s", name, e.msg);
 				continue;
@@ -244,12 +272,71 @@ static void test_jit_goldens(void)
 			check_golden(j.api, &g, label, 2);
 			jit_free(&j);
 		}
-		ir_free(&p);
-		front_free(&fe);
-		diag_free(&d);
+		golden_program_free(&gp);
 		golden_free(&g);
 	}
 	fclose(f);
+	printf("\n");
+}
+
+/* --kv-dtype f16: every golden through the JIT with a cache of halves, on
+ * every kernel set this CPU runs, against the reference's logits with its
+ * keys and values rounded the same way (which differ from the f32 cache's:
+ * the rounding shows); an AOT program the same; a bad value a usage error. */
+static int npy_matches(const char *name, const char *g, const char *kind);
+
+static void test_kv_dtype(void)
+{
+	FILE *f = fopen(GOLDEN "/INDEX", "r");
+	char name[128], path[256];
+	double apart = 0;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	while (jit_available() && fscanf(f, "%127s", name) == 1) {
+		Golden g;
+		GoldenProgram gp;
+		char spec[256];
+
+		CU_ASSERT_EQUAL_FATAL(golden_load(&g, name), 0);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(g.logits_kvf16);
+		apart = fmax(apart, test_max_diff(g.logits, g.logits_kvf16, g.rows * g.cols));
+		snprintf(spec, sizeof spec, GOLDEN "/%s.tfm", name);
+		golden_program(&gp, spec);
+		gp.p.kv_dtype = DTYPE_F16;
+		for (int i = 0; i < n_targets; i++) {
+			Jit j;
+			tfm_error e;
+			char label[32];
+			if (!tfm_kernels_for(targets[i].name))
+				continue;
+			CU_ASSERT_EQUAL(jit_compile(&gp.p, spec, targets[i].name, &j, &e), 0);
+			if (!j.api) {
+				printf("\n    %s: %s", name, e.msg);
+				continue;
+			}
+			snprintf(label, sizeof label, "jit/%s", targets[i].name);
+			snprintf(path, sizeof path, GOLDEN "/%s.safetensors", name);
+			for (int threads = 1; threads <= 2; threads++)
+				check_logits(j.api, &g, path, g.logits_kvf16, label, "f32, kv f16", threads);
+			jit_free(&j);
+		}
+		golden_program_free(&gp);
+		golden_free(&g);
+	}
+	fclose(f);
+	printf("\n    the f16 cache's logits against the f32 one's, the largest difference: %.2e", apart);
+	CU_ASSERT(apart > 1e-3);
+
+	const char *gn = "pre_serial_rms_swiglu_rope_half_zloss_softcap_nodecay";
+	CU_ASSERT_EQUAL(test_sh("./tfmc build " GOLDEN "/%s.tfm -o %s/kv16 --kv-dtype f16 2>/dev/null", gn, dir), 0);
+	CU_ASSERT_EQUAL(test_sh("%s/kv16 --weights " GOLDEN "/%s.safetensors --tokens $(cat " GOLDEN "/%s.tokens) "
+	                        "--logits %s/kv16.npy -n 0 2>/dev/null", dir, gn, gn, dir), 0);
+	CU_ASSERT(npy_matches("kv16.npy", gn, "logits_kvf16"));
+	CU_ASSERT_EQUAL(test_sh("./tfmc %s/%s.tfm -o %s/kv16.c --kv-dtype=f16 2>/dev/null && grep -q 'KV_DTYPE TFM_F16' "
+	                        "%s/kv16.c", GOLDEN, gn, dir, dir), 0);
+	CU_ASSERT_EQUAL(test_sh("./tfmc build specs/llama_small.tfm -o %s/x --kv-dtype bf16 2>%s/err.txt", dir, dir), 2);
+	snprintf(path, sizeof path, "%s/err.txt", dir);
+	CU_ASSERT_PTR_NOT_NULL(strstr(test_slurp(path), "--kv-dtype: expected f32 or f16, got 'bf16'"));
 	printf("\n");
 }
 
@@ -269,39 +356,33 @@ static void test_quant_goldens(void)
 	while (fscanf(f, "%127s", name) == 1) {
 		Golden g;
 		char spec[256], gguf[4400], wspec[512];
-		Diags d;
-		Front fe;
-		Resolved r;
-		Program p;
+		GoldenProgram gp;
+		Program *p = &gp.p;
 		tfm_error e;
 		int *stored, quant = 0;
 
 		CU_ASSERT_EQUAL_FATAL(golden_load(&g, name), 0);
 		snprintf(spec, sizeof spec, GOLDEN "/%s.tfm", name);
 		snprintf(gguf, sizeof gguf, "%s/%s.gguf", golden_dir, name);
-		diag_init(&d);
-		front_init(&fe, &d);
-		CU_ASSERT_EQUAL_FATAL(front_load(&fe, spec, (Loc){ 0 }), 0);
-		CU_ASSERT_EQUAL_FATAL(check_select(&fe, spec, NULL, &r), 0);
-		CU_ASSERT_EQUAL_FATAL(ir_build(&r.m, DTYPE_F32, &p), 0);
-		tfm_tensor_decl *decl = build_decls(&p);
-		stored = malloc(sizeof *stored * (size_t)p.n_tensors);
+		golden_program(&gp, spec);
+		tfm_tensor_decl *decl = build_decls(p);
+		stored = malloc(sizeof *stored * (size_t)p->n_tensors);
 		CU_ASSERT_FATAL(decl && stored);
 		const char *path = gguf;
-		CU_ASSERT_EQUAL_FATAL(tfm_weights_stored_dtypes(&path, 1, decl, p.n_tensors, stored, &e), 0);
+		CU_ASSERT_EQUAL_FATAL(tfm_weights_stored_dtypes(&path, 1, decl, p->n_tensors, stored, &e), 0);
 		free(decl);
 		for (int dtype_pass = 0; dtype_pass < 2; dtype_pass++) {
 			/* pass 0: the matrices as stored; pass 1: an f32 program */
-			for (int i = 0; i < p.n_tensors; i++) {
-				p.tensors[i].dtype = dtype_pass == 0 && p.tensors[i].ndim == 2 ? stored[i] : DTYPE_F32;
-				quant += dtype_pass == 0 && dtype_is_quant(p.tensors[i].dtype);
+			for (int i = 0; i < p->n_tensors; i++) {
+				p->tensors[i].dtype = dtype_pass == 0 && p->tensors[i].ndim == 2 ? stored[i] : DTYPE_F32;
+				quant += dtype_pass == 0 && dtype_is_quant(p->tensors[i].dtype);
 			}
 			for (int k = 0; k < n_targets; k++) {
 				Jit j;
 				char label[32];
 				if (!tfm_kernels_for(targets[k].name) || (dtype_pass == 1 && k + 1 < n_targets))
 					continue;
-				CU_ASSERT_EQUAL(jit_compile(&p, spec, targets[k].name, &j, &e), 0);
+				CU_ASSERT_EQUAL(jit_compile(p, spec, targets[k].name, &j, &e), 0);
 				if (!j.api) {
 					printf("\n    %s: %s", name, e.msg);
 					continue;
@@ -339,9 +420,7 @@ static void test_quant_goldens(void)
 			dlclose(h);
 		}
 		free(stored);
-		ir_free(&p);
-		front_free(&fe);
-		diag_free(&d);
+		golden_program_free(&gp);
 		golden_free(&g);
 	}
 	fclose(f);
@@ -640,6 +719,7 @@ int add_codegen_suites(void)
 	    !CU_add_test(s, "goldens, every target, prefill and decode", test_goldens) ||
 	    !CU_add_test(s, "goldens through the JIT and every kernel set", test_jit_goldens) ||
 	    !CU_add_test(s, "quantized goldens: GGUF in place, JIT and every target", test_quant_goldens) ||
+	    !CU_add_test(s, "--kv-dtype f16: a cache of halves, JIT and AOT", test_kv_dtype) ||
 	    !CU_add_test(s, "--weight-dtype bf16: build, run, init", test_weight_dtype) ||
 	    !CU_add_test(s, "gcc, clang and tcc compile the output cleanly", test_compilers) ||
 	    !CU_add_test(s, "snapshot of generated/llama_small", test_snapshot) ||

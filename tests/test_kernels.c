@@ -362,20 +362,22 @@ static void test_norm(void)
 /* ---- Attention ------------------------------------------------------------------------ */
 
 /* The reference: out[t, h] = softmax(q . K * scale, soft-capped) V, in double,
- * the probabilities dropped and rescaled when a->dropout > 0. */
-static void kt_attention_ref(const tfm_attention *a, double *out)
+ * the probabilities dropped and rescaled when a->dropout > 0; k and v as
+ * the cache lays them out, [n_kv_head, max_seq, head_dim], as floats. */
+static void kt_attention_ref(const tfm_attention *a, const float *k, const float *v, double *out)
 {
-	const int d = a->head_dim, kvd = a->n_kv_head * d, qd = a->n_head * d;
+	const int d = a->head_dim, qd = a->n_head * d;
 	double *s = malloc(sizeof *s * (size_t)(a->pos + a->n));
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
 	for (int t = 0; t < a->n; t++)
 		for (int h = 0; h < a->n_head; h++) {
 			const int g = h / (a->n_head / a->n_kv_head), len = a->pos + t + 1;
+			const size_t head = (size_t)g * a->max_seq * d;
 			const float *q = a->q + (size_t)t * qd + (size_t)h * d;
 			double mx = -INFINITY, sum = 0;
 			for (int j = 0; j < len; j++) {
-				const float *kr = a->k_cache + (size_t)j * kvd + (size_t)g * d;
+				const float *kr = k + head + (size_t)j * d;
 				double dot = 0;
 				for (int c = 0; c < d; c++)
 					dot += (double)q[c] * kr[c];
@@ -396,28 +398,33 @@ static void kt_attention_ref(const tfm_attention *a, double *out)
 			for (int c = 0; c < d; c++) {
 				double o = 0;
 				for (int j = 0; j < len; j++)
-					o += s[j] * a->v_cache[(size_t)j * kvd + (size_t)g * d + c];
+					o += s[j] * v[head + (size_t)j * d + c];
 				out[(size_t)t * qd + (size_t)h * d + c] = o / sum;
 			}
 		}
 	free(s);
 }
 
+/* Attention over a cache of floats and of halves, filled by kv_store from
+ * rows of k and v as the forward makes them: within 1e-5 of the double
+ * reference on the cache's values (halves as floats), the same bits at
+ * every thread count. */
 static void test_attention(void)
 {
 	static const int heads[][2] = { { 4, 4 }, { 4, 2 }, { 4, 1 }, { 6, 3 }, { 1, 1 } };
-	static const int dims[] = { 4, 8, 12, 20, 48, 64 };
-	/* pos, n: one token or several, past the first block of keys (64) or not */
+	static const int dims[] = { 4, 8, 12, 20, 48, 64, 128 };
+	/* pos, n: one token or several, past the first block of keys (128) or not */
 	static const int chunks[][2] = { { 0, 1 }, { 0, 5 }, { 7, 1 }, { 13, 6 }, { 40, 9 },
-	                                 { 150, 1 }, { 60, 11 }, { 0, 70 } };
+	                                 { 150, 1 }, { 60, 11 }, { 0, 70 }, { 120, 12 }, { 255, 2 } };
 	/* soft-cap and dropout: off, the cap, both */
 	static const float caps[] = { 0.0f, 1.5f, 1.5f }, drops[] = { 0.0f, 0.0f, 0.3f };
-	double worst[KT_N_ISAS] = { 0 };
+	double worst[2][KT_N_ISAS] = { { 0 } };
 
 	for (int hi = 0; hi < (int)(sizeof heads / sizeof heads[0]); hi++)
 	for (int di = 0; di < (int)(sizeof dims / sizeof dims[0]); di++)
 	for (int ci = 0; ci < (int)(sizeof chunks / sizeof chunks[0]); ci++)
-	for (int si = 0; si < 3; si++) {
+	for (int si = 0; si < 3; si++)
+	for (int half = 0; half < 2; half++) {
 		tfm_attention a = { 0 };
 		const int d = dims[di];
 		a.n_head = heads[hi][0];
@@ -430,35 +437,71 @@ static void test_attention(void)
 		a.softcap = caps[si];
 		a.dropout = drops[si];
 		a.seed = 1234567 + (uint64_t)ci;
-		const size_t qn = (size_t)a.n * a.n_head * d, kvn = (size_t)a.max_seq * a.n_kv_head * d;
+		a.kv_dtype = half ? TFM_F16 : TFM_F32;
+		const int kvd = a.n_kv_head * d, len = a.pos + a.n;
+		const size_t qn = (size_t)a.n * a.n_head * d, kvn = (size_t)a.max_seq * kvd;
+		const size_t es = half ? 2 : 4;
 		float *q = kt_random(qn, -3, 3);	/* scores of a few units: the cap matters */
-		float *kc = kt_random(kvn, -1, 1), *vc = kt_random(kvn, -1, 1);
-		/* rows past the last position are never read: NaN would show */
-		for (size_t j = (size_t)(a.pos + a.n) * a.n_kv_head * d; j < kvn; j++)
-			kc[j] = vc[j] = NAN;
+		float *k = kt_random((size_t)len * kvd, -1, 1), *v = kt_random((size_t)len * kvd, -1, 1);
+		float *kf = malloc(sizeof *kf * kvn), *vf = malloc(sizeof *vf * kvn);
+		unsigned char *kc = malloc(es * kvn), *vc = malloc(es * kvn);
 		float *out = malloc(sizeof *out * qn), *out0 = malloc(sizeof *out0 * qn);
 		float *scores = malloc(sizeof *scores * (size_t)a.max_seq * 3);
 		double *ref = malloc(sizeof *ref * qn);
-		CU_ASSERT_FATAL(out && out0 && scores && ref);
+		CU_ASSERT_FATAL(kf && vf && kc && vc && out && out0 && scores && ref);
+		/* the cache's values as floats, rows past the last position NaN:
+		 * never read, or they would show */
+		for (int g = 0; g < a.n_kv_head; g++)
+			for (int j = 0; j < a.max_seq; j++)
+				for (int c = 0; c < d; c++) {
+					const size_t at = ((size_t)g * a.max_seq + (size_t)j) * d + (size_t)c;
+					const size_t from = (size_t)j * kvd + (size_t)g * d + (size_t)c;
+					kf[at] = j >= len ? NAN : half ? (float)(_Float16)k[from] : k[from];
+					vf[at] = j >= len ? NAN : half ? (float)(_Float16)v[from] : v[from];
+				}
 		a.q = q;
 		a.k_cache = kc;
 		a.v_cache = vc;
 		a.scores = scores;
-		kt_attention_ref(&a, ref);
+		kt_attention_ref(&a, kf, vf, ref);
 		for (int i = 0; i < KT_N_ISAS; i++) {
-			const tfm_kernels *k = tfm_kernels_for(kt_isas[i]);
-			if (k == NULL)
+			const tfm_kernels *kern = tfm_kernels_for(kt_isas[i]);
+			if (kern == NULL)
 				continue;
+			/* the cache as the forward fills it: the first pos rows, then
+			 * the chunk's, the rest NaN */
+			memset(kc, 0xff, es * kvn);
+			memset(vc, 0xff, es * kvn);
+			kern->kv_store(kc, vc, k, v, a.pos, 0, a.n_kv_head, d, a.max_seq, a.kv_dtype);
+			kern->kv_store(kc, vc, k + (size_t)a.pos * kvd, v + (size_t)a.pos * kvd, a.n, a.pos,
+			               a.n_kv_head, d, a.max_seq, a.kv_dtype);
+			for (size_t j = 0; j < kvn; j++) {
+				float kx, vx;
+				if (half) {
+					_Float16 hk, hv;
+					memcpy(&hk, kc + 2 * j, 2);
+					memcpy(&hv, vc + 2 * j, 2);
+					kx = (float)hk;
+					vx = (float)hv;
+				} else {
+					memcpy(&kx, kc + 4 * j, 4);
+					memcpy(&vx, vc + 4 * j, 4);
+				}
+				if (!(isnan(kf[j]) ? isnan(kx) && isnan(vx) : kx == kf[j] && vx == vf[j])) {
+					CU_FAIL("kv_store did not write the cache as attention reads it");
+					break;
+				}
+			}
 			for (int p = 0; p < 3; p++) {	/* NULL, 1 and 2 threads */
 				a.out = out;
 				memset(out, 0xff, sizeof *out * qn);
-				k->attention(kt_pool[p], &a);
+				kern->attention(kt_pool[p], &a);
 				double dd = kt_rel_diff(out, ref, qn);
-				worst[i] = fmax(worst[i], dd);
+				worst[half][i] = fmax(worst[half][i], dd);
 				if (!(dd <= 1e-5))
-					printf("\n    attention %s heads %d/%d dim %d pos %d n %d cap %g drop %g "
-					       "pool %d: %.2e", kt_isas[i], a.n_head, a.n_kv_head, d, a.pos, a.n,
-					       a.softcap, a.dropout, p, dd);
+					printf("\n    attention %s %s heads %d/%d dim %d pos %d n %d cap %g drop %g "
+					       "pool %d: %.2e", kt_isas[i], half ? "f16" : "f32", a.n_head, a.n_kv_head, d,
+					       a.pos, a.n, a.softcap, a.dropout, p, dd);
 				CU_ASSERT(dd <= 1e-5);
 				if (p == 0)
 					memcpy(out0, out, sizeof *out * qn);
@@ -467,6 +510,10 @@ static void test_attention(void)
 			}
 		}
 		free(q);
+		free(k);
+		free(v);
+		free(kf);
+		free(vf);
 		free(kc);
 		free(vc);
 		free(out);
@@ -474,9 +521,10 @@ static void test_attention(void)
 		free(scores);
 		free(ref);
 	}
-	for (int i = 0; i < KT_N_ISAS; i++)
-		if (kt_kernels(i))
-			kt_report("attention", kt_isas[i], worst[i]);
+	for (int half = 0; half < 2; half++)
+		for (int i = 0; i < KT_N_ISAS; i++)
+			if (kt_kernels(i))
+				kt_report(half ? "attention, f16 cache" : "attention", kt_isas[i], worst[half][i]);
 	printf("\n");
 }
 
@@ -1037,7 +1085,7 @@ static void kt_atb_case(int n, int n_head, int n_kv_head, int d, float cap, floa
 		if (kk == NULL)
 			continue;
 		tfm_attention fa = { q, k, v, out, scores, n, 0, n_head, n_kv_head, d, n,
-		                     (float)r.scale, cap, drop, r.seed };
+		                     (float)r.scale, cap, drop, r.seed, TFM_F32 };
 		/* the training forward, attention_window, on every pool: the reference's
 		 * output, the same bits at any thread count, nothing past its scratch */
 		for (int p = 0; p < 4; p++) {
@@ -1057,7 +1105,7 @@ static void kt_atb_case(int n, int n_head, int n_kv_head, int d, float cap, floa
 			else
 				CU_ASSERT(memcmp(out, wout, sizeof *out * qn) == 0);
 		}
-		kk->attention(NULL, &fa);
+		/* out: the forward's output, as the training forward makes it */
 		for (int p = 0; p < 4; p++) {
 			float *dq = kt_copy(dq0, qn), *dk = kt_copy(dk0, kn), *dv = kt_copy(dv0, kn);
 			const long need = tfm_attention_grad_scratch(n, n_head, d, kt_pool_threads[p]);

@@ -236,10 +236,11 @@ static void banner(Emitter *e, const EmitInfo *info, const char *file_kind)
 		const Tensor *t = &e->p->tensors[i];
 		bytes += dtype_bytes(t->dtype, t->shape[0], t->ndim == 2 ? t->shape[1] : 1);
 	}
+	const int kv16 = e->p->kv_dtype == DTYPE_F16;
 	emit_out(e, " *\n * Cost: %lld parameters (%lld embedding); %lld FLOPs per token plus %lld per\n"
-	    " * cached position; KV cache %lld bytes per position.\n * Weights: %lld bytes, %s.\n",
+	    " * cached position; KV cache %lld bytes per position (%s).\n * Weights: %lld bytes, %s.\n",
 	    c.params, c.params_embedding, c.flops_linear, c.flops_attn_per_ctx,
-	    c.kv_bytes_per_token, bytes, weights_held(e->p));
+	    kv16 ? c.kv_bytes_per_token / 2 : c.kv_bytes_per_token, kv16 ? "f16" : "f32", bytes, weights_held(e->p));
 	for (int i = 0; i < e->p->n_weights; i++)
 		emit_out(e, " * %s %s\n", i ? "          " : "Weights at:", comment_safe(e->p->weights[i]));
 	if (e->p->tokenizer)
@@ -530,7 +531,7 @@ static void emit_struct(Emitter *e)
 	for (int b = 0; b < BUF__COUNT; b++)
 		if (b != B_LOGITS)
 			emit_out(e, "\tfloat *%s;\t/* [BATCH, %lld] */\n", buffer_name[b], p->width[b]);
-	emit_out(e, "\tfloat *k_cache, *v_cache;\t/* [N_LAYER, MAX_SEQ, KV_DIM] */\n");
+	emit_out(e, "\tvoid *k_cache, *v_cache;\t/* [N_LAYER, N_KV_HEAD, MAX_SEQ, HEAD_DIM] of KV_DTYPE */\n");
 	emit_out(e, "\tfloat *scores;\t/* [n_threads, MAX_SEQ] attention weights */\n");
 	if (e->m->position == POS_ROPE)
 		emit_out(e, "\tfloat *rope_cos, *rope_sin;\t/* [MAX_SEQ, HEAD_DIM / 2] */\n");
@@ -549,6 +550,9 @@ static void emit_constants(Emitter *e)
 	    "#define N_KV_HEAD %lld\n#define HEAD_DIM %lld\n#define D_FF %lld\n#define MAX_SEQ %lld\n",
 	    m->vocab, m->d_model, m->n_layer, m->n_head, m->n_kv_head, m->head_dim, m->d_ff, m->max_seq);
 	emit_out(e, "#define Q_DIM (N_HEAD * HEAD_DIM)\n#define KV_DIM (N_KV_HEAD * HEAD_DIM)\n");
+	emit_out(e, "#define KV_DTYPE %s\t/* the KV cache's elements, of KV_BYTES */\n#define KV_BYTES %d\n",
+	    e->p->kv_dtype == DTYPE_F16 ? "TFM_F16" : "TFM_F32", e->p->kv_dtype == DTYPE_F16 ? 2 : 4);
+	emit_out(e, "#define KV_LAYER(c, l) ((char *)(c) + (size_t)(l) * MAX_SEQ * KV_DIM * KV_BYTES)\n");
 	emit_out(e, "#define BATCH %lld\t/* tokens per chunk of a long prompt */\n", m->max_seq < BATCH_MAX ? m->max_seq : BATCH_MAX);
 	emit_out(e, "#define N_TENSORS %d\n\n", e->p->n_tensors);
 }
@@ -640,9 +644,10 @@ static int emit_kernel_call(Emitter *e, const Op *op)
 			    op->bias >= 0 ? tensor_ref(e, op->bias) : "NULL", op->heads, op->cols, emit_flt(op->f));
 		return 1;
 	case OP_ATTENTION:
-		emit_out(e, "\t{\n\t\ttfm_attention a = { m->q, m->k_cache + (size_t)%d * MAX_SEQ * KV_DIM,\n"
-		    "\t\t\tm->v_cache + (size_t)%d * MAX_SEQ * KV_DIM, m->att, m->scores, n, pos,\n"
-		    "\t\t\tN_HEAD, N_KV_HEAD, HEAD_DIM, MAX_SEQ, %s, %s, 0.0f, 0 };\n"
+		emit_out(e, "\t{\n\t\ttfm_attention a = { .q = m->q, .k_cache = KV_LAYER(m->k_cache, %d),\n"
+		    "\t\t\t.v_cache = KV_LAYER(m->v_cache, %d), .out = m->att, .scores = m->scores, .n = n, .pos = pos,\n"
+		    "\t\t\t.n_head = N_HEAD, .n_kv_head = N_KV_HEAD, .head_dim = HEAD_DIM, .max_seq = MAX_SEQ,\n"
+		    "\t\t\t.scale = %s, .softcap = %s, .kv_dtype = KV_DTYPE };\n"
 		    "\t\tm->kern->attention(m->pool, &a);\n\t}\n",
 		    op->layer, op->layer, emit_flt(1.0 / sqrt((double)e->m->head_dim)), emit_flt(op->f));
 		return 1;
@@ -729,9 +734,8 @@ static void emit_op(Emitter *e, const Op *op)
 		emit_out(e, "\trope(m, m->%s, n, pos, %d, %lld);\n", o, op->heads, p->width[op->out]);
 		break;
 	case OP_KV_STORE:
-		emit_out(e, "\tmemcpy(m->k_cache + ((size_t)%d * MAX_SEQ + pos) * KV_DIM, m->k, (size_t)n * KV_DIM * sizeof(float));\n"
-		    "\tmemcpy(m->v_cache + ((size_t)%d * MAX_SEQ + pos) * KV_DIM, m->v, (size_t)n * KV_DIM * sizeof(float));\n",
-		    op->layer, op->layer);
+		emit_out(e, "\tm->kern->kv_store(KV_LAYER(m->k_cache, %d), KV_LAYER(m->v_cache, %d), m->k, m->v, n, pos,\n"
+		    "\t\tN_KV_HEAD, HEAD_DIM, MAX_SEQ, KV_DTYPE);\n", op->layer, op->layer);
 		break;
 	case OP_GLU:
 		emit_out(e, "\tfor (int i = 0; i < n * D_FF; i++)\n\t\tm->%s[i] *= %s(m->%s[i]);\n", o,
@@ -802,8 +806,8 @@ static void emit_api(Emitter *e)
 	for (int b = 0; b < BUF__COUNT; b++)
 		if (b != B_LOGITS)
 			emit_out(e, "\tm->%s = tfm_alloc(sizeof(float) * BATCH * %lld);\n", buffer_name[b], e->p->width[b]);
-	emit_out(e, "\tm->k_cache = tfm_alloc(sizeof(float) * N_LAYER * MAX_SEQ * KV_DIM);\n"
-	    "\tm->v_cache = tfm_alloc(sizeof(float) * N_LAYER * MAX_SEQ * KV_DIM);\n"
+	emit_out(e, "\tm->k_cache = tfm_alloc((size_t)KV_BYTES * N_LAYER * MAX_SEQ * KV_DIM);\n"
+	    "\tm->v_cache = tfm_alloc((size_t)KV_BYTES * N_LAYER * MAX_SEQ * KV_DIM);\n"
 	    "\tm->scores = tfm_alloc(sizeof(float) * MAX_SEQ * (size_t)n_threads);\n"
 	    "\tm->logits = tfm_alloc(sizeof(float) * VOCAB);\n\tm->logits_rows = 1;\n");
 	emit_out(e, "\tif (");

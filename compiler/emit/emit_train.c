@@ -102,9 +102,11 @@ static void forward_op(Emitter *e, const TrainProgram *tp, const TOp *t)
 		break;
 	case OP_ATTENTION:
 		emit_out(e, "\tfor (int b = 0; b < s->batch; b++) {\n"
-		         "\t\ttfm_attention a = { %s + (size_t)b * T * Q_DIM, %s + (size_t)b * T * KV_DIM,\n"
-		         "\t\t\t%s + (size_t)b * T * KV_DIM, %s + (size_t)b * T * Q_DIM, s->scratch, T, 0,\n"
-		         "\t\t\tN_HEAD, N_KV_HEAD, HEAD_DIM, T, %s, %s, p, tfm_mix64(seed ^ %dull) + (uint64_t)b };\n"
+		         "\t\ttfm_attention a = { .q = %s + (size_t)b * T * Q_DIM, .k_cache = %s + (size_t)b * T * KV_DIM,\n"
+		         "\t\t\t.v_cache = %s + (size_t)b * T * KV_DIM, .out = %s + (size_t)b * T * Q_DIM,\n"
+		         "\t\t\t.scores = s->scratch, .n = T, .pos = 0, .n_head = N_HEAD, .n_kv_head = N_KV_HEAD,\n"
+		         "\t\t\t.head_dim = HEAD_DIM, .max_seq = T, .scale = %s, .softcap = %s, .dropout = p,\n"
+		         "\t\t\t.seed = tfm_mix64(seed ^ %dull) + (uint64_t)b };\n"
 		         "\t\ts->kern->attention_window(s->pool, &a);\n\t}\n",
 		         VA(tp, t->in[0]), VA(tp, t->in[1]), VA(tp, t->in[2]), col(out->act),
 		         emit_flt(1.0 / sqrt((double)m->head_dim)), emit_flt(op->f), t->site);

@@ -80,6 +80,8 @@ typedef struct Program {
 	int weight_dtype;	/* DTYPE_ of matrices and embeddings; vectors are f32 */
 	int int8_act;		/* the int8 mode: decode rounds x to 8 bits for quantized
 				 * matrices (--activations int8; the runtime's matmul_qi8) */
+	int kv_dtype;		/* DTYPE_F32 or DTYPE_F16: how the KV cache holds keys
+				 * and values (--kv-dtype) */
 	/* Where a program reads its weights and tokenizer when told nothing
 	 * else (the spec's `weights` and `tokenizer`); owned, NULL if none. */
 	char *weights[IR_MAX_FILES];	/* [n_weights], the first wins */

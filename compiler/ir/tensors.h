@@ -66,7 +66,7 @@ typedef struct Tensor {
  * TFM_BF16 and GGML's quantized TFM_Q types (tfm.h); weight_dtypes[] says what
  * each is called and how its rows are blocked. */
 enum {
-	DTYPE_F32 = 0, DTYPE_BF16 = 1,
+	DTYPE_F32 = 0, DTYPE_BF16 = 1, DTYPE_F16 = 2,	/* f16: a KV cache's, never a weight's */
 	DTYPE_Q8_0 = 15, DTYPE_Q4_0, DTYPE_Q4_K, DTYPE_Q6_K
 };
 

@@ -4,10 +4,14 @@
  * this file, built for the baseline x86-64 like the rest of the runtime,
  * hands out a table only when the CPU (and the operating system, which must
  * save the wider registers) can run it.  GCC's __builtin_cpu_supports checks
- * both.
+ * both; F16C (the halves of a KV cache), which every CPU with AVX2 has, is
+ * read off CPUID, whose name for it not every compiler's builtin knows.
  */
 #include <stddef.h>
 #include <string.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
 
 #include "tfm.h"
 
@@ -23,7 +27,10 @@ static int cpu_scalar(void)
 static int cpu_avx2(void)
 {
 #if defined(__x86_64__) || defined(__i386__)
-	return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+	unsigned a, b, c, d;
+
+	return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")
+	       && __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C);
 #else
 	return 0;
 #endif

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "tfm.h"
+#include "tfm_internal.h"
 
 /* ---- The instruction set: name, numbers, hooks -------------------------------- */
 
@@ -113,6 +114,35 @@ INLINE void vstore_part(float *p, vf v, int m)
 #else
 	for (int i = 0; i < m; i++)
 		p[i] = v[i];
+#endif
+}
+
+/* VL halves (IEEE binary16) at p as floats, exactly; and VL floats as
+ * halves, rounded to nearest even (F16C's conversions; on the baseline,
+ * formats/quant.c's). */
+INLINE vf vload_f16(const uint16_t *p)
+{
+#if ISA == ISA_avx512
+	return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p));
+#elif ISA == ISA_avx2
+	return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
+#else
+	vf v;
+	for (int i = 0; i < VL; i++)
+		v[i] = tfm_f16_to_f32(p[i]);
+	return v;
+#endif
+}
+
+INLINE void vstore_f16(uint16_t *p, vf v)
+{
+#if ISA == ISA_avx512
+	_mm256_storeu_si256((__m256i *)p, _mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+#elif ISA == ISA_avx2
+	_mm_storeu_si128((__m128i *)p, _mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+#else
+	for (int i = 0; i < VL; i++)
+		p[i] = tfm_f32_to_f16(v[i]);
 #endif
 }
 

@@ -564,8 +564,8 @@ static void atw_part(void *ctx, int i, int nt)
 	const float keep = drop ? 1.0f / (1.0f - a->dropout) : 1.0f;
 
 	for (int g = i; g < a->n_kv_head; g += nt) {
-		const float *v = a->v_cache + (size_t)g * d;
-		atb_transpose(kt, a->k_cache + (size_t)g * d, n, kvd, d);
+		const float *v = (const float *)a->v_cache + (size_t)g * d;
+		atb_transpose(kt, (const float *)a->k_cache + (size_t)g * d, n, kvd, d);
 		for (int h = g * group; h < (g + 1) * group; h++)
 			for (int t0 = 0; t0 < n; t0 += AQB) {
 				const int qb = n - t0 < AQB ? n - t0 : AQB, L = t0 + qb;

@@ -6,7 +6,8 @@ For each case NAME it writes NAME.tfm (every key explicit), NAME.safetensors
 (the weights), NAME.tokens (one line of comma-separated ids) and
 NAME.logits.npy (float32 [n_tokens, vocab]), NAME.logits_bf16.npy (the same
 with the 2-D tensors rounded to bfloat16, as `--weight-dtype bf16` holds
-them), then INDEX (the case names).
+them), NAME.logits_kvf16.npy (with the keys and values rounded to halves, as
+`--kv-dtype f16` caches them), then INDEX (the case names).
 Everything is seeded from the case name, so a rerun gives identical bytes.
 The logits are computed from the weights as read back from the file, i.e.
 after rounding to F16/BF16.
@@ -238,6 +239,9 @@ def write_case(case):
     rounded = {k: ref.bf16_bits_to_f32(ref.f32_to_bf16_bits(v)).reshape(v.shape)
                if v.ndim == 2 else v for k, v in stored.items()}
     ref.write_npy(base + ".logits_bf16.npy", ref.forward(stored_cfg, rounded, tokens))
+
+    # And with the keys and values in a cache of halves (`--kv-dtype f16`).
+    ref.write_npy(base + ".logits_kvf16.npy", ref.forward(stored_cfg, stored, tokens, kv_f16=True))
     return cfg, logits
 
 

@@ -353,8 +353,10 @@ def heads(x, n, hd):
     return x.reshape(x.shape[0], n, hd)
 
 
-def attention(cfg, W, i, x):
-    """Causal self-attention over all rows of x (row t sees rows 0..t)."""
+def attention(cfg, W, i, x, kv_f16=False):
+    """Causal self-attention over all rows of x (row t sees rows 0..t); with
+    kv_f16, the keys and values as a cache of halves holds them (their f32
+    values rounded to nearest even)."""
     p = f"layers.{i}.attention."
     T = x.shape[0]
     nh, nkv, hd = cfg["n_head"], cfg["n_kv_head"], cfg["head_dim"]
@@ -367,6 +369,9 @@ def attention(cfg, W, i, x):
     if cfg["position"] == "rope":
         q = rope(q, cfg["rope_theta"], cfg["rope_style"])
         k = rope(k, cfg["rope_theta"], cfg["rope_style"])
+    if kv_f16:
+        k = k.astype(np.float32).astype(np.float16).astype(np.float64)
+        v = v.astype(np.float32).astype(np.float16).astype(np.float64)
     future = np.triu(np.ones((T, T), dtype=bool), k=1)
     o = np.empty((T, nh, hd))
     for h in range(nh):
@@ -406,14 +411,14 @@ def feed_forward(cfg, W, i, x):
     return linear(cfg, W, p + "w_down", hidden)
 
 
-def layer(cfg, W, i, h):
+def layer(cfg, W, i, h, kv_f16=False):
     """One block, by `block` and `norm_place` (the table of section 2)."""
     p = f"layers.{i}."
     N_a = lambda x: apply_norm(cfg, W, p + "attention_norm", x)
     N_f = lambda x: apply_norm(cfg, W, p + "ffn_norm", x)
     P_a = lambda x: apply_norm(cfg, W, p + "attention_post_norm", x)
     P_f = lambda x: apply_norm(cfg, W, p + "ffn_post_norm", x)
-    Attn = lambda x: attention(cfg, W, i, x)
+    Attn = lambda x: attention(cfg, W, i, x, kv_f16)
     FFN = lambda x: feed_forward(cfg, W, i, x)
     place = cfg["norm_place"]
     if cfg["block"] == "serial":
@@ -434,15 +439,16 @@ def layer(cfg, W, i, h):
     return h + P_a(Attn(n)) + P_f(FFN(n))
 
 
-def forward(cfg, weights, tokens):
-    """Logits [len(tokens), vocab]: row t after tokens 0..t, token t at position t."""
+def forward(cfg, weights, tokens, kv_f16=False):
+    """Logits [len(tokens), vocab]: row t after tokens 0..t, token t at position t
+    (kv_f16: with a KV cache of halves, as `--kv-dtype f16` runs it)."""
     tokens = np.asarray(tokens, dtype=np.int64)
     if len(tokens) > cfg["max_seq"] or tokens.min() < 0 or tokens.max() >= cfg["vocab"]:
         raise ValueError("tokens out of range")
     W = {name: np.asarray(w, dtype=np.float64) for name, w in weights.items()}
     h = embed(cfg, W, tokens)
     for i in range(cfg["n_layer"]):
-        h = layer(cfg, W, i, h)
+        h = layer(cfg, W, i, h, kv_f16)
     if cfg["norm_place"] != "post":  # post-norm models have no final norm
         h = apply_norm(cfg, W, "norm", h)
     W_out = W["tok_embeddings.weight" if cfg["tie_embeddings"] else "output.weight"]
