@@ -195,6 +195,15 @@ $(B)/tfmc-bench-kernels: $(B)/bench/bench_kernels.o $(B)/bench/machine.o \
 	@echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# The decode kernels' speed (bench/bench_decode.c: each weight format's
+# products over s110's matrices, and attention at long contexts, against a
+# plain read of the same bytes), after the training kernels unless
+# BENCH_ARGS asks for JSON; `make bench-decode` runs it alone.
+$(B)/tfmc-bench-decode: $(B)/bench/bench_decode.o $(B)/bench/machine.o \
+		$(BENCH_ISAS:%=$(B)/bench/machine_%.o) $(B)/libtfmrt.a
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 # make bench-peers: tfmc and llama.cpp side by side on the same GGUF files
 # (bench/peers.c).  llama.cpp is node-llama-cpp's CPU build from the npm
 # registry, fetched once into PEERS_CACHE (tools/llama_cpp.sh, which also
@@ -210,13 +219,17 @@ bench-peers: tfmc $(B)/tfmc-bench-peers
 	$(Q)sh tools/llama_cpp.sh $(PEERS_CACHE)
 	$(Q)$(B)/tfmc-bench-peers --peer $(PEERS_CACHE) $(PEERS_ARGS)
 
-bench: tfmc $(B)/tfmc-bench $(B)/tfmc-bench-tokenizer $(B)/tfmc-bench-kernels
+bench: tfmc $(B)/tfmc-bench $(B)/tfmc-bench-tokenizer $(B)/tfmc-bench-kernels $(B)/tfmc-bench-decode
 	$(Q)$(B)/tfmc-bench $(BENCH_ARGS)
 	$(if $(findstring --json,$(BENCH_ARGS)),,$(Q)$(B)/tfmc-bench-tokenizer)
 	$(if $(findstring --json,$(BENCH_ARGS)),,$(Q)$(B)/tfmc-bench-kernels)
+	$(if $(findstring --json,$(BENCH_ARGS)),,$(Q)$(B)/tfmc-bench-decode)
 
 bench-kernels: $(B)/tfmc-bench-kernels
 	$(Q)$(B)/tfmc-bench-kernels
+
+bench-decode: $(B)/tfmc-bench-decode
+	$(Q)$(B)/tfmc-bench-decode
 
 bench-tokenizer: $(B)/tfmc-bench-tokenizer
 	$(Q)$(B)/tfmc-bench-tokenizer
@@ -224,7 +237,7 @@ bench-tokenizer: $(B)/tfmc-bench-tokenizer
 bench-train: tfmc $(B)/tfmc-bench
 	$(Q)$(B)/tfmc-bench --train-only $(BENCH_ARGS)
 
-.PHONY: bench bench-tokenizer bench-train bench-kernels bench-peers
+.PHONY: bench bench-tokenizer bench-train bench-kernels bench-decode bench-peers
 
 # make study: the design rules measured (README, Studies).  Each group is a
 # file of specs/ablations/ trained by tfmc compare on Debian's fortunes

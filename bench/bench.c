@@ -95,6 +95,7 @@ typedef struct model {
 	double params, weight_bytes;	/* f32 */
 	double weight_bytes16;		/* with --weight-dtype bf16 */
 	double flops0, flops_pos;	/* forward FLOPs per token: flops0 + flops_pos per cached position */
+	double kv_bytes;		/* the f32 KV cache's bytes per position */
 	double bw[N_THREADS];		/* read bandwidth at weight_bytes, 1..N_THREADS threads */
 	double bw_other[N_THREADS];	/* the other load while it was measured */
 	double bw16[N_THREADS];		/* read bandwidth at weight_bytes16 */
@@ -339,6 +340,8 @@ static int model_show(model *m, const options *o)
 	if (strncmp(rest, " + ", 3) == 0 && show_digits(rest + 3, &v, &rest) == 0
 	    && strncmp(rest, " per cached position", 20) == 0)
 		m->flops_pos = v;
+	if (show_number(text, "KV cache", &m->kv_bytes, NULL))
+		goto done;
 	if (show_number(text, "weights", &m->weight_bytes, &rest) || strncmp(rest, " bytes in f32, ", 15) != 0
 	    || show_digits(rest + 15, &m->weight_bytes16, &rest) || strncmp(rest, " bytes with --weight-dtype bf16", 31) != 0)
 		goto done;
@@ -574,6 +577,197 @@ static void model_bench(model *m, const options *o, int threads_max)
 		path_in(csrc, sizeof csrc, m->name, ".h");
 		unlink(csrc);
 	}
+}
+
+/* ---- Long contexts and the quantized formats ------------------------------------ */
+
+/* The number after "key=" on the line of a run's stdout that starts with
+ * tag, from one run of argv; -1 when the run failed (said on stderr). */
+static double bench_value(char *const argv[], const char *tag, const char *key, const options *o)
+{
+	char out[PATH_MAX + 16], err[PATH_MAX + 16], v[32], msg[300];
+	char *text, *line;
+	double r = -1;
+
+	path_in(out, sizeof out, "run", ".out");
+	path_in(err, sizeof err, "run", ".err");
+	int rc = run(argv, out, err, o->timeout, NULL, NULL);
+	text = slurp(out);
+	line = text ? strstr(text, tag) : NULL;
+	if (rc == 0 && line && bench_field(line, key, v, sizeof v) == 0)
+		r = strtod(v, NULL);
+	else {
+		last_line(err, msg, sizeof msg);
+		fprintf(stderr, "bench: %s %s failed (exit %d): %s\n", argv[0], argv[1], rc, msg);
+	}
+	free(text);
+	return r;
+}
+
+/* Long contexts: s110 with max_seq 4096, its decode after a context of 100
+ * tokens and of 4000 (the program's --bench-context), with a cache of
+ * floats and of halves (--kv-dtype f16); best of two runs each. */
+#define CTX_MAX_SEQ 4096
+static const int ctx_at[2] = { 100, 4000 };
+
+typedef struct context_figures {
+	int done;
+	double tok_s[2][N_THREADS][2];	/* [f16 cache][threads - 1][context]; 0 failed */
+	double weight_bytes, kv_bytes_per_pos;	/* f32 */
+} context_figures;
+
+/* spec with its max_seq set to CTX_MAX_SEQ, written to path. */
+static int spec_with_max_seq(const char *spec, const char *path)
+{
+	char *text = slurp(spec), *k = text ? strstr(text, "max_seq") : NULL;
+	FILE *f;
+
+	if (!k || !strchr(k, '=')) {
+		free(text);
+		return -1;
+	}
+	char *num = strchr(k, '=') + 1;
+	num += strspn(num, " \t");
+	const size_t digits = strspn(num, "0123456789");
+	if (!(f = fopen(path, "w"))) {
+		free(text);
+		return -1;
+	}
+	fprintf(f, "%.*s%d%s", (int)(num - text), text, CTX_MAX_SEQ, num + digits);
+	free(text);
+	return fclose(f) == 0 ? 0 : -1;
+}
+
+static void context_bench(context_figures *cf, const model *m, const options *o, int threads_max)
+{
+	char spec[PATH_MAX + 32], weights[PATH_MAX + 32], prog[2][PATH_MAX + 32], th[16], at[16];
+	char *init[] = { (char *)o->tfmc, "init", spec, "-o", weights, NULL };
+	char *build[2][8] = { { (char *)o->tfmc, "build", spec, "-o", prog[0], NULL },
+	                      { (char *)o->tfmc, "build", spec, "-o", prog[1], "--kv-dtype", "f16", NULL } };
+
+	path_in(spec, sizeof spec, "s110_4k", ".tfm");
+	path_in(weights, sizeof weights, "s110_4k", ".safetensors");
+	path_in(prog[0], sizeof prog[0], "s110_4k", "");
+	path_in(prog[1], sizeof prog[1], "s110_4k", "-kv16");
+	if (spec_with_max_seq(m->spec, spec) != 0 || tfmc_step(init, "tfmc init (long contexts)", o, NULL) != 0
+	    || tfmc_step(build[0], "tfmc build (long contexts)", o, NULL) != 0
+	    || tfmc_step(build[1], "tfmc build --kv-dtype f16", o, NULL) != 0)
+		return;
+	sync();
+	cf->weight_bytes = m->weight_bytes;
+	cf->kv_bytes_per_pos = m->kv_bytes;
+	for (int rep = 0; rep < 2; rep++)
+		for (int t = 1; t <= threads_max; t++)
+			for (int kv = 0; kv < 2; kv++)
+				for (int c = 0; c < 2; c++) {
+					char *argv[] = { prog[kv], "--weights", weights, "--bench-context", at,
+					                 "--threads", th, NULL };
+					snprintf(th, sizeof th, "%d", t);
+					snprintf(at, sizeof at, "%d", ctx_at[c]);
+					const double v = bench_value(argv, "bench_context ", "decode_tok_s", o);
+					fprintf(stderr, "bench: s110 max_seq %d, %s cache, %dt, after %d tokens: decode %.2f tok/s\n",
+					        CTX_MAX_SEQ, kv ? "f16" : "f32", t, ctx_at[c], v);
+					if (v > cf->tok_s[kv][t - 1][c])
+						cf->tok_s[kv][t - 1][c] = v;
+				}
+	cf->done = 1;
+	if (!o->keep) {
+		unlink(weights);
+		unlink(prog[0]);
+		unlink(prog[1]);
+		unlink(spec);
+	}
+}
+
+static void print_context(const context_figures *cf, int threads_max)
+{
+	printf("\n### Long contexts\n\ns110 with max_seq %d (AOT, f32 weights, %.0f MB): decode tok/s after a "
+	       "context of %d and of %d tokens (`PROGRAM --bench-context N`: 64 greedy steps timed), best of 2 "
+	       "runs; the KV cache read per token at %d is %.0f MB in floats, %.0f MB in halves.\n\n",
+	       CTX_MAX_SEQ, cf->weight_bytes / 1e6, ctx_at[0], ctx_at[1], ctx_at[1],
+	       cf->kv_bytes_per_pos * ctx_at[1] / 1e6, cf->kv_bytes_per_pos * ctx_at[1] / 2e6);
+	printf("| KV cache | threads | after %d | after %d | slowdown | bandwidth bound on the slowdown |\n"
+	       "|---|---|---|---|---|---|\n", ctx_at[0], ctx_at[1]);
+	for (int kv = 0; kv < 2; kv++)
+		for (int t = 1; t <= threads_max; t++) {
+			const double a = cf->tok_s[kv][t - 1][0], b = cf->tok_s[kv][t - 1][1];
+			const double per = cf->kv_bytes_per_pos / (kv ? 2 : 1);
+			/* weights plus the cache, at 4000 over at 100, if both read at one rate */
+			const double bound = (cf->weight_bytes + per * ctx_at[1]) / (cf->weight_bytes + per * ctx_at[0]);
+			printf("| %s | %d | %.2f | %.2f | %.2fx | %.2fx |\n", kv ? "f16" : "f32", t, a, b,
+			       a > 0 && b > 0 ? a / b : 0.0, bound);
+		}
+}
+
+/* The quantized formats through the AOT program and the JIT: s110 in each,
+ * random weights written as GGUF by tfmc init, read in place; decode at one
+ * thread, in the f32 mode and the int8 mode; medians of the runs. */
+static const char *const qfmt[] = { "q8_0", "q4_0", "q4_K", "q6_K" };
+#define N_QFMT 4
+
+typedef struct quant_figures {
+	int done;
+	double tok_s[N_QFMT][2][2][MAX_RUNS];	/* [format][int8][jit][run] */
+	int n[N_QFMT][2][2];
+} quant_figures;
+
+static void quant_bench(quant_figures *qf, const model *m, const options *o)
+{
+	char weights[N_QFMT][PATH_MAX + 128], prog[N_QFMT][2][PATH_MAX + 128], suffix[32];
+
+	for (int f = 0; f < N_QFMT; f++) {
+		snprintf(suffix, sizeof suffix, "-%s.gguf", qfmt[f]);
+		path_in(weights[f], sizeof weights[f], m->name, suffix);
+		char *init[] = { (char *)o->tfmc, "init", (char *)m->spec, "-o", weights[f], "--weight-dtype",
+		                 (char *)qfmt[f], NULL };
+		if (tfmc_step(init, "tfmc init (quantized)", o, NULL) != 0)
+			return;
+		for (int i8 = 0; i8 < 2; i8++) {
+			snprintf(suffix, sizeof suffix, "-%s%s", qfmt[f], i8 ? "-int8" : "");
+			path_in(prog[f][i8], sizeof prog[f][i8], m->name, suffix);
+			char *build[] = { (char *)o->tfmc, "build", (char *)m->spec, "-o", prog[f][i8], "--weight-dtype",
+			                  (char *)qfmt[f], "--activations", i8 ? "int8" : "f32", NULL };
+			if (tfmc_step(build, "tfmc build (quantized)", o, NULL) != 0)
+				return;
+		}
+	}
+	sync();
+	for (int rep = 0; rep < o->runs; rep++)
+		for (int f = 0; f < N_QFMT; f++)
+			for (int i8 = 0; i8 < 2; i8++)
+				for (int jit = 0; jit < 2; jit++) {
+					char *aot[] = { prog[f][i8], "--weights", weights[f], "--bench", "--threads", "1", NULL };
+					char *run_[] = { (char *)o->tfmc, "run", (char *)m->spec, "--weights", weights[f], "--bench",
+					                 "--threads", "1", "--activations", i8 ? "int8" : "f32", NULL };
+					if (jit && !o->jit)
+						continue;
+					const double v = bench_value(jit ? run_ : aot, "bench ", "decode_tok_s", o);
+					fprintf(stderr, "bench: %s %s%s %s 1t run %d: decode %.2f tok/s\n", m->name, qfmt[f],
+					        i8 ? " int8" : "", jit ? "jit" : "aot", rep + 1, v);
+					if (v > 0)
+						qf->tok_s[f][i8][jit][qf->n[f][i8][jit]++] = v;
+				}
+	qf->done = 1;
+	for (int f = 0; f < N_QFMT && !o->keep; f++) {
+		unlink(weights[f]);
+		unlink(prog[f][0]);
+		unlink(prog[f][1]);
+	}
+}
+
+static void print_quant(const quant_figures *qf, const model *m)
+{
+	printf("\n### The quantized formats: AOT and JIT\n\n%s in each format (random weights from `tfmc init "
+	       "--weight-dtype T`, a GGUF file read in place), decode tok/s at one thread, medians of the runs; "
+	       "the int8 mode is `--activations int8`:\n\n", m->name);
+	printf("| format | mode | AOT | JIT | JIT / AOT |\n|---|---|---|---|---|\n");
+	for (int f = 0; f < N_QFMT; f++)
+		for (int i8 = 0; i8 < 2; i8++) {
+			const double a = qf->n[f][i8][0] ? stats_of(qf->tok_s[f][i8][0], qf->n[f][i8][0]).median : 0;
+			const double j = qf->n[f][i8][1] ? stats_of(qf->tok_s[f][i8][1], qf->n[f][i8][1]).median : 0;
+			printf("| %s | %s | %.2f | %.2f | %.2f |\n", qfmt[f], i8 ? "int8" : "f32", a, j,
+			       a > 0 ? j / a : 0.0);
+		}
 }
 
 /* ---- The report ------------------------------------------------------------- */
@@ -1755,6 +1949,8 @@ int main(int argc, char **argv)
 	static model ms[MAX_MODELS];
 	static machine_figures mf;
 	static train_figures tf;
+	static context_figures cf;
+	static quant_figures qf;
 	options o = { "./tfmc", 3, 0, 1, 0, 600, { 0 }, 0, -1, 3, "/usr/bin/python3", 1 };
 	glob_t g = { 0 };
 	double t_start = machine_now();
@@ -1812,6 +2008,12 @@ int main(int argc, char **argv)
 		return 1;
 	for (int i = 0; i < n; i++)
 		model_bench(&ms[i], &o, mf.threads_max);
+	/* s110's long contexts and quantized formats, when it is measured */
+	for (int i = 0; i < n && !o.json; i++)
+		if (strcmp(ms[i].name, "s110") == 0) {
+			quant_bench(&qf, &ms[i], &o);
+			context_bench(&cf, &ms[i], &o, mf.threads_max);
+		}
 	if (o.train != TRAIN_NONE)
 		train_bench(&tf, &o, mf.threads_max);
 	/* Again, in case something else was running the first time: a limit
@@ -1827,6 +2029,13 @@ int main(int argc, char **argv)
 		print_train_only(&tf, &mf, &o);
 	else
 		print_markdown(ms, n, &mf, &o);
+	for (int i = 0; i < n && !o.json && o.train != TRAIN_ONLY; i++)
+		if (strcmp(ms[i].name, "s110") == 0) {
+			if (qf.done)
+				print_quant(&qf, &ms[i]);
+			if (cf.done)
+				print_context(&cf, mf.threads_max);
+		}
 	if (!o.json && o.train == TRAIN_TOO)
 		print_train_markdown(&tf, &mf, &o);
 

@@ -54,24 +54,6 @@ static float *random_floats(size_t n, unsigned seed)
 	return p;
 }
 
-/* The best time of fn(ctx) over runs of about RUN_SECONDS in all. */
-static double best_time(void (*fn)(void *), void *ctx)
-{
-	double best = 1e30, spent = 0;
-	int runs = 0;
-
-	fn(ctx);
-	while (runs < 3 || (spent < RUN_SECONDS && runs < 1000)) {
-		const double t0 = tfm_now();
-		fn(ctx);
-		const double t = tfm_now() - t0;
-		best = t < best ? t : best;
-		spent += t;
-		runs++;
-	}
-	return best;
-}
-
 typedef struct gemm_run {
 	const tfm_kernels *k;
 	tfm_pool *pool;
@@ -166,7 +148,7 @@ int main(void)
 		for (int i = 0; i < N_ISAS - 1; i++)
 			for (int t = 1; t <= N_THREADS && peak[i] > 0; t++) {
 				gemm_run r = { tfm_kernels_for(isas[i]), pools[t - 1], sh, a, b, c };
-				const double gf = flops / best_time(run_gemm, &r);
+				const double gf = flops / machine_best_time(run_gemm, &r, RUN_SECONDS);
 				printf(" %.1f (%.0f%%) |", gf / 1e9, 100 * gf / (peak[i] * t));
 				fflush(stdout);
 			}
@@ -195,7 +177,7 @@ int main(void)
 		for (int t = 1; t <= N_THREADS; t++) {
 			att_run r = { kk, pools[t - 1], { q, k, v, out, dout, dq, dk, dv, scratch, n, heads,
 			                                   heads, d, 0.144f, 0.0f, 0.0f, 0 } };
-			const double sec = best_time(run_att, &r);
+			const double sec = machine_best_time(run_att, &r, RUN_SECONDS);
 			printf("%s %d thread%s %.2f ms (%.1f GFLOP/s)", t > 1 ? ";" : "", t, t > 1 ? "s" : "",
 			       sec * 1e3, att_flops / sec / 1e9);
 		}
@@ -228,7 +210,7 @@ int main(void)
 		for (int t = 1; t <= N_THREADS; t++) {
 			/* in place, as a training step does it */
 			ce_run r = { kk, pools[t - 1], logits, logits, targets, rows, vocab };
-			const double sec = best_time(run_ce, &r);
+			const double sec = machine_best_time(run_ce, &r, RUN_SECONDS);
 			printf("%s %d thread%s %.1f ms", t > 1 ? ";" : "", t, t > 1 ? "s" : "", sec * 1e3);
 		}
 		printf("\n");

@@ -25,6 +25,23 @@ double machine_now(void)
 	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+double machine_best_time(void (*fn)(void *), void *ctx, double seconds)
+{
+	double best = 1e30, spent = 0;
+	int runs = 0;
+
+	fn(ctx);
+	while (runs < 3 || (spent < seconds && runs < 1000)) {
+		const double t0 = machine_now();
+		fn(ctx);
+		const double t = machine_now() - t0;
+		best = t < best ? t : best;
+		spent += t;
+		runs++;
+	}
+	return best;
+}
+
 void machine_cpu_probe(machine_cpu *c)
 {
 	char line[512];

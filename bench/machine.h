@@ -49,4 +49,9 @@ double machine_fma_peak(const machine_cpu *c, const char *isa, int threads);
 /* Seconds from a fixed point (monotonic). */
 double machine_now(void);
 
+/* The best time of fn(ctx) over runs of about `seconds` in all (at least
+ * three, at most 1000), after one untimed run: a shared machine's other
+ * work only ever slows a run down. */
+double machine_best_time(void (*fn)(void *), void *ctx, double seconds);
+
 #endif

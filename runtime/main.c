@@ -48,6 +48,7 @@ typedef struct tfm_opts {
 	int help;
 	int timings;            /* --timings: where the time to the first token went */
 	int bench;              /* --bench: the speed protocol of `make bench` */
+	long bench_context;     /* --bench-context P: a decode after P tokens; 0 when not given */
 } tfm_opts;
 
 static void tfm_print_usage(FILE *fp, const char *prog, const tfm_model_api *api)
@@ -86,6 +87,9 @@ static void tfm_print_usage(FILE *fp, const char *prog, const tfm_model_api *api
 "                     greedy decode of positions 1..255 (fewer when max_seq is\n"
 "                     smaller) and print one line of figures to stdout;\n"
 "                     --tokens, --logits, -n and sampling are not used\n"
+"  --bench-context P  instead of the above, forward a prompt of P tokens, time\n"
+"                     64 greedy decode steps after it and print one line of\n"
+"                     figures (P + 64 must fit in max_seq)\n"
 "  -h, --help         print this help and exit\n"
 "\n"
 "The generated text or ids (separated by spaces) go to stdout; timings to stderr.\n"
@@ -235,6 +239,7 @@ int tfm_is_opt(const char *arg, const char *name, const char **inline_value)
 static const char *const names[] = {
 	"--weights", "--tokens", "--logits", "-n", "--temperature",
 	"--top-k", "--top-p", "--seed", "--threads", "--prompt", "--tokenizer",
+	"--bench-context",
 };
 
 int tfm_main_option(const char *arg)
@@ -344,6 +349,11 @@ static int tfm_parse_args(int argc, char **argv, tfm_opts *o, tfm_error *e)
 				return tfm_fail(e, "--tokenizer: empty file name");
 			o->tokenizer = val;
 			break;
+		case 11:
+			if (tfm_parse_long("--bench-context", val, 1, INT_MAX, "a count of tokens (1 or more)",
+			                   &o->bench_context, e) != 0)
+				return -1;
+			break;
 		}
 	}
 	if (o->prompt && o->tokens)
@@ -436,6 +446,49 @@ static int tfm_bench(const tfm_model_api *api, void *inst, int threads,
 	       api->name ? api->name : "?", api->target ? api->target : "?", threads,
 	       n_prefill, last, tfm_rate(last, t_decode), tfm_rate(n_prefill, t_prefill),
 	       t_decode, t_prefill, t_first, t_load, t_open, (unsigned)hash);
+	if (fflush(stdout) != 0 || ferror(stdout))
+		return tfm_fail(e, "cannot write to standard output: %s", strerror(errno));
+	return 0;
+}
+
+#define TFM_BENCH_CONTEXT_STEPS 64	/* decode steps timed after the context */
+#define TFM_BENCH_CONTEXT_CHUNK 256	/* the context is forwarded this many tokens at a time */
+
+/* --bench-context P: how decode slows down as the KV cache grows.  P tokens
+ * (the prefill's ids) forwarded in chunks, untimed but for the total, then
+ * 64 greedy one-token forwards at positions P..P+63, timed with their
+ * argmax: each reads the weights and P.. rows of every layer's cache. */
+static int tfm_bench_context(const tfm_model_api *api, void *inst, int threads, long ctx,
+                             tfm_error *e)
+{
+	int chunk[TFM_BENCH_CONTEXT_CHUNK];
+	const float *logits = NULL;
+	double t0, t_context, t_decode;
+	long pos;
+
+	if (ctx + TFM_BENCH_CONTEXT_STEPS > api->max_seq)
+		return tfm_fail(e, "--bench-context: %ld tokens and %d decode steps do not fit in max_seq %d",
+		                ctx, TFM_BENCH_CONTEXT_STEPS, api->max_seq);
+	t0 = tfm_now();
+	for (pos = 0; pos < ctx; pos += TFM_BENCH_CONTEXT_CHUNK) {
+		const int n = ctx - pos < TFM_BENCH_CONTEXT_CHUNK ? (int)(ctx - pos) : TFM_BENCH_CONTEXT_CHUNK;
+		for (int i = 0; i < n; i++)
+			chunk[i] = (int)((1 + 7919L * (pos + i)) % api->vocab);
+		if ((logits = api->forward(inst, chunk, n, (int)pos, 0, e)) == NULL)
+			return -1;
+	}
+	t_context = tfm_now() - t0;
+	t0 = tfm_now();
+	for (int i = 0; i < TFM_BENCH_CONTEXT_STEPS; i++) {
+		int tok = tfm_argmax(logits, api->vocab);
+		if ((logits = api->forward(inst, &tok, 1, (int)ctx + i, 0, e)) == NULL)
+			return -1;
+	}
+	t_decode = tfm_now() - t0;
+	printf("bench_context model=%s target=%s threads=%d context=%ld decode_n=%d decode_tok_s=%.2f "
+	       "decode_s=%.4f context_s=%.4f\n", api->name ? api->name : "?", api->target ? api->target : "?",
+	       threads, ctx, TFM_BENCH_CONTEXT_STEPS, tfm_rate(TFM_BENCH_CONTEXT_STEPS, t_decode), t_decode,
+	       t_context);
 	if (fflush(stdout) != 0 || ferror(stdout))
 		return tfm_fail(e, "cannot write to standard output: %s", strerror(errno));
 	return 0;
@@ -621,6 +674,12 @@ int tfm_main(int argc, char **argv, const tfm_model_api *api)
 	t_open = tfm_now() - t0;
 	if (o.bench) {
 		if (tfm_bench(api, inst, threads, t_load, t_open, &e) != 0)
+			goto error;
+		rc = 0;
+		goto done;
+	}
+	if (o.bench_context) {
+		if (tfm_bench_context(api, inst, threads, o.bench_context, &e) != 0)
 			goto error;
 		rc = 0;
 		goto done;
