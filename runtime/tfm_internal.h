@@ -5,6 +5,8 @@
 
 #include <stdio.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <string.h>
 
 /* 1 on a little-endian host. */
 int tfm_host_is_le(void);
@@ -62,6 +64,19 @@ static inline void tfm_q4k_scale_min(int j, const unsigned char *q, int *sc, int
 		*sc = (q[j + 4] & 0xf) | ((q[j - 4] >> 6) << 4);
 		*m = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
 	}
+}
+/* All eight at once, a byte each: scales in u[0..1], mins in u[2..3]
+ * (bytes in memory order), by 32-bit operations (llama.cpp's way). */
+static inline void tfm_q4k_scales(const unsigned char *q, uint32_t u[4])
+{
+	const uint32_t m6 = 0x3f3f3f3f, m4 = 0x0f0f0f0f, m2 = 0x03030303;
+
+	memcpy(u, q, 12);
+	u[3] = ((u[2] >> 4) & m4) | (((u[1] >> 6) & m2) << 4);
+	const uint32_t mins = u[1] & m6;
+	u[1] = (u[2] & m4) | (((u[0] >> 6) & m2) << 4);
+	u[2] = mins;
+	u[0] &= m6;
 }
 /* Elements per block (1 for a plain type) and bytes per block; -1 for a
  * dtype that is not one. */

@@ -87,7 +87,7 @@ typedef struct matmul_job {
 	int bf16;
 	int dtype;		/* TFM_F32, TFM_BF16 or a quantized TFM_Q type */
 	int wrow0;		/* the row of y that w's first row is (a dequantized panel's) */
-	const float *xsum;	/* decode with Q4_K: the sums of x over each 32 columns */
+	const float *xsum;	/* decode with Q4_K (and Q4_0 in AVX2): the sums of x over each 32 columns */
 	const float *f16;	/* quantized: tfm_f16_table */
 } matmul_job;
 
@@ -434,9 +434,39 @@ INLINE vf fma16(const vf *q, const float *x, vf acc, int first)
  * sub-block's) q . x is summed lane-wise in one register, then scaled into
  * one of four accumulators (two blocks at a time), so that consecutive
  * blocks do not wait on each other; the scales come from f16. */
-/* One block of 32 of Q8_0 (Q8 set: int8 q) or Q4_0 (nibbles, q - 8). */
-INLINE void q32_block(const int Q8, const unsigned char *w, const float *x, const float *f16, vf *acc)
+#if ISA == ISA_avx2
+/* 8 bytes at p as 8 int32 lanes, signed or not: one widening load. */
+INLINE __m256i wide8(const unsigned char *p, int sign)
 {
+	const __m128i v = _mm_loadl_epi64((const __m128i *)p);
+	return sign ? _mm256_cvtepi8_epi32(v) : _mm256_cvtepu8_epi32(v);
+}
+#endif
+
+/* One block of 32 of Q8_0 (Q8 set: int8 q) or Q4_0 (nibbles, q - 8).
+ * AVX2 widens 8 bytes straight from memory (Q4_0: both nibbles of them,
+ * weights l and l + 16), in two partial sums. */
+INLINE void q32_block(const int Q8, const unsigned char *w, const float *x, const float *xsum, int blk,
+                      const float *f16, vf *acc)
+{
+#if ISA == ISA_avx2
+	vf s0, s1;
+	if (Q8) {
+		s0 = _mm256_cvtepi32_ps(wide8(w + 2, 1)) * vload(x);
+		s1 = _mm256_cvtepi32_ps(wide8(w + 10, 1)) * vload(x + 8);
+		s0 = vfma(_mm256_cvtepi32_ps(wide8(w + 18, 1)), vload(x + 16), s0);
+		s1 = vfma(_mm256_cvtepi32_ps(wide8(w + 26, 1)), vload(x + 24), s1);
+	} else {
+		/* the nibbles as they are, q + 8: sum(q x) = sum((q + 8) x) - 8 sum(x),
+		 * the block's sum of x (xsum[blk]) a lane's share at a time */
+		const __m256i a = wide8(w + 2, 0), b = wide8(w + 10, 0), m4 = _mm256_set1_epi32(15);
+		s0 = _mm256_cvtepi32_ps(_mm256_and_si256(a, m4)) * vload(x) - _mm256_broadcast_ss(xsum + blk);
+		s1 = _mm256_cvtepi32_ps(_mm256_and_si256(b, m4)) * vload(x + 8);
+		s0 = vfma(_mm256_cvtepi32_ps(_mm256_srli_epi32(a, 4)), vload(x + 16), s0);
+		s1 = vfma(_mm256_cvtepi32_ps(_mm256_srli_epi32(b, 4)), vload(x + 24), s1);
+	}
+	*acc = vfma(vbroadcast(qf16(f16, w)), s0 + s1, *acc);
+#else
 	vf q[16 / VL], s = { 0 };
 	const vb16 v = load16(w + 2);
 
@@ -445,10 +475,13 @@ INLINE void q32_block(const int Q8, const unsigned char *w, const float *x, cons
 	widen_s8(Q8 ? load16(w + 18) : (vb16)((vsb16)(v >> 4) - 8), q);
 	s = fma16(q, x + 16, s, 0);
 	*acc = vfma(vbroadcast(qf16(f16, w)), s, *acc);
+#endif
 }
 
-/* Q8_0 and Q4_0, blocks of 32 of bs bytes, four at a time. */
-INLINE float q32_dot(const int Q8, const unsigned char *w, const float *x, const float *f16, int cols)
+/* Q8_0 and Q4_0, blocks of 32 of bs bytes, four at a time; xsum: Q4_0's
+ * sums of x over each 32 columns. */
+INLINE float q32_dot(const int Q8, const unsigned char *w, const float *x, const float *xsum, const float *f16,
+                     int cols)
 {
 	const int bs = Q8 ? 34 : 18;
 	vf acc[4] = { { 0 }, { 0 }, { 0 }, { 0 } };
@@ -460,16 +493,59 @@ INLINE float q32_dot(const int Q8, const unsigned char *w, const float *x, const
 			__builtin_prefetch(w + PF_Q + l, 0, 3);
 #pragma GCC unroll 4
 		for (int i = 0; i < 4; i++)
-			q32_block(Q8, w + i * bs, x + k + 32 * i, f16, &acc[i]);
+			q32_block(Q8, w + i * bs, x + k + 32 * i, xsum, k / 32 + i, f16, &acc[i]);
 	}
 	for (; k < cols; k += 32, w += bs)
-		q32_block(Q8, w, x + k, f16, &acc[0]);
+		q32_block(Q8, w, x + k, xsum, k / 32, f16, &acc[0]);
 	return vsum((acc[0] + acc[1]) + (acc[2] + acc[3]));
 }
 
 /* Q4_K: sub-block s contributes (d sc_s) sum(q x) - (dmin m_s) sum(x), the
- * sums of x over each 32 columns (xsum) made once per token; a super-block's
- * eight scales and mins are decoded first, into memory the broadcasts read. */
+ * sums of x over each 32 columns (xsum) made once per token.  AVX2 decodes
+ * a super-block's eight scales and mins at once (tfm_q4k_scales) into two
+ * vectors, takes the mins' share as one product with xsum's eight, and
+ * widens 8 bytes of nibbles at a time straight from memory (weights l and
+ * l + 32 of 64). */
+#if ISA == ISA_avx2
+static float q4_k_dot(const unsigned char *w, const float *x, const float *xsum, const float *f16, int cols)
+{
+	const __m256i m4 = _mm256_set1_epi32(15);
+	vf acc[2] = { { 0 }, { 0 } }, mins = { 0 };
+	float scale[8] __attribute__((aligned(32)));
+
+	for (int k = 0; k < cols; k += 256, w += 144) {
+		uint32_t u[4];
+		__builtin_prefetch(w + PF_Q, 0, 3);
+		__builtin_prefetch(w + PF_Q + 64, 0, 3);
+		__builtin_prefetch(w + PF_Q + 128, 0, 3);
+		tfm_q4k_scales(w + 4, u);
+		const __m256 sc = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)u)));
+		const __m256 mn = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(u + 2))));
+		_mm256_store_ps(scale, sc * vbroadcast(qf16(f16, w)));
+		mins = vfma(mn * vbroadcast(qf16(f16, w + 2)), vload(xsum + k / 32), mins);
+#pragma GCC unroll 4
+		for (int i = 0; i < 4; i++) {
+			const float *xk = x + k + 64 * i;
+			vf lo0, lo1, hi0, hi1;
+			__m256i v = wide8(w + 16 + 32 * i, 0);
+			lo0 = _mm256_cvtepi32_ps(_mm256_and_si256(v, m4)) * vload(xk);
+			hi0 = _mm256_cvtepi32_ps(_mm256_srli_epi32(v, 4)) * vload(xk + 32);
+			v = wide8(w + 24 + 32 * i, 0);
+			lo1 = _mm256_cvtepi32_ps(_mm256_and_si256(v, m4)) * vload(xk + 8);
+			hi1 = _mm256_cvtepi32_ps(_mm256_srli_epi32(v, 4)) * vload(xk + 40);
+			v = wide8(w + 32 + 32 * i, 0);
+			lo0 = vfma(_mm256_cvtepi32_ps(_mm256_and_si256(v, m4)), vload(xk + 16), lo0);
+			hi0 = vfma(_mm256_cvtepi32_ps(_mm256_srli_epi32(v, 4)), vload(xk + 48), hi0);
+			v = wide8(w + 40 + 32 * i, 0);
+			lo1 = vfma(_mm256_cvtepi32_ps(_mm256_and_si256(v, m4)), vload(xk + 24), lo1);
+			hi1 = vfma(_mm256_cvtepi32_ps(_mm256_srli_epi32(v, 4)), vload(xk + 56), hi1);
+			acc[i & 1] = vfma(_mm256_broadcast_ss(scale + 2 * i), lo0 + lo1, acc[i & 1]);
+			acc[i & 1] = vfma(_mm256_broadcast_ss(scale + 2 * i + 1), hi0 + hi1, acc[i & 1]);
+		}
+	}
+	return vsum(acc[0] + acc[1]) - vsum(mins);
+}
+#else
 static float q4_k_dot(const unsigned char *w, const float *x, const float *xsum, const float *f16, int cols)
 {
 	vf acc[4] = { { 0 }, { 0 }, { 0 }, { 0 } };
@@ -507,9 +583,53 @@ static float q4_k_dot(const unsigned char *w, const float *x, const float *xsum,
 	}
 	return vsum((acc[0] + acc[1]) + (acc[2] + acc[3])) - mins;
 }
+#endif
 
 /* Q6_K: per half of 128, byte l of ql (64) and qh (32) hold weights l,
- * l + 32, l + 64 and l + 96, each group of 16 with its own scale. */
+ * l + 32, l + 64 and l + 96, each group of 16 with its own scale.  AVX2
+ * widens 8 bytes of each straight from memory and puts the four weights
+ * together in int32 lanes. */
+#if ISA == ISA_avx2
+static float q6_k_dot(const unsigned char *w, const float *x, const float *f16, int cols)
+{
+	const __m256i m4 = _mm256_set1_epi32(15), m3 = _mm256_set1_epi32(3), m12 = _mm256_set1_epi32(12);
+	const __m256i m48 = _mm256_set1_epi32(48), e32 = _mm256_set1_epi32(32);
+	vf acc[2] = { { 0 }, { 0 } };
+
+	for (int k = 0; k < cols; k += 256, w += 210) {
+		const float d = qf16(f16, w + 208);
+		const signed char *sc = (const signed char *)(w + 192);
+		for (int l = 0; l < 256; l += 64)
+			__builtin_prefetch(w + PF_Q + l, 0, 3);
+#pragma GCC unroll 2
+		for (int h = 0; h < 2; h++) {
+			const unsigned char *ql = w + 64 * h, *qh = w + 128 + 32 * h;
+			const float *xh = x + k + 128 * h;
+#pragma GCC unroll 2
+			for (int g = 0; g < 32; g += 16) {	/* weights l..l+15 of each of the four */
+				vf s[4] = { { 0 }, { 0 }, { 0 }, { 0 } };
+#pragma GCC unroll 2
+				for (int l = g; l < g + 16; l += 8) {
+					const __m256i a = wide8(ql + l, 0), b = wide8(ql + 32 + l, 0), t = wide8(qh + l, 0);
+					const __m256i q[4] = {
+						_mm256_or_si256(_mm256_and_si256(a, m4), _mm256_slli_epi32(_mm256_and_si256(t, m3), 4)),
+						_mm256_or_si256(_mm256_and_si256(b, m4), _mm256_slli_epi32(_mm256_and_si256(t, m12), 2)),
+						_mm256_or_si256(_mm256_srli_epi32(a, 4), _mm256_and_si256(t, m48)),
+						_mm256_or_si256(_mm256_srli_epi32(b, 4), _mm256_and_si256(_mm256_srli_epi32(t, 2), m48)),
+					};
+#pragma GCC unroll 4
+					for (int n = 0; n < 4; n++)
+						s[n] = vfma(_mm256_cvtepi32_ps(_mm256_sub_epi32(q[n], e32)), vload(xh + 32 * n + l), s[n]);
+				}
+#pragma GCC unroll 4
+				for (int n = 0; n < 4; n++)
+					acc[n & 1] = vfma(vbroadcast(d * (float)sc[8 * h + 2 * n + g / 16]), s[n], acc[n & 1]);
+			}
+		}
+	}
+	return vsum(acc[0] + acc[1]);
+}
+#else
 static float q6_k_dot(const unsigned char *w, const float *x, const float *f16, int cols)
 {
 	vf acc[4] = { { 0 }, { 0 }, { 0 }, { 0 } };
@@ -548,6 +668,7 @@ static float q6_k_dot(const unsigned char *w, const float *x, const float *f16, 
 	}
 	return vsum((acc[0] + acc[1]) + (acc[2] + acc[3]));
 }
+#endif
 
 /* A row of cols quantized weights as floats, GGML's values to the bit:
  * formats/quant.c's products and differences, lane by lane (no fused
@@ -622,9 +743,9 @@ INLINE float mq_dot(const matmul_job *m, const unsigned char *w)
 {
 	switch (m->dtype) {
 	case TFM_Q8_0:
-		return q32_dot(1, w, m->x, m->f16, m->cols);
+		return q32_dot(1, w, m->x, NULL, m->f16, m->cols);
 	case TFM_Q4_0:
-		return q32_dot(0, w, m->x, m->f16, m->cols);
+		return q32_dot(0, w, m->x, m->xsum, m->f16, m->cols);
 	case TFM_Q4_K:
 		return q4_k_dot(w, m->x, m->xsum, m->f16, m->cols);
 	default:
@@ -753,7 +874,7 @@ void NAME(matmul_q)(tfm_pool *pool, float *y, const float *x, const void *w, int
 
 	if (n <= 0 || rows <= 0 || !tfm_dtype_is_quant(dtype))
 		return;
-	if (n == 1 && dtype == TFM_Q4_K) {
+	if (n == 1 && (dtype == TFM_Q4_K || (dtype == TFM_Q4_0 && ISA == ISA_avx2))) {
 		xsum = cols <= MQ_STACK_COLS ? small : tfm_alloc(sizeof(float) * (size_t)(cols / 32 + 1));
 		if (!xsum) {	/* no room for the sums: a block at a time */
 			const size_t row_bytes = tfm_dtype_row_bytes(dtype, (size_t)cols);

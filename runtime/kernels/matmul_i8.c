@@ -137,20 +137,6 @@ INLINE float wd(const float *f16, const unsigned char *p)
 	return *wdp(f16, p);
 }
 
-/* Q4_K's eight 6-bit scales (u[0], u[1]) and mins (u[2], u[3]), a byte
- * each, from its 12 bytes (tfm_q4k_scale_min's, four at a time). */
-INLINE void q4k_scales(const unsigned char *p, uint32_t u[4])
-{
-	const uint32_t m6 = 0x3f3f3f3f, m4 = 0x0f0f0f0f, m2 = 0x03030303;
-
-	memcpy(u, p, 12);
-	u[3] = ((u[2] >> 4) & m4) | (((u[1] >> 6) & m2) << 4);
-	const uint32_t mins = u[1] & m6;
-	u[1] = (u[2] & m4) | (((u[0] >> 6) & m2) << 4);
-	u[2] = mins;
-	u[0] &= m6;
-}
-
 #if ISA == ISA_avx2 || ISA == ISA_avx512
 
 INLINE __m256i ld256(const void *p)
@@ -284,7 +270,7 @@ static float row_q4_k(const unsigned char *w, const i8_act *a, const float *f16)
 		prefetch(w, 192);
 		const float d = wd(f16, w) * a->d[i], dmin = wd(f16, w + 2) * a->d[i];
 		uint32_t u[4];
-		q4k_scales(w + 4, u);
+		tfm_q4k_scales(w + 4, u);
 		const __m256i sm = _mm256_cvtepu8_epi16(_mm_set_epi32((int)u[3], (int)u[2], (int)u[1], (int)u[0]));
 		const __m128i mins = _mm_madd_epi16(_mm256_extracti128_si256(sm, 1), ld128(a->bsum32 + 8 * i));
 		accm = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(mins), accm);
@@ -387,7 +373,7 @@ static float row_q4_k(const unsigned char *w, const i8_act *a, const float *f16)
 		uint32_t u[4];
 		unsigned char sm[16];
 		int sum = 0, mins = 0;
-		q4k_scales(w + 4, u);
+		tfm_q4k_scales(w + 4, u);
 		memcpy(sm, u, 16);
 		for (int j = 0; j < 8; j++) {
 			int s = 0;
