@@ -11,6 +11,10 @@
  * bandwidth probe of a buffer the size of the weights beside each pair:
  *   decode   token 1 then 255 greedy tokens, one at a time;
  *   prefill  one batch of 128 ids.
+ * tfmc's program runs its --bench protocol, which times both after an
+ * untimed first token, as llama.cpp's driver times them after its load has
+ * mapped the weights and cleared its buffers; its greedy ids come from a
+ * plain run (--tokens 1 -n 256) once per model, format and thread count.
  * It prints medians of tokens/s, tfmc / llama.cpp, decode as a share of the
  * roofline (weight bytes per token x tokens/s / the probe's best read
  * bandwidth at that thread count), and how many of the 255 greedy tokens
@@ -236,26 +240,30 @@ int main(int argc, char **argv)
 					double med, b = machine_read_bw(&cpu, buf, probe, th, 0.5, &passes, &med);
 					if (b > bw)
 						bw = b;
-					snprintf(cmd, sizeof cmd, "%s --tokens 1 -n 256 --threads %d", bin, th);
+					/* tfmc: its programs' --bench protocol, the same two
+					 * timings after a warm-up token (as llama.cpp's load
+					 * has mapped and cleared its buffers before it decodes) */
+					snprintf(cmd, sizeof cmd, "%s --bench --threads %d", bin, th);
 					char *a = capture(cmd);
 					snprintf(cmd, sizeof cmd, "%s/peer_llama %s decode %d %s", o.peer, gguf, th, peer_bins);
 					char *p = capture(cmd);
-					td[r] = after(a, "decode:", "tok/s");
+					td[r] = after(a, "decode_tok_s=", " ");
+					tp[r] = after(a, "prefill_tok_s=", " ");
 					ld[r] = after(p, "decode", "tok/s");
-					if (r == 0)
-						agreeing = agree(a, p);
-					if (td[r] < 0 || ld[r] < 0)
-						fprintf(stderr, "tfmc-bench-peers: %s %s: a decode run failed:\n%s\n%s\n", name, fmt,
+					if (r == 0) {	/* the greedy ids, from a plain run */
+						snprintf(cmd, sizeof cmd, "%s --tokens 1 -n 256 --threads %d", bin, th);
+						char *ids = capture(cmd);
+						agreeing = agree(ids, p);
+						free(ids);
+					}
+					if (td[r] < 0 || tp[r] < 0 || ld[r] < 0)
+						fprintf(stderr, "tfmc-bench-peers: %s %s: a run failed:\n%s\n%s\n", name, fmt,
 						        a ? a : "", p ? p : "");
 					free(a);
 					free(p);
-					snprintf(cmd, sizeof cmd, "%s --tokens %s -n 1 --threads %d", bin, prompt, th);
-					a = capture(cmd);
 					snprintf(cmd, sizeof cmd, "%s/peer_llama %s prefill %d %s", o.peer, gguf, th, peer_bins);
 					p = capture(cmd);
-					tp[r] = after(a, "prefill:", "tok/s");
 					lp[r] = after(p, "prefill", "tok/s");
-					free(a);
 					free(p);
 				}
 				const double mtd = median(td, o.runs), mld = median(ld, o.runs);
