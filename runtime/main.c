@@ -88,8 +88,8 @@ static void tfm_print_usage(FILE *fp, const char *prog, const tfm_model_api *api
 "                     smaller) and print one line of figures to stdout;\n"
 "                     --tokens, --logits, -n and sampling are not used\n"
 "  --bench-context P  instead of the above, forward a prompt of P tokens, time\n"
-"                     64 greedy decode steps after it and print one line of\n"
-"                     figures (P + 64 must fit in max_seq)\n"
+"                     64 greedy decode steps after it (fewer when max_seq is\n"
+"                     smaller) and print one line of figures to stdout\n"
 "  -h, --help         print this help and exit\n"
 "\n"
 "The generated text or ids (separated by spaces) go to stdout; timings to stderr.\n"
@@ -456,21 +456,24 @@ static int tfm_bench(const tfm_model_api *api, void *inst, int threads,
 
 /* --bench-context P: how decode slows down as the KV cache grows.  P tokens
  * (the prefill's ids) forwarded in chunks, untimed but for the total, then
- * 64 greedy one-token forwards at positions P..P+63, timed with their
- * argmax: each reads the weights and P.. rows of every layer's cache. */
+ * 64 greedy one-token forwards at positions P..P+63 (as many as max_seq
+ * leaves), timed with their argmax: each reads the weights and P.. rows of
+ * every layer's cache. */
 static int tfm_bench_context(const tfm_model_api *api, void *inst, int threads, long ctx,
                              tfm_error *e)
 {
 	int chunk[TFM_BENCH_CONTEXT_CHUNK];
 	const float *logits = NULL;
 	double t0, t_context, t_decode;
-	long pos;
+	long steps = api->max_seq - ctx;
 
-	if (ctx + TFM_BENCH_CONTEXT_STEPS > api->max_seq)
-		return tfm_fail(e, "--bench-context: %ld tokens and %d decode steps do not fit in max_seq %d",
-		                ctx, TFM_BENCH_CONTEXT_STEPS, api->max_seq);
+	if (steps < 1)
+		return tfm_fail(e, "--bench-context: %ld tokens leave no position to decode in max_seq %d",
+		                ctx, api->max_seq);
+	if (steps > TFM_BENCH_CONTEXT_STEPS)
+		steps = TFM_BENCH_CONTEXT_STEPS;
 	t0 = tfm_now();
-	for (pos = 0; pos < ctx; pos += TFM_BENCH_CONTEXT_CHUNK) {
+	for (long pos = 0; pos < ctx; pos += TFM_BENCH_CONTEXT_CHUNK) {
 		const int n = ctx - pos < TFM_BENCH_CONTEXT_CHUNK ? (int)(ctx - pos) : TFM_BENCH_CONTEXT_CHUNK;
 		for (int i = 0; i < n; i++)
 			chunk[i] = (int)((1 + 7919L * (pos + i)) % api->vocab);
@@ -479,16 +482,15 @@ static int tfm_bench_context(const tfm_model_api *api, void *inst, int threads, 
 	}
 	t_context = tfm_now() - t0;
 	t0 = tfm_now();
-	for (int i = 0; i < TFM_BENCH_CONTEXT_STEPS; i++) {
+	for (long i = 0; i < steps; i++) {
 		int tok = tfm_argmax(logits, api->vocab);
-		if ((logits = api->forward(inst, &tok, 1, (int)ctx + i, 0, e)) == NULL)
+		if ((logits = api->forward(inst, &tok, 1, (int)(ctx + i), 0, e)) == NULL)
 			return -1;
 	}
 	t_decode = tfm_now() - t0;
-	printf("bench_context model=%s target=%s threads=%d context=%ld decode_n=%d decode_tok_s=%.2f "
+	printf("bench_context model=%s target=%s threads=%d context=%ld decode_n=%ld decode_tok_s=%.2f "
 	       "decode_s=%.4f context_s=%.4f\n", api->name ? api->name : "?", api->target ? api->target : "?",
-	       threads, ctx, TFM_BENCH_CONTEXT_STEPS, tfm_rate(TFM_BENCH_CONTEXT_STEPS, t_decode), t_decode,
-	       t_context);
+	       threads, ctx, steps, tfm_rate(steps, t_decode), t_decode, t_context);
 	if (fflush(stdout) != 0 || ferror(stdout))
 		return tfm_fail(e, "cannot write to standard output: %s", strerror(errno));
 	return 0;

@@ -529,6 +529,16 @@ static void test_main_bench(void)
 	ASSERT_HAS(mm_out, " prefill_n=8 decode_n=7 ");
 	ASSERT_HAS(mm_out, "decode_tok_s=");
 	ASSERT_HAS(mm_out, "prefill_tok_s=");
+
+	/* --bench-context P: P tokens, then the decode steps that fit */
+	CU_ASSERT_EQUAL(tfm_main_option("--bench-context"), 2);
+	CU_ASSERT_EQUAL(mm_run("--bench-context", "5", "--threads", "1", (const char *)NULL), 0);
+	ASSERT_HAS(mm_out, "bench_context model=fake ");
+	ASSERT_HAS(mm_out, " context=5 decode_n=3 decode_tok_s=");
+	CU_ASSERT_EQUAL(mm_run("--bench-context", "8", (const char *)NULL), 1);
+	ASSERT_HAS(mm_err, "--bench-context: 8 tokens leave no position to decode in max_seq 8");
+	CU_ASSERT_EQUAL(mm_run("--bench-context", "0", (const char *)NULL), 2);
+	ASSERT_HAS(mm_err, "--bench-context: expected a count of tokens (1 or more), got '0'");
 }
 
 static void test_main_defaults(void)
