@@ -252,7 +252,7 @@ bench-train: tfmc $(B)/tfmc-bench
 # STUDY_LR is the best of 1e-3, 3e-3, 1e-2, 3e-2 and 1e-1 on 60 short steps;
 # the stability group runs at STUDY_LR_stability, where base's loss spikes
 # (specs/ablations/stability.tfm says how it was found).
-STUDY_GROUPS = norm activation block position attention ffn_ratio aspect dropout weight_decay stability
+STUDY_GROUPS = norm activation block position sine_scaled attention ffn_ratio aspect dropout weight_decay stability
 STUDY       ?= $(STUDY_GROUPS)
 STUDY_STEPS ?= 200
 STUDY_SEEDS ?= 3
