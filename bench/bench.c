@@ -1031,8 +1031,36 @@ static void json_stats(const char *key, const double *v, int n)
 typedef struct train_figures train_figures;
 static void print_train_json(const train_figures *tf, const machine_figures *mf);
 
+/* The quantized formats' and the long contexts' figures, as JSON members
+ * (each line ends with a comma: the report's members follow). */
+static void print_s110_json(const quant_figures *qf, const context_figures *cf, int threads_max)
+{
+	if (qf->done) {
+		printf("  \"quantized\": [");
+		for (int f = 0, first = 1; f < N_QFMT; f++)
+			for (int i8 = 0; i8 < 2; i8++)
+				for (int jit = 0; jit < 2; jit++, first = 0) {
+					printf("%s\n    {\"format\": \"%s\", \"activations\": \"%s\", \"engine\": \"%s\", \"threads\": 1, ",
+					       first ? "" : ",", qfmt[f], i8 ? "int8" : "f32", jit ? "jit" : "aot");
+					json_stats("decode_tok_s", qf->tok_s[f][i8][jit], qf->n[f][i8][jit]);
+					printf("}");
+				}
+		printf("\n  ],\n");
+	}
+	if (cf->done) {
+		printf("  \"long_context\": {\"max_seq\": %d, \"weight_bytes\": %.0f, \"kv_bytes_per_position\": %.0f, "
+		       "\"runs\": [", CTX_MAX_SEQ, cf->weight_bytes, cf->kv_bytes_per_pos);
+		for (int kv = 0, first = 1; kv < 2; kv++)
+			for (int t = 1; t <= threads_max; t++)
+				for (int c = 0; c < 2; c++, first = 0)
+					printf("%s\n    {\"kv_dtype\": \"%s\", \"threads\": %d, \"context\": %d, \"decode_tok_s\": %.2f}",
+					       first ? "" : ",", kv ? "f16" : "f32", t, ctx_at[c], cf->tok_s[kv][t - 1][c]);
+		printf("\n  ]},\n");
+	}
+}
+
 static void print_json(const model *ms, int n, const machine_figures *mf, const options *o,
-                       const train_figures *tf)
+                       const train_figures *tf, const quant_figures *qf, const context_figures *cf)
 {
 	printf("{\n  \"machine\": {\"cpu\": ");
 	json_str(mf->cpu.model);
@@ -1120,6 +1148,7 @@ static void print_json(const model *ms, int n, const machine_figures *mf, const 
 		printf("]}");
 	}
 	printf("\n  ],\n");
+	print_s110_json(qf, cf, mf->threads_max);
 	if (tf && o->train != TRAIN_NONE)
 		print_train_json(tf, mf);
 	printf("  \"elapsed_s\": %.1f\n}\n", mf->elapsed);
@@ -2009,7 +2038,7 @@ int main(int argc, char **argv)
 	for (int i = 0; i < n; i++)
 		model_bench(&ms[i], &o, mf.threads_max);
 	/* s110's long contexts and quantized formats, when it is measured */
-	for (int i = 0; i < n && !o.json; i++)
+	for (int i = 0; i < n; i++)
 		if (strcmp(ms[i].name, "s110") == 0) {
 			quant_bench(&qf, &ms[i], &o);
 			context_bench(&cf, &ms[i], &o, mf.threads_max);
@@ -2024,7 +2053,7 @@ int main(int argc, char **argv)
 	mf.elapsed = machine_now() - t_start;
 	loadavg(mf.load_end, sizeof mf.load_end);
 	if (o.json)
-		print_json(ms, n, &mf, &o, &tf);
+		print_json(ms, n, &mf, &o, &tf, &qf, &cf);
 	else if (o.train == TRAIN_ONLY)
 		print_train_only(&tf, &mf, &o);
 	else
