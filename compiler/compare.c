@@ -12,7 +12,10 @@
  * does not fit its vocabulary, is reported and skipped; the others go on.
  * At the end: a table on stdout, and in --out DIR a CSV log per run,
  * summary.csv and two SVG plots (plot.c) of the validation loss against
- * tokens and against training FLOPs.
+ * tokens and against training FLOPs.  With --reuse, a run whose log in
+ * DIR is complete and agrees with it (cmp_reuse) is read back instead of
+ * trained: a study interrupted, or grown by a model, trains only what it
+ * lacks.
  *
  * FLOPs: the training FLOPs per token are 3 times the forward's (the
  * backward costs about twice the forward), the forward's being the cost
@@ -90,6 +93,7 @@ typedef struct Compare {
 	int n;
 	char command[4096];		/* the command line, for the captions */
 	const char *out_dir;
+	int reuse;			/* --reuse: complete logs in out_dir are read back */
 	int tty, line_open;
 	double last_draw;
 	/* For the overall ETA: the work done and its time, the runs to go. */
@@ -103,7 +107,8 @@ static void cmp_usage(FILE *fp)
 {
 	fputs(
 "usage: tfmc compare SPEC... --data FILE [--steps N | --tokens N | --minutes M]\n"
-"                    [--seeds N] [--out DIR] [--model A,B] [train options]\n"
+"                    [--seeds N] [--out DIR] [--model A,B] [--reuse]\n"
+"                    [train options]\n"
 "\n"
 "Trains every model of the SPEC files (or those --model names, comma-\n"
 "separated) on the same data, in the same window order, for the same budget,\n"
@@ -116,6 +121,10 @@ static void cmp_usage(FILE *fp)
 "  --model A,B           the models to train, each from the first file that\n"
 "                        has it (default: every model declared in each file)\n"
 "  --target T            the kernels: native (default), scalar, avx2, avx512\n"
+"  --reuse               read back the runs whose logs in DIR are complete and\n"
+"                        agree with this command (steps, tokens, FLOPs and\n"
+"                        learning rates) instead of training them again; their\n"
+"                        wall time is that of their steps\n"
 "  -Wall, -WNAME, -Wno-NAME, -Werror\n"
 "                        as for tfmc check; -Werror skips a model that warns\n", fp);
 	tfm_topts_usage(fp, TFM_CMD_COMPARE);
@@ -160,6 +169,8 @@ static int cmp_parse(Compare *c, int argc, char **argv)
 			if (i + 1 == argc)
 				return cmp_usage_error("%s: missing value", a);
 			*(a[2] == 'm' ? &c->model_list : &c->target) = argv[++i];
+		} else if (strcmp(a, "--reuse") == 0) {
+			c->reuse = 1;
 		} else if (strncmp(a, "-W", 2) == 0) {
 			if (diag_option(&c->wopts, a) != 0)
 				return cmp_usage_error("unknown warning option '%s'", a);
@@ -178,6 +189,9 @@ static int cmp_parse(Compare *c, int argc, char **argv)
 		return cmp_usage_error("%s is required", "--data FILE");
 	if ((c->o.steps > 0) + (c->o.budget_tokens > 0) + (c->o.minutes > 0) > 1)
 		return cmp_usage_error("%s: give one budget", "--steps, --tokens and --minutes are three budgets");
+	if (c->reuse && c->o.minutes > 0)
+		return cmp_usage_error("%s: a run of --minutes has no fixed length to check a log against",
+		                       "--reuse");
 	if (c->o.steps < 0 && c->o.budget_tokens == 0 && c->o.minutes == 0)
 		c->o.steps = 1000;
 	if (c->o.threads <= 0)
@@ -501,6 +515,9 @@ static void cmp_newline(Compare *c)
 	c->line_open = 0;
 }
 
+/* The first line of a run's log. */
+static const char cmp_log_head[] = "step,tokens,flops,lr,train_loss,grad_norm,tokens_per_s,val_loss\n";
+
 /* label made safe for a file name (letters, digits, '.', '_', '-'), with
  * the seed: "NAME.seedS.csv". */
 static void cmp_log_name(char *buf, size_t cap, const char *label, uint64_t seed)
@@ -542,6 +559,100 @@ static double cmp_last_loss(const double *losses, long n)
 	return k > 0 ? sum / (double)k : NAN;
 }
 
+/* The line that says how model mi's run si ended; from: the log it was
+ * read back from, or NULL. */
+static void cmp_report(Compare *c, int mi, int si, const char *from)
+{
+	const CmpModel *m = &c->m[mi];
+	const CmpRun *run = &m->runs[si];
+	char took[32];
+
+	c->runs_done++;
+	cmp_newline(c);
+	fprintf(stderr, "[%d/%d] %s seed %" PRIu64 ": ", c->runs_done, c->runs_total, m->label,
+	        run->seed);
+	if (from)
+		fprintf(stderr, "read back from %s: ", from);
+	if (run->state == RUN_DONE) {
+		fprintf(stderr, "%ld steps in %s, %.0f tok/s, train loss %.4f", run->steps,
+		        tfm_duration(took, sizeof took, run->seconds), run->tok_s, run->train_loss);
+		if (isfinite(run->val_loss))
+			fprintf(stderr, ", val loss %.4f", run->val_loss);
+		fputc('\n', stderr);
+	} else {
+		const char *why = run->why;
+		if (strncmp(why, "step ", 5) == 0 && strstr(why, ": ") != NULL)
+			why = strstr(why, ": ") + 2;	/* the step is said already */
+		fprintf(stderr, "%s at step %ld: %s\n", run->state == RUN_DIVERGED ? "diverged" : "failed",
+		        run->steps, why);
+	}
+}
+
+/* --reuse: model mi's run si read back from its log in the out folder,
+ * when the log is complete (a row for every step, the last evaluated when
+ * there is validation data) and agrees with the run this command would
+ * train: the tokens and FLOPs of each row, and its learning rate, the
+ * schedule's.  The run's wall time is then the sum of its steps' (the
+ * log does not have the evaluations').  1 when it was read back; 0 when
+ * it is to be trained (its log is then written anew). */
+static int cmp_reuse(Compare *c, int mi, int si, const tfm_split *sp)
+{
+	CmpModel *m = &c->m[mi];
+	CmpRun *run = &m->runs[si];
+	const tfm_topts *o = &m->o;
+	tfm_schedule sched = { (int)o->schedule, o->lr, o->min_lr, o->warmup, o->steps };
+	double per = (double)(o->batch * o->seq), losses[CMP_LOSS_WINDOW], t_steps = 0, val = NAN;
+	char name[160], path[4096], line[512];
+	long t = 0;
+	int ok;
+	FILE *f;
+
+	cmp_log_name(name, sizeof name, m->label, run->seed);
+	snprintf(path, sizeof path, "%s/%s", c->out_dir, name);
+	if ((f = fopen(path, "r")) == NULL)
+		return 0;
+	ok = fgets(line, sizeof line, f) != NULL && strcmp(line, cmp_log_head) == 0;
+	while (ok && fgets(line, sizeof line, f) != NULL) {
+		double tokens, flops, lr, loss, norm, tok_s, want = tfm_schedule_lr(&sched, t + 1);
+		long step;
+		int n = 0;
+		char *end;
+		ok = sscanf(line, "%ld,%lf,%lf,%lf,%lf,%lf,%lf,%n", &step, &tokens, &flops, &lr, &loss,
+		            &norm, &tok_s, &n) == 7 && n > 0
+		     && step == t + 1 && step <= o->steps && tokens == per * (double)step
+		     && fabs(flops - per * (double)step * m->flops) <= 1e-5 * flops
+		     && fabs(lr - want) <= 1e-7 * fabs(want) && isfinite(loss) && tok_s >= 0;
+		if (ok && line[n] != '\n') {
+			val = strtod(line + n, &end);
+			ok = end != line + n && *end == '\n' && isfinite(val)
+			     && cmp_record_eval(run, step, val) == 0;
+		}
+		if (!ok)
+			break;
+		losses[t % CMP_LOSS_WINDOW] = loss;
+		t_steps += tok_s > 0 ? per / tok_s : 0;
+		t = step;
+	}
+	ok = ok && !ferror(f) && t == o->steps
+	     && (sp->n_val == 0 || (run->n_ev > 0 && run->ev_step[run->n_ev - 1] == t));
+	fclose(f);
+	if (!ok) {
+		run->n_ev = 0;
+		return 0;
+	}
+	run->state = RUN_DONE;
+	run->steps = t;
+	run->train_loss = cmp_last_loss(losses, t);
+	run->val_loss = sp->n_val > 0 ? val : NAN;
+	run->tok_s = t_steps > 0 ? per * (double)t / t_steps : 0;
+	run->seconds = t_steps;
+	snprintf(run->why, sizeof run->why, "read back from its log");
+	c->flops_done += per * (double)t * m->flops;
+	c->seconds_done += t_steps;
+	cmp_report(c, mi, si, path);
+	return 1;
+}
+
 /* Model mi's run si: its steps, evaluations, log and progress; the result
  * in its CmpRun. */
 static void cmp_run(Compare *c, int mi, int si, const tfm_train_api *api, const tfm_split *sp,
@@ -555,7 +666,7 @@ static void cmp_run(Compare *c, int mi, int si, const tfm_train_api *api, const 
 	double t_start = tfm_now(), t_steps = 0, losses[CMP_LOSS_WINDOW], val = NAN;
 	double per = (double)(o.batch * o.seq), budget = c->o.minutes * 60;
 	long n_losses = 0;
-	char name[160], path[4096], took[32];
+	char name[160], path[4096];
 	FILE *log;
 
 	o.seed = run->seed;
@@ -566,7 +677,7 @@ static void cmp_run(Compare *c, int mi, int si, const tfm_train_api *api, const 
 		snprintf(run->why, sizeof run->why, "%.200s: cannot create: %.30s", path, strerror(errno));
 		goto report;
 	}
-	fputs("step,tokens,flops,lr,train_loss,grad_norm,tokens_per_s,val_loss\n", log);
+	fputs(cmp_log_head, log);
 	if (cmp_trainer(&tr, &o, api, sp, &e) != 0) {
 		snprintf(run->why, sizeof run->why, "%s", e.msg);
 		fclose(log);
@@ -629,23 +740,7 @@ static void cmp_run(Compare *c, int mi, int si, const tfm_train_api *api, const 
 	c->seconds_done += run->seconds;
 	tfm_trainer_free(&tr);
 report:
-	c->runs_done++;
-	cmp_newline(c);
-	fprintf(stderr, "[%d/%d] %s seed %" PRIu64 ": ", c->runs_done, c->runs_total, m->label,
-	        run->seed);
-	if (run->state == RUN_DONE) {
-		fprintf(stderr, "%ld steps in %s, %.0f tok/s, train loss %.4f", run->steps,
-		        tfm_duration(took, sizeof took, run->seconds), run->tok_s, run->train_loss);
-		if (isfinite(run->val_loss))
-			fprintf(stderr, ", val loss %.4f", run->val_loss);
-		fputc('\n', stderr);
-	} else {
-		const char *why = run->why;
-		if (strncmp(why, "step ", 5) == 0 && strstr(why, ": ") != NULL)
-			why = strstr(why, ": ") + 2;	/* the step is said already */
-		fprintf(stderr, "%s at step %ld: %s\n", run->state == RUN_DIVERGED ? "diverged" : "failed",
-		        run->steps, why);
-	}
+	cmp_report(c, mi, si, NULL);
 }
 
 /* Model mi's runs: its training code compiled, its data read (a model
@@ -678,7 +773,8 @@ static void cmp_model(Compare *c, int mi, const char *isa)
 			        "validation; %ld steps of %ld x %ld tokens\n", m->label, m->cost.params,
 			        sp.n_train, sp.n_val, m->o.steps, m->o.batch, m->o.seq);
 			for (int s = 0; s < c->o.seeds; s++)
-				cmp_run(c, mi, s, j.train_api, &sp, per_eval);
+				if (!c->reuse || !cmp_reuse(c, mi, s, &sp))
+					cmp_run(c, mi, s, j.train_api, &sp, per_eval);
 		}
 		tfm_split_free(&sp);
 		tfm_tokenizer_close(tok);

@@ -8,7 +8,8 @@
  *             validation where measured) and summary.csv; a copy of a model
  *             under another name trains to the same losses (the same
  *             weights and windows for a seed); --tokens as steps; --minutes
- *             runs; the SVGs
+ *             runs; --reuse reads back complete logs that agree with the
+ *             command and trains the rest; the SVGs
  *             well-formed XML (a small checker below) with one line per
  *             model, a band per model over seeds, axes, ticks, labels, the
  *             legend and the command in the caption; a model whose weight
@@ -373,6 +374,78 @@ static void test_minutes(void)
 	free(summary);
 }
 
+/* A table's line cut to its train and validation loss cells, "a ± b  c ± d". */
+static void cmp_loss_cells(char *line)
+{
+	char *p = strstr(line, "±"), *q = p ? strstr(p + 1, "±") : NULL;
+	size_t len;
+
+	if (p == NULL || q == NULL || p - line < 7 || strlen(q) < 9) {
+		line[0] = '\0';
+		return;
+	}
+	len = (size_t)(q + 9 - (p - 7));	/* "5.1234 ± 0.0123  5.2345 ± 0.0234" */
+	memmove(line, p - 7, len);
+	line[len] = '\0';
+}
+
+/* --reuse: complete logs that agree with the command are read back (the
+ * same table as when they were trained), a log cut short is trained again,
+ * and a command with another learning rate reads none back. */
+static void test_reuse(void)
+{
+	static const char args[] = "tiny.tfm --data text.txt --steps 4 --batch 2 --seq 16 --seeds 2 "
+	                           "--eval-every 2 --threads 1";
+	char cmd[512], first[1024], again[1024], *out, *err, *summary;
+	int rc;
+
+	snprintf(cmd, sizeof cmd, "%s --model tiny", args);
+	rc = cmp_run("t6", cmd);
+	CU_ASSERT_EQUAL(rc, 0);
+	out = cmp_read("t6.stdout");
+	cmp_line(out, "tiny ", first, sizeof first);
+	free(out);
+	/* seed 43's log loses its last step. */
+	CU_ASSERT_EQUAL(test_sh("cd %s/t6 && head -n 4 tiny.seed43.csv > cut && mv cut tiny.seed43.csv",
+	                        cmp_dir), 0);
+	snprintf(cmd, sizeof cmd, "%s --model tiny,tiny_ln --reuse", args);
+	rc = cmp_run("t6", cmd);
+	CU_ASSERT_EQUAL(rc, 0);
+	out = cmp_read("t6.stdout");
+	err = cmp_read("t6.stderr");
+	cmp_line(out, "tiny ", again, sizeof again);
+	ASSERT_HAS(err, "[1/4] tiny seed 42: read back from t6/tiny.seed42.csv: 4 steps in ");
+	ASSERT_HAS(err, "[2/4] tiny seed 43: 4 steps in ");
+	ASSERT_HAS(err, "[4/4] tiny_ln seed 43: 4 steps in ");
+	CU_ASSERT_EQUAL(cmp_count(err, "read back"), 1);
+	/* The same losses (seed 43 retrained to the same bits): the same train
+	 * and validation cells. */
+	cmp_loss_cells(first);
+	cmp_loss_cells(again);
+	CU_ASSERT_EQUAL(cmp_count(first, "±"), 2);
+	ASSERT_MSG(again, first);
+	summary = cmp_read("t6/summary.csv");
+	CU_ASSERT_EQUAL(cmp_count(summary, ",done,4,128,"), 4);
+	CU_ASSERT_EQUAL(cmp_count(summary, "read back from its log"), 1);
+	free(summary);
+	free(out);
+	free(err);
+	/* Another learning rate: every log disagrees. */
+	snprintf(cmd, sizeof cmd, "%s --model tiny --reuse --lr 2e-3", args);
+	rc = cmp_run("t6", cmd);
+	CU_ASSERT_EQUAL(rc, 0);
+	err = cmp_read("t6.stderr");
+	CU_ASSERT_EQUAL(cmp_count(err, "read back"), 0);
+	ASSERT_HAS(err, "[2/2] tiny seed 43: 4 steps in ");
+	free(err);
+	/* And --minutes has no length to check against. */
+	rc = cmp_run("t6", "tiny.tfm --data text.txt --minutes 1 --reuse");
+	CU_ASSERT_EQUAL(rc, 2);
+	err = cmp_read("t6.stderr");
+	ASSERT_HAS(err, "--reuse: a run of --minutes has no fixed length to check a log against");
+	free(err);
+}
+
 /* The plots of test_table_and_logs's run. */
 static void test_svg(void)
 {
@@ -594,6 +667,7 @@ int add_compare_suites(void)
 		{ "a seed: the same weights and windows for every model", test_same_windows },
 		{ "the plots are well-formed SVG", test_svg },
 		{ "--minutes", test_minutes },
+		{ "--reuse reads back the complete logs", test_reuse },
 		{ "a run that diverges, and the others", test_diverged },
 		{ "bad input", test_bad_input },
 		{ "plot_svg and plot_number", test_plot },
