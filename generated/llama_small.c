@@ -153,7 +153,6 @@ struct llama_small {
 	float *hg;	/* [BATCH, 768] */
 	float *hu;	/* [BATCH, 768] */
 	void *k_cache, *v_cache;	/* [N_LAYER, N_KV_HEAD, MAX_SEQ, HEAD_DIM] of KV_DTYPE */
-	float *scores;	/* [n_threads, MAX_SEQ] attention weights */
 	float *rope_cos, *rope_sin;	/* [MAX_SEQ, HEAD_DIM / 2] */
 	float *logits;	/* [logits_rows, VOCAB] */
 	int logits_rows;
@@ -742,7 +741,7 @@ static void forward_chunk(struct llama_small *m, const int *tok, int n, int pos,
 	/* att = softmax(q k / sqrt(head_dim)) v, causal */
 	{
 		tfm_attention a = { .q = m->q, .k_cache = KV_LAYER(m->k_cache, 0),
-			.v_cache = KV_LAYER(m->v_cache, 0), .out = m->att, .scores = m->scores, .n = n, .pos = pos,
+			.v_cache = KV_LAYER(m->v_cache, 0), .out = m->att, .n = n, .pos = pos,
 			.n_head = N_HEAD, .n_kv_head = N_KV_HEAD, .head_dim = HEAD_DIM, .max_seq = MAX_SEQ,
 			.scale = 0.14433757f, .softcap = 0.0f, .kv_dtype = KV_DTYPE };
 		m->kern->attention(m->pool, &a);
@@ -784,7 +783,7 @@ static void forward_chunk(struct llama_small *m, const int *tok, int n, int pos,
 	/* att = softmax(q k / sqrt(head_dim)) v, causal */
 	{
 		tfm_attention a = { .q = m->q, .k_cache = KV_LAYER(m->k_cache, 1),
-			.v_cache = KV_LAYER(m->v_cache, 1), .out = m->att, .scores = m->scores, .n = n, .pos = pos,
+			.v_cache = KV_LAYER(m->v_cache, 1), .out = m->att, .n = n, .pos = pos,
 			.n_head = N_HEAD, .n_kv_head = N_KV_HEAD, .head_dim = HEAD_DIM, .max_seq = MAX_SEQ,
 			.scale = 0.14433757f, .softcap = 0.0f, .kv_dtype = KV_DTYPE };
 		m->kern->attention(m->pool, &a);
@@ -826,7 +825,7 @@ static void forward_chunk(struct llama_small *m, const int *tok, int n, int pos,
 	/* att = softmax(q k / sqrt(head_dim)) v, causal */
 	{
 		tfm_attention a = { .q = m->q, .k_cache = KV_LAYER(m->k_cache, 2),
-			.v_cache = KV_LAYER(m->v_cache, 2), .out = m->att, .scores = m->scores, .n = n, .pos = pos,
+			.v_cache = KV_LAYER(m->v_cache, 2), .out = m->att, .n = n, .pos = pos,
 			.n_head = N_HEAD, .n_kv_head = N_KV_HEAD, .head_dim = HEAD_DIM, .max_seq = MAX_SEQ,
 			.scale = 0.14433757f, .softcap = 0.0f, .kv_dtype = KV_DTYPE };
 		m->kern->attention(m->pool, &a);
@@ -868,7 +867,7 @@ static void forward_chunk(struct llama_small *m, const int *tok, int n, int pos,
 	/* att = softmax(q k / sqrt(head_dim)) v, causal */
 	{
 		tfm_attention a = { .q = m->q, .k_cache = KV_LAYER(m->k_cache, 3),
-			.v_cache = KV_LAYER(m->v_cache, 3), .out = m->att, .scores = m->scores, .n = n, .pos = pos,
+			.v_cache = KV_LAYER(m->v_cache, 3), .out = m->att, .n = n, .pos = pos,
 			.n_head = N_HEAD, .n_kv_head = N_KV_HEAD, .head_dim = HEAD_DIM, .max_seq = MAX_SEQ,
 			.scale = 0.14433757f, .softcap = 0.0f, .kv_dtype = KV_DTYPE };
 		m->kern->attention(m->pool, &a);
@@ -910,7 +909,7 @@ static void forward_chunk(struct llama_small *m, const int *tok, int n, int pos,
 	/* att = softmax(q k / sqrt(head_dim)) v, causal */
 	{
 		tfm_attention a = { .q = m->q, .k_cache = KV_LAYER(m->k_cache, 4),
-			.v_cache = KV_LAYER(m->v_cache, 4), .out = m->att, .scores = m->scores, .n = n, .pos = pos,
+			.v_cache = KV_LAYER(m->v_cache, 4), .out = m->att, .n = n, .pos = pos,
 			.n_head = N_HEAD, .n_kv_head = N_KV_HEAD, .head_dim = HEAD_DIM, .max_seq = MAX_SEQ,
 			.scale = 0.14433757f, .softcap = 0.0f, .kv_dtype = KV_DTYPE };
 		m->kern->attention(m->pool, &a);
@@ -952,7 +951,7 @@ static void forward_chunk(struct llama_small *m, const int *tok, int n, int pos,
 	/* att = softmax(q k / sqrt(head_dim)) v, causal */
 	{
 		tfm_attention a = { .q = m->q, .k_cache = KV_LAYER(m->k_cache, 5),
-			.v_cache = KV_LAYER(m->v_cache, 5), .out = m->att, .scores = m->scores, .n = n, .pos = pos,
+			.v_cache = KV_LAYER(m->v_cache, 5), .out = m->att, .n = n, .pos = pos,
 			.n_head = N_HEAD, .n_kv_head = N_KV_HEAD, .head_dim = HEAD_DIM, .max_seq = MAX_SEQ,
 			.scale = 0.14433757f, .softcap = 0.0f, .kv_dtype = KV_DTYPE };
 		m->kern->attention(m->pool, &a);
@@ -1066,10 +1065,9 @@ int llama_small_open_tensors(struct llama_small **out, void *const *w, int n_thr
 	m->hu = tfm_alloc(sizeof(float) * BATCH * 768);
 	m->k_cache = tfm_alloc((size_t)KV_BYTES * N_LAYER * MAX_SEQ * KV_DIM);
 	m->v_cache = tfm_alloc((size_t)KV_BYTES * N_LAYER * MAX_SEQ * KV_DIM);
-	m->scores = tfm_alloc(sizeof(float) * MAX_SEQ * (size_t)n_threads);
 	m->logits = tfm_alloc(sizeof(float) * VOCAB);
 	m->logits_rows = 1;
-	if (!m->x || !m->xn || !m->q || !m->k || !m->v || !m->att || !m->ao || !m->fo || !m->hg || !m->hu || !m->k_cache || !m->v_cache || !m->scores || !m->logits) {
+	if (!m->x || !m->xn || !m->q || !m->k || !m->v || !m->att || !m->ao || !m->fo || !m->hg || !m->hu || !m->k_cache || !m->v_cache || !m->logits) {
 		tfm_fail(err, "out of memory for the buffers of llama_small");
 		goto fail;
 	}
@@ -1171,7 +1169,6 @@ void llama_small_close(struct llama_small *m)
 	tfm_free(m->hu);
 	tfm_free(m->k_cache);
 	tfm_free(m->v_cache);
-	tfm_free(m->scores);
 	tfm_free(m->logits);
 	tfm_free(m->rope_cos);
 	tfm_free(m->rope_sin);
@@ -1316,8 +1313,7 @@ struct llama_small_train {
 	float *const *w;	/* [N_TENSORS] the weights, f32, read in place */
 	float *const *g;	/* [N_TENSORS] their gradients */
 	float *arena;	/* [B * T, TRAIN_COLS] */
-	float *scores;	/* [threads, T] attention's working space */
-	float *scratch;	/* attention's backward's */
+	float *scratch;	/* attention's working space, forward and backward */
 	float *rope_cos, *rope_sin;	/* [T, HEAD_DIM / 2] */
 	float *sine;	/* [T, D_MODEL] sine positions */
 	int *in, *tgt, *pos;	/* [B * T] each row's input, target and position */
@@ -1331,7 +1327,6 @@ static void train_close(void *inst)
 		return;
 	tfm_pool_close(s->pool);
 	tfm_free(s->arena);
-	tfm_free(s->scores);
 	tfm_free(s->scratch);
 	tfm_free(s->rope_cos);
 	tfm_free(s->rope_sin);
@@ -1366,12 +1361,11 @@ static int train_open(void **inst, float *const *w, float *const *g, int batch, 
 	if (tfm_pool_open(&s->pool, n_threads, err))
 		goto fail;
 	s->arena = tfm_alloc(sizeof(float) * s->rows * TRAIN_COLS);
-	s->scores = tfm_alloc(sizeof(float) * (size_t)tfm_pool_threads(s->pool) * (size_t)seq);
 	s->scratch = tfm_alloc(sizeof(float) * (size_t)tfm_attention_grad_scratch(seq, N_HEAD, HEAD_DIM, tfm_pool_threads(s->pool)));
 	s->in = malloc(sizeof(int) * s->rows);
 	s->tgt = malloc(sizeof(int) * s->rows);
 	s->pos = malloc(sizeof(int) * s->rows);
-	if (!s->arena || !s->scores || !s->scratch || !s->in || !s->tgt || !s->pos) {
+	if (!s->arena || !s->scratch || !s->in || !s->tgt || !s->pos) {
 		tfm_fail(err, "out of memory for batches of %d windows of %d tokens", batch, seq);
 		goto fail;
 	}

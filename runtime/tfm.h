@@ -182,7 +182,8 @@ typedef struct tfm_attention {
 				 * head_dim] floats */
 	const void *v_cache;	/* the values, the same way */
 	float *out;		/* [n, n_head * head_dim] */
-	float *scores;		/* [n_threads, max_seq] working space */
+	float *scores;		/* attention_window's working space
+				 * (tfm_attention_grad_scratch); attention needs none */
 	int n, pos;		/* tokens pos..pos+n-1; token t sees cache rows 0..pos+t */
 	int n_head, n_kv_head, head_dim, max_seq;
 	float scale;		/* 1 / sqrt(head_dim) */
@@ -273,8 +274,9 @@ typedef struct tfm_kernels {
 	 * seed.  The bits with p = 0 are those of a kernel without dropout. */
 	void (*attention)(tfm_pool *pool, const tfm_attention *a);
 	/* Writes the keys and values of tokens pos..pos+n-1 (k, v: [n, n_kv_head
-	 * * head_dim]) into a layer's caches as attention reads them, as dtype
-	 * (TFM_F32, or TFM_F16 rounded to nearest even). */
+	 * * head_dim]; pos + n <= max_seq, the caller's to check) into a layer's
+	 * caches as attention reads them, as dtype (TFM_F32, or TFM_F16 rounded
+	 * to nearest even). */
 	void (*kv_store)(void *k_cache, void *v_cache, const float *k, const float *v, int n, int pos,
 	                 int n_kv_head, int head_dim, int max_seq, int dtype);
 	/* h[i] = act(gate[i]) * h[i] (TFM_ACT_SILU, _GELU_TANH, _GELU_ERF). */

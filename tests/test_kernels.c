@@ -411,8 +411,10 @@ static void kt_attention_ref(const tfm_attention *a, const float *k, const float
  * every thread count. */
 static void test_attention(void)
 {
-	static const int heads[][2] = { { 4, 4 }, { 4, 2 }, { 4, 1 }, { 6, 3 }, { 1, 1 } };
-	static const int dims[] = { 4, 8, 12, 20, 48, 64, 128 };
+	/* 16 query heads on one key/value head: more queries than a pass takes;
+	 * head_dim 80, 96 and 256: whole vectors past a group of eight */
+	static const int heads[][2] = { { 4, 4 }, { 4, 2 }, { 4, 1 }, { 6, 3 }, { 1, 1 }, { 16, 1 } };
+	static const int dims[] = { 4, 8, 12, 20, 48, 64, 80, 96, 128, 256 };
 	/* pos, n: one token or several, past the first block of keys (128) or not */
 	static const int chunks[][2] = { { 0, 1 }, { 0, 5 }, { 7, 1 }, { 13, 6 }, { 40, 9 },
 	                                 { 150, 1 }, { 60, 11 }, { 0, 70 }, { 120, 12 }, { 255, 2 } };

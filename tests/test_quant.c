@@ -450,13 +450,17 @@ static void test_matmul_qi8(void)
 {
 	static const int types[] = { TFM_Q8_0, TFM_Q4_0, TFM_Q4_K, TFM_Q6_K };
 	/* 288 and 352 columns: Q4_0's pairs of blocks with one left over, after
-	 * an even and an odd count of pairs (the K types need whole 256s) */
-	static const int shapes[][2] = { { 1, 256 }, { 17, 512 }, { 100, 1280 }, { 300, 256 }, { 9, 288 }, { 5, 352 } };
-	double worst[QT_N_ISAS][4] = { { 0 } }, rms[4] = { 0 };
+	 * an even and an odd count of pairs (the K types need whole 256s);
+	 * 10016 and 10240: x's rounding on the heap, not the stack.  Odd
+	 * shapes hold rows of random bytes instead (Q8_0's -128, any Q4_K
+	 * scale and min), their block scales set to 2^-6, and a bias. */
+	static const int shapes[][2] = { { 1, 256 }, { 17, 512 }, { 100, 1280 }, { 300, 256 }, { 9, 288 },
+	                                  { 5, 352 }, { 3, 10016 }, { 2, 10240 } };
+	double worst[QT_N_ISAS][4] = { { 0 } }, e2s[4] = { 0 }, r2s[4] = { 0 };
 
 	for (int ti = 0; ti < 4; ti++)
-		for (int si = 0; si < 6; si++) {
-			const int type = types[ti], rows = shapes[si][0], cols = shapes[si][1];
+		for (int si = 0; si < 8; si++) {
+			const int type = types[ti], rows = shapes[si][0], cols = shapes[si][1], raw = si % 2;
 			if ((type == TFM_Q4_K || type == TFM_Q6_K) && cols % 256)
 				continue;
 			const size_t rb = tfm_dtype_row_bytes(type, (size_t)cols);
@@ -466,17 +470,32 @@ static void test_matmul_qi8(void)
 			float *y0 = malloc(sizeof(float) * (size_t)rows * 3);
 			double *ref = malloc(sizeof(double) * (size_t)rows);
 			CU_ASSERT_FATAL(w && wf && x && xr && y && y0 && ref);
+			float *bias = malloc(sizeof(float) * (size_t)rows);
+			CU_ASSERT_FATAL(bias != NULL);
 			for (int r = 0; r < rows; r++) {
+				unsigned char *row = w + (size_t)r * rb;
 				for (int k = 0; k < cols; k++)
 					xr[k] = qt_uniform(-1, 1);
-				tfm_quantize(type, xr, w + (size_t)r * rb, (size_t)cols);
-				tfm_dequantize(type, w + (size_t)r * rb, wf + (size_t)r * cols, (size_t)cols);
+				tfm_quantize(type, xr, row, (size_t)cols);
+				if (raw) {
+					const size_t bs = type == TFM_Q8_0 ? 34 : type == TFM_Q4_0 ? 18 : type == TFM_Q4_K ? 144 : 210;
+					const size_t at = type == TFM_Q6_K ? 208 : 0;	/* the block's d */
+					for (size_t j = 0; j < rb; j++)
+						row[j] = (unsigned char)(qt_uniform(0, 256));
+					for (size_t j = 0; j < rb; j += bs) {
+						row[j + at] = 0x00, row[j + at + 1] = 0x24;	/* 2^-6 */
+						if (type == TFM_Q4_K)	/* dmin */
+							row[j + 2] = 0x00, row[j + 3] = 0x20;	/* 2^-7 */
+					}
+				}
+				tfm_dequantize(type, row, wf + (size_t)r * cols, (size_t)cols);
+				bias[r] = raw ? qt_uniform(-1, 1) : 0.0f;
 			}
 			for (int k = 0; k < 3 * cols; k++)
-				x[k] = qt_uniform(-2, 2);
+				x[k] = k >= 32 && k < 64 ? 0.0f : qt_uniform(-2, 2);	/* a block of zeros */
 			qt_round_x(type, x, xr, cols);
 			for (int r = 0; r < rows; r++) {
-				double acc = 0;
+				double acc = bias[r];
 				for (int k = 0; k < cols; k++)
 					acc += (double)wf[(size_t)r * cols + k] * xr[k];
 				ref[r] = acc;
@@ -486,7 +505,7 @@ static void test_matmul_qi8(void)
 				if (!k)
 					continue;
 				for (int p = 0; p < 4; p++) {
-					k->matmul_qi8(qt_pool[p], y, x, w, type, NULL, 1, rows, cols);
+					k->matmul_qi8(qt_pool[p], y, x, w, type, raw ? bias : NULL, 1, rows, cols);
 					double dmax = 0, scale = 1;
 					for (int r = 0; r < rows; r++) {
 						dmax = fmax(dmax, fabs(y[r] - ref[r]));
@@ -499,7 +518,8 @@ static void test_matmul_qi8(void)
 					else
 						CU_ASSERT(memcmp(y0, y, sizeof(float) * (size_t)rows) == 0);
 				}
-				/* what rounding x costs: against the f32 mode's product */
+				/* what rounding x costs: against the f32 mode's product, over
+				 * every row of quantized weights (random bytes cancel more) */
 				k->matmul_qi8(qt_pool[0], y, x, w, type, NULL, 1, rows, cols);
 				k->matmul_q(qt_pool[0], y0, x, w, type, NULL, 1, rows, cols);
 				double e2 = 0, r2 = 0;
@@ -507,12 +527,24 @@ static void test_matmul_qi8(void)
 					e2 += ((double)y[r] - y0[r]) * ((double)y[r] - y0[r]);
 					r2 += (double)y0[r] * y0[r];
 				}
-				rms[ti] = fmax(rms[ti], sqrt(e2 / r2));
-				CU_ASSERT(e2 <= 1e-4 * r2);
+				if (!raw && i == 0) {
+					e2s[ti] += e2;
+					r2s[ti] += r2;
+				}
 				k->matmul_qi8(qt_pool[1], y, x, w, type, NULL, 3, rows, cols);
 				k->matmul_q(qt_pool[1], y0, x, w, type, NULL, 3, rows, cols);
 				CU_ASSERT(memcmp(y0, y, sizeof(float) * (size_t)rows * 3) == 0);
+				/* a NaN or an infinity in x shows in every row, as in the f32 mode */
+				for (int bad = 0; bad < 2; bad++) {
+					const float keep = x[cols / 2];
+					x[cols / 2] = bad ? INFINITY : NAN;
+					k->matmul_qi8(qt_pool[1], y, x, w, type, NULL, 1, rows, cols);
+					for (int r = 0; r < rows; r++)
+						CU_ASSERT(isnan(y[r]));
+					x[cols / 2] = keep;
+				}
 			}
+			free(bias);
 			free(w);
 			free(wf);
 			free(x);
@@ -526,9 +558,11 @@ static void test_matmul_qi8(void)
 			for (int t = 0; t < 4; t++)
 				printf("\n    matmul_qi8 %-7s %-5s against rounded x: %.2e", qt_isas[i], tfm_dtype_name(types[t]),
 				       worst[i][t]);
-	for (int t = 0; t < 4; t++)
+	for (int t = 0; t < 4; t++) {
 		printf("\n    the int8 mode against the f32 one, %-5s: relative rms difference %.2e", tfm_dtype_name(types[t]),
-		       rms[t]);
+		       sqrt(e2s[t] / r2s[t]));
+		CU_ASSERT(e2s[t] <= 1e-4 * r2s[t]);
+	}
 	printf("\n");
 }
 

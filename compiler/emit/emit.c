@@ -532,7 +532,6 @@ static void emit_struct(Emitter *e)
 		if (b != B_LOGITS)
 			emit_out(e, "\tfloat *%s;\t/* [BATCH, %lld] */\n", buffer_name[b], p->width[b]);
 	emit_out(e, "\tvoid *k_cache, *v_cache;\t/* [N_LAYER, N_KV_HEAD, MAX_SEQ, HEAD_DIM] of KV_DTYPE */\n");
-	emit_out(e, "\tfloat *scores;\t/* [n_threads, MAX_SEQ] attention weights */\n");
 	if (e->m->position == POS_ROPE)
 		emit_out(e, "\tfloat *rope_cos, *rope_sin;\t/* [MAX_SEQ, HEAD_DIM / 2] */\n");
 	emit_out(e, "\tfloat *logits;\t/* [logits_rows, VOCAB] */\n\tint logits_rows;\n");
@@ -645,7 +644,7 @@ static int emit_kernel_call(Emitter *e, const Op *op)
 		return 1;
 	case OP_ATTENTION:
 		emit_out(e, "\t{\n\t\ttfm_attention a = { .q = m->q, .k_cache = KV_LAYER(m->k_cache, %d),\n"
-		    "\t\t\t.v_cache = KV_LAYER(m->v_cache, %d), .out = m->att, .scores = m->scores, .n = n, .pos = pos,\n"
+		    "\t\t\t.v_cache = KV_LAYER(m->v_cache, %d), .out = m->att, .n = n, .pos = pos,\n"
 		    "\t\t\t.n_head = N_HEAD, .n_kv_head = N_KV_HEAD, .head_dim = HEAD_DIM, .max_seq = MAX_SEQ,\n"
 		    "\t\t\t.scale = %s, .softcap = %s, .kv_dtype = KV_DTYPE };\n"
 		    "\t\tm->kern->attention(m->pool, &a);\n\t}\n",
@@ -808,13 +807,12 @@ static void emit_api(Emitter *e)
 			emit_out(e, "\tm->%s = tfm_alloc(sizeof(float) * BATCH * %lld);\n", buffer_name[b], e->p->width[b]);
 	emit_out(e, "\tm->k_cache = tfm_alloc((size_t)KV_BYTES * N_LAYER * MAX_SEQ * KV_DIM);\n"
 	    "\tm->v_cache = tfm_alloc((size_t)KV_BYTES * N_LAYER * MAX_SEQ * KV_DIM);\n"
-	    "\tm->scores = tfm_alloc(sizeof(float) * MAX_SEQ * (size_t)n_threads);\n"
 	    "\tm->logits = tfm_alloc(sizeof(float) * VOCAB);\n\tm->logits_rows = 1;\n");
 	emit_out(e, "\tif (");
 	for (int b = 0; b < BUF__COUNT; b++)
 		if (b != B_LOGITS)
 			emit_out(e, "!m->%s || ", buffer_name[b]);
-	emit_out(e, "!m->k_cache || !m->v_cache || !m->scores || !m->logits) {\n"
+	emit_out(e, "!m->k_cache || !m->v_cache || !m->logits) {\n"
 	    "\t\ttfm_fail(err, \"out of memory for the buffers of %s\");\n\t\tgoto fail;\n\t}\n", n);
 	if (m->position == POS_ROPE) {
 		emit_out(e, "\t/* RoPE angles: a = pos * theta^(-2i/HEAD_DIM), in double. */\n"
@@ -870,7 +868,7 @@ static void emit_api(Emitter *e)
 	for (int b = 0; b < BUF__COUNT; b++)
 		if (b != B_LOGITS)
 			emit_out(e, "\ttfm_free(m->%s);\n", buffer_name[b]);
-	emit_out(e, "\ttfm_free(m->k_cache);\n\ttfm_free(m->v_cache);\n\ttfm_free(m->scores);\n\ttfm_free(m->logits);\n");
+	emit_out(e, "\ttfm_free(m->k_cache);\n\ttfm_free(m->v_cache);\n\ttfm_free(m->logits);\n");
 	if (m->position == POS_ROPE)
 		emit_out(e, "\ttfm_free(m->rope_cos);\n\ttfm_free(m->rope_sin);\n");
 	emit_out(e, "\ttfm_weights_free(&m->weights);\n\tif (m->file)\n\t\ttfm_file_close(m->file);\n"

@@ -284,15 +284,14 @@ void emit_train(Emitter *e, const TrainProgram *tp)
 	         "\tfloat *const *w;\t/* [N_TENSORS] the weights, f32, read in place */\n"
 	         "\tfloat *const *g;\t/* [N_TENSORS] their gradients */\n"
 	         "\tfloat *arena;\t/* [B * T, TRAIN_COLS] */\n"
-	         "\tfloat *scores;\t/* [threads, T] attention's working space */\n"
-	         "\tfloat *scratch;\t/* attention's backward's */\n"
+	         "\tfloat *scratch;\t/* attention's working space, forward and backward */\n"
 	         "\tfloat *rope_cos, *rope_sin;\t/* [T, HEAD_DIM / 2] */\n"
 	         "\tfloat *sine;\t/* [T, D_MODEL] sine positions */\n"
 	         "\tint *in, *tgt, *pos;\t/* [B * T] each row's input, target and position */\n};\n\n", n);
 
 	/* close and open */
 	emit_out(e, "static void train_close(void *inst)\n{\n\tstruct %s_train *s = inst;\n\n\tif (!s)\n\t\treturn;\n"
-	         "\ttfm_pool_close(s->pool);\n\ttfm_free(s->arena);\n\ttfm_free(s->scores);\n\ttfm_free(s->scratch);\n"
+	         "\ttfm_pool_close(s->pool);\n\ttfm_free(s->arena);\n\ttfm_free(s->scratch);\n"
 	         "\ttfm_free(s->rope_cos);\n\ttfm_free(s->rope_sin);\n\ttfm_free(s->sine);\n"
 	         "\tfree(s->in);\n\tfree(s->tgt);\n\tfree(s->pos);\n\tfree(s);\n}\n\n", n);
 	emit_out(e, "static int train_open(void **inst, float *const *w, float *const *g, int batch, int seq,\n"
@@ -308,12 +307,11 @@ void emit_train(Emitter *e, const TrainProgram *tp)
 	         "\t\ttfm_fail(err, \"the runtime has no training kernels for this CPU\");\n\t\tgoto fail;\n\t}\n"
 	         "\tif (tfm_pool_open(&s->pool, n_threads, err))\n\t\tgoto fail;\n"
 	         "\ts->arena = tfm_alloc(sizeof(float) * s->rows * TRAIN_COLS);\n"
-	         "\ts->scores = tfm_alloc(sizeof(float) * (size_t)tfm_pool_threads(s->pool) * (size_t)seq);\n"
 	         "\ts->scratch = tfm_alloc(sizeof(float) * (size_t)tfm_attention_grad_scratch(seq, N_HEAD, "
 	         "HEAD_DIM, tfm_pool_threads(s->pool)));\n"
 	         "\ts->in = malloc(sizeof(int) * s->rows);\n\ts->tgt = malloc(sizeof(int) * s->rows);\n"
 	         "\ts->pos = malloc(sizeof(int) * s->rows);\n"
-	         "\tif (!s->arena || !s->scores || !s->scratch || !s->in || !s->tgt || !s->pos) {\n"
+	         "\tif (!s->arena || !s->scratch || !s->in || !s->tgt || !s->pos) {\n"
 	         "\t\ttfm_fail(err, \"out of memory for batches of %%d windows of %%d tokens\", batch, seq);\n"
 	         "\t\tgoto fail;\n\t}\n"
 	         "\tfor (size_t r = 0; r < s->rows; r++)\n\t\ts->pos[r] = (int)(r %% (size_t)seq);\n", n);

@@ -36,7 +36,7 @@
 
 #define PF_I8 4096	/* weights prefetched this many bytes ahead */
 #define SPLIT 16	/* rows are split over threads in multiples of this */
-#define I8_STACK_COLS 8192	/* rows up to this wide keep x's blocks on the stack */
+#define I8_STACK_BYTES 32768	/* x's rounding on the stack when it fits: rows up to about 9800 wide */
 
 /* x rounded for one weight type: what every row's product reads. */
 typedef struct i8_act {
@@ -49,7 +49,8 @@ typedef struct i8_act {
 	 * as the weights' nibbles come (see row_q4_0): */
 	signed char *qp;	/* [pairs * 64] b's q 0-15, b+1's 0-15, b's 16-31, b+1's 16-31 */
 	float *dp;		/* [pairs * 8] b's d four times, then b+1's */
-	short *c;		/* [pairs * 16] 8 (q[2l] + q[2l+1]) lane by lane: the nibbles' 8s */
+	short *c;		/* [pairs * 16] 8 times the sum of qp[2l], qp[2l+1], qp[32+2l],
+				 * qp[33+2l]: lane l's share of the nibbles' 8s */
 } i8_act;
 
 /* The nearest integer to v, ties to even, for |v| < 2^22: GGML's
@@ -59,20 +60,32 @@ INLINE float round_even(float v)
 	return (v + 12582912.0f) - 12582912.0f;
 }
 
+/* The largest |x| of n, or NaN when one is NaN or infinite: the block's
+ * scale then makes the products NaN, as the f32 mode's would be, and its
+ * q are 0 (no NaN is converted to an integer). */
+static float amax_of(const float *x, int n)
+{
+	float amax = 0.0f;
+
+	for (int j = 0; j < n; j++) {
+		if (!isfinite(x[j]))
+			return NAN;
+		amax = fabsf(x[j]) > amax ? fabsf(x[j]) : amax;
+	}
+	return amax;
+}
+
 /* x as Q8_0 blocks of 32 (and, for Q4_0, their pairs). */
 static void act_q8_0(const float *x, const float *f16, i8_act *a)
 {
 	const int nb = a->cols / 32;
 
 	for (int b = 0; b < nb; b++) {
-		const float *xb = x + 32 * b;
-		float amax = 0.0f;
-		for (int j = 0; j < 32; j++)
-			amax = fabsf(xb[j]) > amax ? fabsf(xb[j]) : amax;
-		const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
+		const float *xb = x + 32 * b, amax = amax_of(xb, 32);
+		const float id = amax > 0.0f ? 127.0f / amax : 0.0f;	/* 0 for NaN too */
 		a->d[b] = f16[tfm_f32_to_f16(amax / 127.0f)];
 		for (int j = 0; j < 32; j++)
-			a->q[32 * b + j] = (signed char)(int)round_even(xb[j] * id);
+			a->q[32 * b + j] = id != 0.0f ? (signed char)(int)round_even(xb[j] * id) : 0;
 	}
 	if (a->dtype != TFM_Q4_0)
 		return;
@@ -100,18 +113,19 @@ static void act_q8_k(const float *x, i8_act *a)
 	for (int i = 0; i < a->cols / 256; i++) {
 		const float *xb = x + 256 * i;
 		signed char *q = a->q + 256 * i;
-		float amax = 0.0f, max = 0.0f;
-		for (int j = 0; j < 256; j++)
-			if (fabsf(xb[j]) > amax) {
-				amax = fabsf(xb[j]);
+		const float amax = amax_of(xb, 256);
+		float max = 0.0f;
+		for (int j = 0; j < 256 && amax > 0.0f; j++)
+			if (fabsf(xb[j]) == amax) {	/* the first of the largest magnitude */
 				max = xb[j];
+				break;
 			}
-		const float s = amax != 0.0f ? -127.0f / max : 0.0f;
+		const float s = amax > 0.0f ? -127.0f / max : 0.0f;
 		for (int j = 0; j < 256; j++) {
-			const int v = (int)round_even(s * xb[j]);
+			const int v = s != 0.0f ? (int)round_even(s * xb[j]) : 0;
 			q[j] = (signed char)(v < 127 ? v : 127);
 		}
-		a->d[i] = amax != 0.0f ? 1.0f / s : 0.0f;
+		a->d[i] = amax > 0.0f ? 1.0f / s : amax;	/* 0, or NaN */
 		for (int g = 0; g < 16; g++) {
 			int sum = 0;
 			for (int j = 0; j < 16; j++)
@@ -164,7 +178,8 @@ INLINE void prefetch(const unsigned char *w, int bytes)
 }
 
 /* Q8_0: 34-byte blocks, a half then 32 signed bytes; |w| times x with w's
- * sign (2 x 127 x 127 < 2^15: no saturation), two blocks a step. */
+ * sign (2 x 128 x 127 < 2^15, w = -128 included: no saturation), two
+ * blocks a step. */
 static float row_q8_0(const unsigned char *w, const i8_act *a, const float *f16)
 {
 	const int nb = a->cols / 32;
@@ -450,37 +465,42 @@ static void i8_part(void *ctx, int i, int nt)
 	}
 }
 
-/* The bytes of x's rounding for cols, as i8_act_init lays them out: q and
- * qp, dp and c per pair of blocks, d, bsum and bsum32, and alignment. */
-#define I8_ACT_BYTES(cols) (2 * (size_t)(cols) + ((size_t)(cols) / 32 + 1) / 2 * 64 \
-			    + (size_t)(cols) / 32 * 4 + (size_t)(cols) / 16 * 2 + (size_t)(cols) / 32 * 2 + 32)
-
-static void i8_act_init(i8_act *a, void *buf, int dtype, int cols)
+/* Lays x's rounding out in buf (its first 32-byte boundary on), and
+ * returns the bytes it takes from there; with a NULL, only the bytes.  In
+ * order: dp, d, c, bsum, bsum32, q (cols bytes) and qp (a pair's 64 bytes
+ * each, 32 more than q when the count of blocks is odd). */
+static size_t i8_act_layout(i8_act *a, void *buf, int dtype, int cols)
 {
-	const size_t pairs = (size_t)(cols / 32 + 1) / 2;
-	char *p = (char *)(((uintptr_t)buf + 31) & ~(uintptr_t)31);
+	const size_t pairs = ((size_t)cols / 32 + 1) / 2;
+	const size_t size[7] = { pairs * 8 * sizeof(float), (size_t)cols / 32 * sizeof(float),
+	                         pairs * 16 * sizeof(short), (size_t)cols / 16 * sizeof(short),
+	                         (size_t)cols / 32 * sizeof(short), (size_t)cols, pairs * 64 };
+	size_t at[7], total = 0;
 
-	a->dtype = dtype;
-	a->cols = cols;
-	a->dp = (float *)p;
-	p += pairs * 8 * sizeof(float);
-	a->d = (float *)p;
-	p += (size_t)cols / 32 * sizeof(float);
-	a->c = (short *)p;
-	p += pairs * 16 * sizeof(short);
-	a->bsum = (short *)p;
-	p += (size_t)cols / 16 * sizeof(short);
-	a->bsum32 = (short *)p;
-	p += (size_t)cols / 32 * sizeof(short);
-	a->q = (signed char *)p;
-	a->qp = a->q + cols;
+	for (int i = 0; i < 7; i++) {
+		at[i] = total;
+		total += size[i];
+	}
+	if (a) {
+		char *p = (char *)(((uintptr_t)buf + 31) & ~(uintptr_t)31);
+		a->dtype = dtype;
+		a->cols = cols;
+		a->dp = (float *)(p + at[0]);
+		a->d = (float *)(p + at[1]);
+		a->c = (short *)(p + at[2]);
+		a->bsum = (short *)(p + at[3]);
+		a->bsum32 = (short *)(p + at[4]);
+		a->q = (signed char *)(p + at[5]);
+		a->qp = (signed char *)(p + at[6]);
+	}
+	return total;
 }
 
 void NAME(matmul_qi8)(tfm_pool *pool, float *y, const float *x, const void *w, int dtype,
                       const float *b, int n, int rows, int cols)
 {
 	const int k_type = dtype == TFM_Q4_K || dtype == TFM_Q6_K;
-	unsigned char small[I8_ACT_BYTES(I8_STACK_COLS)] __attribute__((aligned(32)));
+	unsigned char small[I8_STACK_BYTES] __attribute__((aligned(32)));
 	i8_act a;
 
 	if (n != 1 || rows <= 0 || cols <= 0 || cols % (k_type ? 256 : 32) != 0
@@ -488,13 +508,13 @@ void NAME(matmul_qi8)(tfm_pool *pool, float *y, const float *x, const void *w, i
 		NAME(matmul_q)(pool, y, x, w, dtype, b, n, rows, cols);
 		return;
 	}
-	const size_t need = I8_ACT_BYTES(cols);
+	const size_t need = i8_act_layout(NULL, NULL, dtype, cols) + 31;
 	void *buf = need <= sizeof small ? small : tfm_alloc(need);
 	if (!buf) {	/* no room to round x: the f32 mode */
 		NAME(matmul_q)(pool, y, x, w, dtype, b, n, rows, cols);
 		return;
 	}
-	i8_act_init(&a, buf, dtype, cols);
+	i8_act_layout(&a, buf, dtype, cols);
 	const float *f16 = tfm_f16_table();
 	if (k_type)
 		act_q8_k(x, &a);
