@@ -121,10 +121,11 @@ static void cmp_usage(FILE *fp)
 "  --model A,B           the models to train, each from the first file that\n"
 "                        has it (default: every model declared in each file)\n"
 "  --target T            the kernels: native (default), scalar, avx2, avx512\n"
-"  --reuse               read back the runs whose logs in DIR are complete and\n"
-"                        agree with this command (steps, tokens, FLOPs and\n"
-"                        learning rates) instead of training them again; their\n"
-"                        wall time is that of their steps\n"
+"  --reuse               read back the runs whose logs in DIR are complete (or\n"
+"                        end where the run diverged) and agree with this\n"
+"                        command (steps, tokens, FLOPs and learning rates)\n"
+"                        instead of training them again; their wall time is\n"
+"                        that of their steps\n"
 "  -Wall, -WNAME, -Wno-NAME, -Werror\n"
 "                        as for tfmc check; -Werror skips a model that warns\n", fp);
 	tfm_topts_usage(fp, TFM_CMD_COMPARE);
@@ -588,13 +589,29 @@ static void cmp_report(Compare *c, int mi, int si, const char *from)
 	}
 }
 
+/* A row of a run's log after step t: its tokens and FLOPs, the learning
+ * rate, the loss and the gradient's norm (NaN: not measured), tokens/s;
+ * the validation loss, when there is one, the caller's to add. */
+static void cmp_log_row(FILE *log, const CmpModel *m, long t, double lr, double loss, double norm,
+                        double tok_s)
+{
+	double tokens = (double)(m->o.batch * m->o.seq) * (double)t;
+
+	loss = isnan(loss) ? NAN : loss;	/* "nan", not "-nan" */
+	norm = isnan(norm) ? NAN : norm;
+	fprintf(log, "%ld,%.0f,%.6g,%.9g,%.9g,%.9g,%.1f,", t, tokens, tokens * m->flops, lr, loss, norm,
+	        tok_s);
+}
+
 /* --reuse: model mi's run si read back from its log in the out folder,
- * when the log is complete (a row for every step, the last evaluated when
- * there is validation data) and agrees with the run this command would
- * train: the tokens and FLOPs of each row, and its learning rate, the
- * schedule's.  The run's wall time is then the sum of its steps' (the
- * log does not have the evaluations').  1 when it was read back; 0 when
- * it is to be trained (its log is then written anew). */
+ * when the log is whole and agrees with the run this command would train:
+ * a row for every step, each with the tokens, FLOPs and learning rate
+ * (the schedule's) of its step, and the last evaluated when there is
+ * validation data; or a run that diverged, its last row the step whose
+ * loss, gradient or validation loss is not finite (cmp_run writes it).
+ * The run's wall time is then the sum of its steps' (the log does not
+ * time the evaluations).  1 when it was read back; 0 when it is to be
+ * trained (its log is then written anew). */
 static int cmp_reuse(Compare *c, int mi, int si, const tfm_split *sp)
 {
 	CmpModel *m = &c->m[mi];
@@ -603,7 +620,7 @@ static int cmp_reuse(Compare *c, int mi, int si, const tfm_split *sp)
 	tfm_schedule sched = { (int)o->schedule, o->lr, o->min_lr, o->warmup, o->steps };
 	double per = (double)(o->batch * o->seq), losses[CMP_LOSS_WINDOW], t_steps = 0, val = NAN;
 	char name[160], path[4096], line[512];
-	long t = 0;
+	long t = 0, timed = 0, diverged = 0;
 	int ok;
 	FILE *f;
 
@@ -613,41 +630,62 @@ static int cmp_reuse(Compare *c, int mi, int si, const tfm_split *sp)
 		return 0;
 	ok = fgets(line, sizeof line, f) != NULL && strcmp(line, cmp_log_head) == 0;
 	while (ok && fgets(line, sizeof line, f) != NULL) {
-		double tokens, flops, lr, loss, norm, tok_s, want = tfm_schedule_lr(&sched, t + 1);
+		double tokens, flops, lr, loss, norm, tok_s, v = NAN, want = tfm_schedule_lr(&sched, t + 1);
 		long step;
-		int n = 0;
+		int n = 0, evaluated;
 		char *end;
-		ok = sscanf(line, "%ld,%lf,%lf,%lf,%lf,%lf,%lf,%n", &step, &tokens, &flops, &lr, &loss,
-		            &norm, &tok_s, &n) == 7 && n > 0
+		ok = diverged == 0
+		     && sscanf(line, "%ld,%lf,%lf,%lf,%lf,%lf,%lf,%n", &step, &tokens, &flops, &lr, &loss,
+		               &norm, &tok_s, &n) == 7 && n > 0
 		     && step == t + 1 && step <= o->steps && tokens == per * (double)step
 		     && fabs(flops - per * (double)step * m->flops) <= 1e-5 * flops
-		     && fabs(lr - want) <= 1e-7 * fabs(want) && isfinite(loss) && tok_s >= 0;
-		if (ok && line[n] != '\n') {
-			val = strtod(line + n, &end);
-			ok = end != line + n && *end == '\n' && isfinite(val)
-			     && cmp_record_eval(run, step, val) == 0;
+		     && fabs(lr - want) <= 1e-7 * fabs(want) && tok_s >= 0;
+		evaluated = ok && line[n] != '\n';
+		if (evaluated) {
+			v = strtod(line + n, &end);
+			ok = end != line + n && *end == '\n' && cmp_record_eval(run, step, v) == 0;
+			val = v;
 		}
 		if (!ok)
 			break;
-		losses[t % CMP_LOSS_WINDOW] = loss;
-		t_steps += tok_s > 0 ? per / tok_s : 0;
 		t = step;
+		if (!isfinite(loss) || !isfinite(norm) || (evaluated && !isfinite(v))) {
+			diverged = step;	/* trainer.c's messages, and cmp_run's */
+			if (!isfinite(loss))
+				snprintf(run->why, sizeof run->why, "step %ld: the loss is %s", step,
+				         isnan(loss) ? "NaN" : "infinite");
+			else if (!isfinite(norm))
+				snprintf(run->why, sizeof run->why, "step %ld: the gradient is not finite "
+				         "(its norm is %s; the loss %.6g)", step, isnan(norm) ? "NaN" : "infinite",
+				         loss);
+			else
+				snprintf(run->why, sizeof run->why, "step %ld: the validation loss is %s", step,
+				         isnan(v) ? "NaN" : "infinite");
+			if (!isfinite(loss) || !isfinite(norm))
+				continue;	/* a step not taken */
+		}
+		losses[timed % CMP_LOSS_WINDOW] = loss;
+		t_steps += tok_s > 0 ? per / tok_s : 0;
+		timed++;
 	}
-	ok = ok && !ferror(f) && t == o->steps
-	     && (sp->n_val == 0 || (run->n_ev > 0 && run->ev_step[run->n_ev - 1] == t));
+	ok = ok && !ferror(f)
+	     && (diverged > 0 || (t == o->steps && (sp->n_val == 0 || (run->n_ev > 0 && run->ev_step[run->n_ev - 1] == t))));
 	fclose(f);
 	if (!ok) {
 		run->n_ev = 0;
+		run->why[0] = '\0';
 		return 0;
 	}
-	run->state = RUN_DONE;
+	run->state = diverged > 0 ? RUN_DIVERGED : RUN_DONE;
 	run->steps = t;
-	run->train_loss = cmp_last_loss(losses, t);
-	run->val_loss = sp->n_val > 0 ? val : NAN;
-	run->tok_s = t_steps > 0 ? per * (double)t / t_steps : 0;
+	if (diverged == 0) {
+		run->train_loss = cmp_last_loss(losses, t);
+		run->val_loss = sp->n_val > 0 ? val : NAN;
+		snprintf(run->why, sizeof run->why, "read back from its log");
+	}
+	run->tok_s = t_steps > 0 ? per * (double)timed / t_steps : 0;
 	run->seconds = t_steps;
-	snprintf(run->why, sizeof run->why, "read back from its log");
-	c->flops_done += per * (double)t * m->flops;
+	c->flops_done += per * (double)timed * m->flops;
 	c->seconds_done += t_steps;
 	cmp_report(c, mi, si, path);
 	return 1;
@@ -691,6 +729,11 @@ static void cmp_run(Compare *c, int mi, int si, const tfm_train_api *api, const 
 			run->state = isfinite(info.loss) && isfinite(info.norm) ? RUN_FAILED : RUN_DIVERGED;
 			run->steps = info.t;
 			snprintf(run->why, sizeof run->why, "%s", e.msg);
+			if (run->state == RUN_DIVERGED) {	/* the step it diverged at, for --reuse */
+				cmp_log_row(log, m, info.t, tfm_schedule_lr(&tr.sched, info.t), info.loss,
+				            isfinite(info.loss) ? info.norm : NAN, 0);
+				fputc('\n', log);
+			}
 			break;
 		}
 		t_steps += info.seconds;
@@ -712,11 +755,10 @@ static void cmp_run(Compare *c, int mi, int si, const tfm_train_api *api, const 
 				         info.t, isnan(val) ? "NaN" : "infinite");
 			}
 		}
-		fprintf(log, "%ld,%.0f,%.6g,%.9g,%.9g,%.9g,%.1f,", info.t, per * (double)info.t,
-		        per * (double)info.t * m->flops, info.lr, info.loss, info.norm,
-		        info.seconds > 0 ? per / info.seconds : 0.0);
+		cmp_log_row(log, m, info.t, info.lr, info.loss, info.norm,
+		            info.seconds > 0 ? per / info.seconds : 0.0);
 		if (evaluated)
-			fprintf(log, "%.9g", val);
+			fprintf(log, "%.9g", isnan(val) ? NAN : val);
 		fputc('\n', log);
 		cmp_progress(c, mi, si, &info, val, tfm_now() - t_start,
 		             t_steps > 0 ? per * (double)tr.t / t_steps : 0, evaluated,

@@ -501,6 +501,27 @@ static void test_diverged(void)
 	ASSERT_HAS(log, "tiny,tiny.tfm,42,done,30,960,");
 	ASSERT_HAS(log, "tiny_wd,tiny.tfm,42,diverged,");
 	free(log);
+	/* The log ends with the step that diverged, its loss NaN... */
+	log = cmp_read("t3/tiny_wd.seed42.csv");
+	ASSERT_HAS(log, ",nan,nan,0.0,\n");
+	free(log);
+	/* ...so --reuse reads the divergence back, at the same step. */
+	cmp_line(out, "tiny_wd ", line, sizeof line);
+	rc = cmp_run("t3", "tiny.tfm --model tiny,tiny_wd --data text.txt --steps 30 --batch 2 "
+	                   "--seq 16 --warmup 0 --threads 1 --reuse");
+	CU_ASSERT_EQUAL(rc, 0);
+	free(out);
+	free(err);
+	out = cmp_read("t3.stdout");
+	err = cmp_read("t3.stderr");
+	CU_ASSERT_EQUAL(cmp_count(err, "read back from t3/"), 2);
+	ASSERT_HAS(err, "[2/2] tiny_wd seed 42: read back from t3/tiny_wd.seed42.csv: diverged at step ");
+	ASSERT_HAS(err, ": the loss is NaN");
+	{
+		char again[1024];
+		cmp_line(out, "tiny_wd ", again, sizeof again);
+		ASSERT_MSG(strstr(again, "seed 42 diverged"), strstr(line, "seed 42 diverged"));
+	}
 	free(out);
 	free(err);
 
